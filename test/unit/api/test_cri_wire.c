@@ -153,9 +153,10 @@ static int check_message(const char *file, const char *type_name)
         print_error("%s: %zu unknown field(s) for %s\n", file, unknown, type_name);
         return -1;
     }
-    if (printed.length != expected_length || memcmp(printed.data, expected, expected_length)) {
-        report_first_difference(file, printed.data ? printed.data : "", (const char *)expected,
-                                expected_length);
+    const char *text = printed.data ? printed.data : "";
+
+    if (printed.length != expected_length || memcmp(text, expected, expected_length) != 0) {
+        report_first_difference(file, text, (const char *)expected, expected_length);
         return -1;
     }
     return 0;
