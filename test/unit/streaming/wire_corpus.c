@@ -60,7 +60,7 @@ json_t *wire_timeline(const char *name)
         fail_msg("cannot open %s", path);
     while (getline(&line, &capacity, f) > 0) {
         json_error_t error;
-        json_t *entry = json_loads(line, 0, &error);
+        json_t *entry = json_loads(line, JSON_ALLOW_NUL, &error);
 
         if (entry == NULL)
             fail_msg("%s: invalid JSON line: %s", path, error.text);
