@@ -1,0 +1,46 @@
+#ifndef HOSTCRI_IMAGES_CONTENT_FS_H
+#define HOSTCRI_IMAGES_CONTENT_FS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * File system steps of the content store and the layer store that differ between operating
+ * systems, implemented in images/linux/content_fs_linux.c (and a Windows file later). Each
+ * returns 0 or a negative errno value, as low-level wrappers do in hostcri.
+ */
+
+/* Creates path and its missing parents with mode (0755, ...); an existing directory is fine. */
+int content_fs_mkdir_p(const char *path, unsigned int mode);
+
+/* Creates and opens a new file "<dir>/<prefix>XXXXXX" for writing; stores its path in *path. */
+int content_fs_create_temp(const char *dir, const char *prefix, char **path);
+
+/* Flushes the file data of fd to disk. */
+int content_fs_sync_fd(int fd);
+
+/* Flushes the directory entries of path (after a rename into it). */
+int content_fs_sync_dir(const char *path);
+
+/* Makes the file of fd read-only for everyone (0444). */
+int content_fs_make_read_only(int fd);
+
+/*
+ * Removes path and everything under it without following symlinks or crossing mounts. A
+ * missing path is fine. Directories without write permission are handled.
+ */
+int content_fs_remove_tree(const char *path);
+
+/* Removes the entry name of the directory dir_fd as content_fs_remove_tree does. */
+int content_fs_remove_at(int dir_fd, const char *name);
+
+/*
+ * Renames from to to, failing with -EEXIST (or -ENOTEMPTY) when to exists instead of
+ * replacing it.
+ */
+int content_fs_rename_noreplace(const char *from, const char *to);
+
+/* Calls fn for each entry name of dir except "." and ".."; stops when fn returns nonzero. */
+int content_fs_list_dir(const char *dir, int (*fn)(const char *name, void *data), void *data);
+
+#endif
