@@ -37,7 +37,10 @@ struct error {
     char *message;
 };
 
-#define ERROR_INIT {ERROR_OK, NULL}
+#define ERROR_INIT                                                                                 \
+    {                                                                                              \
+        ERROR_OK, NULL                                                                             \
+    }
 
 /*
  * Sets *err to code and the formatted message and returns -1, so that failing with context

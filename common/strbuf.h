@@ -14,7 +14,10 @@ struct strbuf {
     size_t capacity;
 };
 
-#define STRBUF_INIT {NULL, 0, 0}
+#define STRBUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void strbuf_append(struct strbuf *buf, const void *data, size_t length);
 void strbuf_append_str(struct strbuf *buf, const char *s);

@@ -3,7 +3,6 @@
 
 #include <uv.h>
 
-struct hostcri_config;
 struct images;
 struct runtime;
 struct streaming_server;
@@ -14,11 +13,12 @@ struct streaming_server;
  */
 struct cri_services {
     uv_loop_t *loop;
-    const struct hostcri_config *config;
-    struct images *images;               /* images/images.h */
-    struct runtime *runtime;             /* runtime/runtime.h */
-    struct streaming_server *streaming;  /* cri/streaming/ */
-    char *pod_cidr;                      /* from UpdateRuntimeConfig, NULL until set */
+    const char *cgroup_driver;          /* "cgroupfs" or "systemd" */
+    const char *config_json;            /* the effective configuration, for Status verbose */
+    struct images *images;              /* images/images.h */
+    struct runtime *runtime;            /* runtime/runtime.h */
+    struct streaming_server *streaming; /* cri/streaming/ */
+    char *pod_cidr;                     /* from UpdateRuntimeConfig, NULL until set */
 };
 
 #endif

@@ -1,0 +1,54 @@
+#ifndef HOSTCRI_DAEMON_CONFIG_H
+#define HOSTCRI_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+/*
+ * The daemon's configuration: built-in defaults, then the YAML file, then command-line flags,
+ * each overriding the one before. Every option has one row in config.c's table, which also
+ * produces --help and the effective configuration as JSON.
+ */
+struct hostcri_config {
+    char *config_file;
+    char *listen;    /* endpoint URL */
+    char *root_dir;  /* persistent state: images, layers, databases */
+    char *state_dir; /* volatile state: monitor pid and exit files */
+    enum log_level log_level;
+    enum log_format log_format;
+    uint64_t max_recv_message_size; /* bytes */
+    uint64_t max_send_message_size; /* bytes */
+    uint64_t max_concurrent_streams;
+    uint64_t shutdown_grace_ms;
+    char *cgroup_driver; /* "cgroupfs" or "systemd" */
+};
+
+/* Fills config with the built-in defaults. Free with config_free. */
+void config_init_defaults(struct hostcri_config *config);
+void config_free(struct hostcri_config *config);
+
+/*
+ * Applies the YAML file at path. Unknown keys and invalid values are errors naming the key
+ * and the value. Returns 0, or -1 with err set.
+ */
+int config_load_file(struct hostcri_config *config, const char *path, struct error *err);
+
+/*
+ * Parses argv: first finds --config and loads that file, then applies every flag. Sets
+ * *exit_now (with *exit_code) for --help and --version, which print and need no daemon.
+ * Returns 0, or -1 with err set for an unknown flag or invalid value.
+ */
+int config_parse_args(struct hostcri_config *config, int argc, char **argv, bool *exit_now,
+                      int *exit_code, struct error *err);
+
+/* Prints the usage text with every option, its unit and default. */
+void config_print_help(FILE *out, const char *program);
+
+/* Returns the effective configuration as a JSON object; the caller frees it. */
+char *config_to_json(const struct hostcri_config *config);
+
+#endif

@@ -1,6 +1,0 @@
-#include <stdio.h>
-int main(void)
-{
-    puts("hostcri " HOSTCRI_VERSION);
-    return 0;
-}

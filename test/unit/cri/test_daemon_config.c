@@ -1,0 +1,174 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/config.h"
+
+static char *write_temp_yaml(const char *text)
+{
+    char *path = strdup("/tmp/hostcri-config-test-XXXXXX");
+    int fd = mkstemp(path);
+    FILE *file = fdopen(fd, "w");
+
+    fputs(text, file);
+    fclose(file);
+    return path;
+}
+
+static int parse(struct hostcri_config *config, int argc, char **argv, struct error *err)
+{
+    bool exit_now;
+    int exit_code;
+
+    return config_parse_args(config, argc, argv, &exit_now, &exit_code, err);
+}
+
+static void defaults_match_documentation(void **state)
+{
+    struct hostcri_config config;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_string_equal(config.listen, "unix:///run/hostcri/hostcri.sock");
+    assert_string_equal(config.root_dir, "/var/lib/hostcri");
+    assert_string_equal(config.state_dir, "/run/hostcri");
+    assert_true(config.max_recv_message_size == 16 * 1024 * 1024);
+    assert_true(config.max_send_message_size == 16 * 1024 * 1024);
+    assert_string_equal(config.cgroup_driver, "cgroupfs");
+    config_free(&config);
+}
+
+static void file_then_flags_override(void **state)
+{
+    char *path = write_temp_yaml("root: /srv/a\n"
+                                 "cgroup_driver: systemd\n"
+                                 "grpc:\n"
+                                 "  max_recv_message_size: 1MiB\n"
+                                 "  shutdown_grace_period: 250ms\n");
+    char *argv[] = {"hostcri", "--config", path, "--root=/srv/b", "--log-level", "debug", NULL};
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_int_equal(parse(&config, 6, argv, &err), 0);
+    assert_string_equal(config.root_dir, "/srv/b");
+    assert_string_equal(config.cgroup_driver, "systemd");
+    assert_true(config.max_recv_message_size == 1024 * 1024);
+    assert_true(config.shutdown_grace_ms == 250);
+    assert_int_equal(config.log_level, LOG_LEVEL_DEBUG);
+    config_free(&config);
+    unlink(path);
+    free(path);
+}
+
+static void unknown_key_named(void **state)
+{
+    char *path = write_temp_yaml("grpc:\n  max_message: 5\n");
+    char *argv[] = {"hostcri", "--config", path, NULL};
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_int_equal(parse(&config, 3, argv, &err), -1);
+    assert_non_null(strstr(err.message, "grpc.max_message"));
+    assert_non_null(strstr(err.message, path));
+    error_clear(&err);
+    config_free(&config);
+    unlink(path);
+    free(path);
+}
+
+static void invalid_value_named(void **state)
+{
+    static const char *const cases[][2] = {
+        {"--max-recv-message-size=12XB", "grpc.max_recv_message_size"},
+        {"--root=relative/dir", "root"},
+        {"--cgroup-driver=none", "cgroup_driver"},
+        {"--log-level=loud", "log_level"},
+        {"--shutdown-grace-period=10", "grpc.shutdown_grace_period"},
+        {"--listen=tcp://127.0.0.1:1", "listen"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *argv[] = {"hostcri", (char *)cases[i][0], NULL};
+        struct hostcri_config config;
+        struct error err = ERROR_INIT;
+
+        config_init_defaults(&config);
+        assert_int_equal(parse(&config, 2, argv, &err), -1);
+        assert_non_null(strstr(err.message, cases[i][1]));
+        assert_non_null(strchr(err.message, '"'));
+        error_clear(&err);
+        config_free(&config);
+    }
+}
+
+static void unknown_flag_rejected(void **state)
+{
+    char *argv[] = {"hostcri", "--no-such-flag", "1", NULL};
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_int_equal(parse(&config, 3, argv, &err), -1);
+    assert_non_null(strstr(err.message, "--no-such-flag"));
+    error_clear(&err);
+    config_free(&config);
+}
+
+static void invalid_yaml_reports_line(void **state)
+{
+    char *path = write_temp_yaml("root: /a\n  bad: [\n");
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_int_equal(config_load_file(&config, path, &err), -1);
+    assert_non_null(strstr(err.message, "line"));
+    error_clear(&err);
+    config_free(&config);
+    unlink(path);
+    free(path);
+}
+
+static void json_has_every_key(void **state)
+{
+    struct hostcri_config config;
+    char *json;
+
+    (void)state;
+    config_init_defaults(&config);
+    json = config_to_json(&config);
+    assert_non_null(strstr(json, "\"grpc.max_recv_message_size\":16777216"));
+    assert_non_null(strstr(json, "\"listen\":\"unix:///run/hostcri/hostcri.sock\""));
+    assert_non_null(strstr(json, "\"grpc.shutdown_grace_period_ms\":10000"));
+    free(json);
+    config_free(&config);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_match_documentation),
+        cmocka_unit_test(file_then_flags_override),
+        cmocka_unit_test(unknown_key_named),
+        cmocka_unit_test(invalid_value_named),
+        cmocka_unit_test(unknown_flag_rejected),
+        cmocka_unit_test(invalid_yaml_reports_line),
+        cmocka_unit_test(json_has_every_key),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
