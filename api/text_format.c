@@ -220,6 +220,7 @@ static bool singular_field_is_set(const ProtobufCMessage *message,
 {
     const char *base = (const char *)message;
 
+    /* NOTE: api.proto has no oneof and no optional fields, so no test reaches these branches. */
     if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         return *(const uint32_t *)(base + field->quantifier_offset) == field->id;
 

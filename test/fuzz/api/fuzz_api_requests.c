@@ -2,6 +2,8 @@
  * libFuzzer target: unpacks the input as every CRI request type, prints each message that
  * unpacks with the text format printer and frees it. Catches crashes, leaks and undefined
  * behaviour in protobuf-c's unpacking of the generated descriptors and in the printer.
+ * The recorded requests make a good seed corpus: copy test/data/cri-wire/NNN-*.request.bin
+ * into a folder and pass that folder to the fuzzer.
  */
 #include <stddef.h>
 #include <stdint.h>
