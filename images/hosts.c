@@ -1,0 +1,213 @@
+#include "images/hosts.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+static const char *const docker_hub_names[] = {"docker.io", "index.docker.io",
+                                               "registry-1.docker.io"};
+
+static char **strv_copy(char *const *strv)
+{
+    size_t n = strv_length(strv);
+    char **copy;
+
+    if (strv == NULL)
+        return NULL;
+    copy = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        copy[i] = xstrdup(strv[i]);
+    return copy;
+}
+
+void hosts_registry_config_copy(struct images_registry_config *dst,
+                                const struct images_registry_config *src)
+{
+    dst->host = xstrdup_or_null(src->host);
+    dst->mirrors = strv_copy(src->mirrors);
+    dst->insecure = src->insecure;
+    dst->username = xstrdup_or_null(src->username);
+    dst->password = xstrdup_or_null(src->password);
+    dst->identity_token = xstrdup_or_null(src->identity_token);
+}
+
+void hosts_registry_config_clear(struct images_registry_config *config)
+{
+    free(config->host);
+    strv_free(config->mirrors);
+    free(config->username);
+    free(config->password);
+    free(config->identity_token);
+    memset(config, 0, sizeof(*config));
+}
+
+static bool is_docker_hub(const char *host)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(docker_hub_names); i++) {
+        if (strcmp(host, docker_hub_names[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool same_host(const char *a, const char *b)
+{
+    return strcasecmp(a, b) == 0 || (is_docker_hub(a) && is_docker_hub(b));
+}
+
+const struct images_registry_config *
+hosts_find_config(const struct images_registry_config *registries, size_t count, const char *host)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (registries[i].host != NULL && same_host(registries[i].host, host))
+            return &registries[i];
+    }
+    return NULL;
+}
+
+int hosts_split_url(const char *url, char **scheme, char **authority)
+{
+    const char *rest;
+    size_t length;
+
+    if (strncasecmp(url, "https://", 8) == 0) {
+        *scheme = xstrdup("https");
+        rest = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        *scheme = xstrdup("http");
+        rest = url + 7;
+    } else {
+        return -1;
+    }
+    length = strcspn(rest, "/?#");
+    if (length == 0 || memchr(rest, '@', length) != NULL) {
+        free(*scheme);
+        *scheme = NULL;
+        return -1;
+    }
+    *authority = xstrndup(rest, length);
+    return 0;
+}
+
+/* A file under <certs_dir>/<host>/, or NULL when it does not exist. */
+static char *certs_file(const char *certs_dir, const char *host, const char *name)
+{
+    char *path;
+
+    if (certs_dir == NULL)
+        return NULL;
+    path = xasprintf("%s/%s/%s", certs_dir, host, name);
+    if (access(path, R_OK) == 0)
+        return path;
+    free(path);
+    return NULL;
+}
+
+/* Looks up TLS files under the endpoint's host, then under alias (the reference's domain). */
+static void find_tls_files(struct registry_endpoint *endpoint, const char *certs_dir,
+                           const char *alias)
+{
+    const char *dirs[2] = {endpoint->host, alias};
+
+    for (size_t i = 0; i < ARRAY_SIZE(dirs) && dirs[i] != NULL; i++) {
+        char *cert = certs_file(certs_dir, dirs[i], "client.cert");
+        char *key = certs_file(certs_dir, dirs[i], "client.key");
+
+        if (endpoint->ca_file == NULL)
+            endpoint->ca_file = certs_file(certs_dir, dirs[i], "ca.crt");
+        if (endpoint->client_cert == NULL && cert != NULL && key != NULL) {
+            endpoint->client_cert = steal_pointer(&cert);
+            endpoint->client_key = steal_pointer(&key);
+        }
+        free(cert);
+        free(key);
+    }
+}
+
+struct endpoint_list {
+    struct registry_endpoint *items;
+    size_t count;
+};
+
+static struct registry_endpoint *add_endpoint(struct endpoint_list *list, const char *scheme,
+                                              const char *authority)
+{
+    struct registry_endpoint *endpoint;
+
+    list->items = xrealloc(list->items, (list->count + 1) * sizeof(*list->items));
+    endpoint = &list->items[list->count++];
+    memset(endpoint, 0, sizeof(*endpoint));
+    endpoint->base_url = xasprintf("%s://%s", scheme, authority);
+    endpoint->host = xstrdup(authority);
+    return endpoint;
+}
+
+static int add_mirror(struct endpoint_list *list, const char *url, const char *certs_dir,
+                      const struct images_registry_config *registries, size_t count,
+                      struct error *err)
+{
+    _cleanup_free_ char *with_scheme = NULL;
+    _cleanup_free_ char *scheme = NULL;
+    _cleanup_free_ char *authority = NULL;
+    struct registry_endpoint *endpoint;
+
+    if (strstr(url, "://") == NULL)
+        url = with_scheme = xasprintf("https://%s", url);
+    if (hosts_split_url(url, &scheme, &authority) < 0)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "registry mirror \"%s\" is not an http or https URL", url);
+
+    endpoint = add_endpoint(list, scheme, authority);
+    endpoint->is_mirror = true;
+    endpoint->config = hosts_find_config(registries, count, authority);
+    endpoint->skip_verify = endpoint->config != NULL && endpoint->config->insecure;
+    find_tls_files(endpoint, certs_dir, NULL);
+    return 0;
+}
+
+int hosts_endpoints(const char *certs_dir, const struct images_registry_config *registries,
+                    size_t count, const char *domain, const char *api_host,
+                    struct registry_endpoint **endpoints, size_t *n, struct error *err)
+{
+    const struct images_registry_config *config = hosts_find_config(registries, count, domain);
+    struct endpoint_list list = {NULL, 0};
+    struct registry_endpoint *endpoint;
+
+    for (size_t i = 0; config != NULL && config->mirrors != NULL && config->mirrors[i]; i++) {
+        if (add_mirror(&list, config->mirrors[i], certs_dir, registries, count, err) < 0) {
+            hosts_endpoints_free(list.items, list.count);
+            return -1;
+        }
+    }
+
+    endpoint = add_endpoint(&list, "https", api_host);
+    endpoint->config = config;
+    find_tls_files(endpoint, certs_dir, domain);
+
+    if (config != NULL && config->insecure) {
+        endpoint = add_endpoint(&list, "https", api_host);
+        endpoint->config = config;
+        endpoint->skip_verify = true;
+        find_tls_files(endpoint, certs_dir, domain);
+
+        endpoint = add_endpoint(&list, "http", api_host);
+        endpoint->config = config;
+    }
+    *endpoints = list.items;
+    *n = list.count;
+    return 0;
+}
+
+void hosts_endpoints_free(struct registry_endpoint *endpoints, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(endpoints[i].base_url);
+        free(endpoints[i].host);
+        free(endpoints[i].ca_file);
+        free(endpoints[i].client_cert);
+        free(endpoints[i].client_key);
+    }
+    free(endpoints);
+}
