@@ -150,10 +150,26 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested_size, uv_buf_t *buf)
     buf->len = sizeof(server->read_buffer);
 }
 
+void connection_receive(struct cri_connection *connection, const uint8_t *data, size_t length)
+{
+    ssize_t consumed;
+
+    connection->in_recv = true;
+    consumed = nghttp2_session_mem_recv(connection->session, data, length);
+    connection->in_recv = false;
+    if (consumed < 0) {
+        /* A protocol error ends this connection only; nghttp2 queued a GOAWAY if it could. */
+        log_warn("connection %u: closing after an HTTP/2 protocol error: %s", connection->id,
+                 nghttp2_strerror((int)consumed));
+        uv_read_stop((uv_stream_t *)&connection->pipe);
+        nghttp2_session_terminate_session(connection->session, NGHTTP2_PROTOCOL_ERROR);
+    }
+    connection_flush(connection);
+}
+
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct cri_connection *connection = stream->data;
-    ssize_t consumed;
 
     if (nread == 0)
         return;
@@ -163,19 +179,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         connection_close(connection);
         return;
     }
-
-    connection->in_recv = true;
-    consumed =
-        nghttp2_session_mem_recv(connection->session, (const uint8_t *)buf->base, (size_t)nread);
-    connection->in_recv = false;
-    if (consumed < 0) {
-        /* A protocol error ends this connection only; nghttp2 queued a GOAWAY if it could. */
-        log_warn("connection %u: closing after an HTTP/2 protocol error: %s", connection->id,
-                 nghttp2_strerror((int)consumed));
-        uv_read_stop(stream);
-        nghttp2_session_terminate_session(connection->session, NGHTTP2_PROTOCOL_ERROR);
-    }
-    connection_flush(connection);
+    connection_receive(connection, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void write_cb(uv_write_t *request, int status)
@@ -293,7 +297,8 @@ void connection_close(struct cri_connection *connection)
 
         call_on_stream_closed(call, NGHTTP2_CANCEL);
     }
-    nghttp2_session_del(connection->session);
+    if (connection->session)
+        nghttp2_session_del(connection->session);
     connection->session = NULL;
     list_remove(&connection->node);
     uv_close((uv_handle_t *)&connection->pipe, close_cb);
@@ -339,7 +344,7 @@ int connection_setup(struct cri_server *server, struct cri_connection *connectio
     rc = nghttp2_session_server_new2(&connection->session, server->callbacks, connection,
                                      server->session_options);
     if (rc != 0)
-        return rc;
+        return UV_ENOMEM;
     nghttp2_submit_settings(connection->session, NGHTTP2_FLAG_NONE, settings, ARRAY_SIZE(settings));
     /* A larger connection window lets a large request arrive without waiting for updates. */
     nghttp2_session_set_local_window_size(connection->session, NGHTTP2_FLAG_NONE, 0,

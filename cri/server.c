@@ -28,6 +28,22 @@ const struct rpc_method *server_find_method(const struct cri_server *server, con
     return bsearch(&key, server->methods, server->method_count, sizeof(key), compare_method_paths);
 }
 
+int server_adopt_connection(struct cri_server *server, struct cri_connection *connection)
+{
+    int rc;
+
+    list_insert_tail(&server->connections, &connection->node);
+    server->connection_count++;
+    rc = connection_setup(server, connection);
+    if (rc < 0) {
+        log_warn("setting up a connection failed: %s", uv_strerror(rc));
+        connection_close(connection);
+        return rc;
+    }
+    log_debug("connection %u: accepted", connection->id);
+    return 0;
+}
+
 static void connection_cb(uv_stream_t *listener, int status)
 {
     struct cri_server *server = listener->data;
@@ -41,25 +57,13 @@ static void connection_cb(uv_stream_t *listener, int status)
     connection = xcalloc(1, sizeof(*connection));
     uv_pipe_init(server->loop, &connection->pipe, 0);
     connection->pipe.data = connection;
-    connection->server = server;
-    list_insert_tail(&server->connections, &connection->node);
-    server->connection_count++;
-    list_init(&connection->calls);
-
     rc = uv_accept(listener, (uv_stream_t *)&connection->pipe);
-    if (rc == 0)
-        rc = connection_setup(server, connection);
     if (rc < 0) {
-        log_warn("setting up a connection failed: %s", uv_strerror(rc));
-        connection->closing = true;
-        list_remove(&connection->node);
-        if (connection->session)
-            nghttp2_session_del(connection->session);
+        log_warn("accepting a connection failed: %s", uv_strerror(rc));
         uv_close((uv_handle_t *)&connection->pipe, (uv_close_cb)free);
-        server->connection_count--;
         return;
     }
-    log_debug("connection %u: accepted", connection->id);
+    server_adopt_connection(server, connection);
 }
 
 int cri_server_start(uv_loop_t *loop, const struct cri_server_options *options,

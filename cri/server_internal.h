@@ -151,6 +151,10 @@ void call_fail_with_status(struct rpc_call *call, enum error_code code, const ch
 int connection_setup(struct cri_server *server, struct cri_connection *connection);
 nghttp2_session_callbacks *connection_callbacks_new(void);
 void connection_flush(struct cri_connection *connection);
+/* Feeds bytes read from the client to the session (read_cb, and the fuzz target). */
+void connection_receive(struct cri_connection *connection, const uint8_t *data, size_t length);
+/* Accepts an already connected stream handle as a new connection (server.c). */
+int server_adopt_connection(struct cri_server *server, struct cri_connection *connection);
 void connection_close(struct cri_connection *connection);
 void connection_start_shutdown(struct cri_connection *connection);
 void connection_maybe_finish(struct cri_connection *connection);
