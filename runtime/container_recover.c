@@ -1,0 +1,98 @@
+/* Restart recovery: reconciles each loaded container record with its job. */
+
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "runtime/process.h"
+#include "runtime/runtime_internal.h"
+#include "runtime/state.h"
+
+#define UNKNOWN_EXIT_CODE 255
+
+static void load_stop_signal(struct container *container)
+{
+    struct container_process process;
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    if (process_from_json(container->record.process, &process, &err) < 0) {
+        log_warn_id("container", container->record.id, "%s", err.message);
+        return;
+    }
+    container->stop_signal = process.stop_signal;
+    process_clear(&process);
+}
+
+static void mark_lost(struct container *container, const char *why)
+{
+    struct store_container_record *record = &container->record;
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    record->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    record->finished_at = time_now_ns();
+    record->exit_code = UNKNOWN_EXIT_CODE;
+    record->pid = 0;
+    free(record->reason);
+    record->reason = xstrdup(CONTAINER_REASON_UNKNOWN);
+    free(record->message);
+    record->message = xstrdup(why);
+    container_save(container, &err);
+    log_warn_id("container", record->id, "container exited while hostcri was down: %s", why);
+}
+
+static void apply_recovered_exit(struct container *container, struct job_exit_status *status)
+{
+    /* container_exit_cb records the status and saves it; no waiter exists yet. */
+    container_exit_cb(container->job, status, container);
+    job_exit_status_clear(status);
+}
+
+static void mark_running(struct container *container)
+{
+    struct store_container_record *record = &container->record;
+    _cleanup_error_ struct error err = ERROR_INIT;
+    int pid = job_container_init_pid(container->job);
+
+    if (record->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING && record->pid == pid)
+        return;
+    if (record->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED)
+        record->started_at = time_now_ns(); /* NOTE: the real start time was not recorded */
+    record->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    record->pid = pid;
+    container_save(container, &err);
+}
+
+void container_recover(struct container *container, bool has_job_state)
+{
+    struct runtime *runtime = container->runtime;
+    Runtime__V1__ContainerState state = container->record.state;
+    struct job_exit_status exited = {0};
+    _cleanup_error_ struct error err = ERROR_INIT;
+    bool running = false;
+    bool was_live = state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+                    state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
+
+    load_stop_signal(container);
+    if (!was_live && !has_job_state)
+        return; /* created and never started, or exited and cleaned up */
+
+    if (job_container_open(runtime->job, container->record.id, container_exit_cb, container,
+                           &container->job, &running, &exited, &err) < 0) {
+        if (was_live)
+            mark_lost(container, err.code == ERROR_NOT_FOUND
+                                     ? "its monitor and exit status are gone (the node "
+                                       "rebooted or the state directory was removed)"
+                                     : err.message);
+        else
+            log_warn_id("container", container->record.id, "reopen the job: %s", err.message);
+        return;
+    }
+    if (running) {
+        mark_running(container);
+        log_info_id("container", container->record.id, "reconnected to the running container");
+    } else if (state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED) {
+        job_exit_status_clear(&exited); /* the record already holds the exit */
+    } else {
+        apply_recovered_exit(container, &exited);
+    }
+}

@@ -1,0 +1,160 @@
+/*
+ * StopContainer: the stop signal, the grace period and the kill, and the waiters that more
+ * than one stop of the same container share.
+ */
+
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "runtime/defer.h"
+#include "runtime/runtime_internal.h"
+#include "runtime/signals.h"
+
+static void waiter_close_cb(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* Completes one waiter that is no longer in its container's list, and frees it. */
+static void waiter_complete(struct stop_waiter *waiter, const struct error *err)
+{
+    runtime_done_cb cb = waiter->cb;
+    void *data = waiter->data;
+
+    waiter->container = NULL;
+    if (waiter->timer_started) {
+        uv_timer_stop(&waiter->timer);
+        uv_close((uv_handle_t *)&waiter->timer, waiter_close_cb);
+    } else {
+        free(waiter);
+    }
+    cb(err, data);
+}
+
+static void waiter_unlink(struct stop_waiter *waiter)
+{
+    struct container *container = waiter->container;
+
+    for (struct stop_waiter **link = &container->waiters; *link; link = &(*link)->next) {
+        if (*link == waiter) {
+            *link = waiter->next;
+            break;
+        }
+    }
+    waiter->next = NULL;
+}
+
+void container_complete_waiters(struct container *container, const struct error *err)
+{
+    struct stop_waiter *waiter = container->waiters;
+
+    /* Detach the whole list first: a callback may remove and free the container. */
+    container->waiters = NULL;
+    container->stop_signal_sent = false;
+    while (waiter) {
+        struct stop_waiter *next = waiter->next;
+
+        waiter_complete(waiter, err);
+        waiter = next;
+    }
+}
+
+static void kill_all(struct container *container)
+{
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    log_info_id("container", container->record.id, "killing every process of the container");
+    if (job_container_kill_all(container->job, &err) < 0)
+        log_warn_id("container", container->record.id, "kill: %s", err.message);
+}
+
+static void waiter_timer_cb(uv_timer_t *timer)
+{
+    struct stop_waiter *waiter = timer->data;
+    struct container *container = waiter->container;
+    struct error err = ERROR_INIT;
+
+    if (!waiter->killed) {
+        waiter->killed = true;
+        kill_all(container);
+        uv_timer_start(&waiter->timer, waiter_timer_cb,
+                       (uint64_t)container->runtime->kill_timeout_ms, 0);
+        return;
+    }
+    error_set(&err, ERROR_DEADLINE_EXCEEDED,
+              "container %s did not exit within %lld ms after SIGKILL", container->record.id,
+              (long long)container->runtime->kill_timeout_ms);
+    log_error_id("container", container->record.id, "%s", err.message);
+    waiter_unlink(waiter);
+    waiter_complete(waiter, &err);
+    error_clear(&err);
+}
+
+static void send_stop_signal(struct container *container)
+{
+    _cleanup_error_ struct error err = ERROR_INIT;
+    const char *name = signal_name(container->stop_signal);
+
+    container->stop_signal_sent = true;
+    log_info_id("container", container->record.id, "sending %s to the init process",
+                name ? name : "the stop signal");
+    /* NOT_FOUND means init has already exited: the exit callback follows. */
+    if (job_container_signal(container->job, container->stop_signal, &err) < 0 &&
+        err.code != ERROR_NOT_FOUND)
+        log_warn_id("container", container->record.id, "stop signal: %s", err.message);
+}
+
+static void stopped_at_once_cb(void *data)
+{
+    struct stop_waiter *waiter = data;
+
+    waiter_complete(waiter, NULL);
+}
+
+void container_stop(struct container *container, int64_t timeout_seconds, runtime_done_cb cb,
+                    void *data)
+{
+    struct stop_waiter *waiter = xcalloc(1, sizeof(*waiter));
+    uint64_t timeout_ms;
+
+    waiter->container = container;
+    waiter->cb = cb;
+    waiter->data = data;
+    if (container->record.state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+        container->job == NULL) {
+        /* Nothing runs: succeed from the loop. A failure to schedule is a broken loop. */
+        if (runtime_defer(container->runtime->loop, stopped_at_once_cb, waiter, NULL) < 0)
+            abort();
+        return;
+    }
+    if (container->stop_signal <= 0)
+        container->stop_signal = SIGNAL_NUMBER_TERM;
+
+    waiter->next = container->waiters;
+    container->waiters = waiter;
+    uv_timer_init(container->runtime->loop, &waiter->timer);
+    waiter->timer.data = waiter;
+    waiter->timer_started = true;
+    if (timeout_seconds <= 0) {
+        waiter->killed = true;
+        kill_all(container);
+        timeout_ms = (uint64_t)container->runtime->kill_timeout_ms;
+    } else {
+        if (!container->stop_signal_sent)
+            send_stop_signal(container);
+        timeout_ms = (uint64_t)timeout_seconds * 1000;
+    }
+    uv_timer_start(&waiter->timer, waiter_timer_cb, timeout_ms, 0);
+}
+
+int runtime_container_stop(struct runtime *runtime, const char *id, int64_t timeout_seconds,
+                           runtime_done_cb cb, void *data, struct error *err)
+{
+    struct container *container = runtime_find_container(runtime, id, err);
+
+    if (container == NULL)
+        return -1;
+    container_stop(container, timeout_seconds, cb, data);
+    return 0;
+}

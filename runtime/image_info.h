@@ -1,0 +1,31 @@
+#ifndef HOSTCRI_RUNTIME_IMAGE_INFO_H
+#define HOSTCRI_RUNTIME_IMAGE_INFO_H
+
+#include "common/error.h"
+
+struct images;
+
+/* What CreateContainer needs from an image. Every string and vector is owned. */
+struct image_info {
+    char *id;          /* "sha256:<hex>" of the config */
+    char *image_ref;   /* a repo digest ("name@sha256:..."), or the id when there is none */
+    char *name;        /* the repo tag the reference resolved to, or the reference itself */
+    char **entrypoint; /* NULL-terminated, may be NULL */
+    char **cmd;
+    char **env;
+    char *working_dir;
+    char *user;
+    char *stop_signal;
+    char **layers; /* unpacked layer directories, base layer first; NULL-terminated */
+};
+
+/*
+ * Resolves an image reference or id (full or a unique prefix) among the pulled images.
+ * NOT_FOUND when the image is not pulled. Fills *out (image_info_clear frees it).
+ */
+int image_info_resolve(struct images *images, const char *reference, struct image_info *out,
+                       struct error *err);
+
+void image_info_clear(struct image_info *info);
+
+#endif

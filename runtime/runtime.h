@@ -1,0 +1,203 @@
+#ifndef HOSTCRI_RUNTIME_RUNTIME_H
+#define HOSTCRI_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "api/api.pb-c.h"
+#include "common/error.h"
+
+/*
+ * The runtime: pod sandboxes and containers, their records, and the jobs that hold their
+ * processes. Every function runs on the loop thread given to runtime_open.
+ *
+ * Functions that take a runtime_done_cb follow the libuv rule: a synchronous failure returns
+ * -1, sets *err and never runs the callback; a success returns 0 and the callback then runs
+ * exactly once, later, from the loop (also when runtime_close runs first: then with
+ * ERROR_CANCELLED).
+ *
+ * Responses that a function stores in *out are heap protobuf-c messages owned by the caller,
+ * freed with runtime_message_free.
+ */
+
+struct images;
+struct runtime;
+
+enum runtime_cgroup_driver {
+    RUNTIME_CGROUP_DRIVER_CGROUPFS = 0, /* "/kubepods/burstable/pod<uid>" */
+    RUNTIME_CGROUP_DRIVER_SYSTEMD = 1,  /* "kubepods-burstable-pod<uid>.slice" */
+};
+
+/*
+ * The runtime's configuration. Strings are borrowed during runtime_open and copied.
+ * runtime_config_init_defaults fills every field with its default.
+ */
+struct runtime_config {
+    /* Persistent state: runtime.db and the containers' writable layers. Default
+     * "/var/lib/hostcri". */
+    const char *root_dir;
+    /* Volatile state (monitor pid files, exit files), lost at reboot. Default "/run/hostcri". */
+    const char *state_dir;
+    /* How the kubelet spells cgroup paths; it must match the kubelet's cgroupDriver. Default
+     * cgroupfs. */
+    enum runtime_cgroup_driver cgroup_driver;
+    /* Where the cgroup hierarchies are mounted (tests point it elsewhere); NULL means the OS
+     * default ("/sys/fs/cgroup"). */
+    const char *cgroup_root;
+    /* Parent of pod cgroups when the kubelet sends no cgroup_parent; NULL means the backend's
+     * default ("/hostcri", or "hostcri.slice" with the systemd driver). */
+    const char *default_cgroup_parent;
+    /* The monitor program; NULL means the backend's default next to the installed daemon. */
+    const char *monitor_path;
+    /* Where a container sees its image's files, exported as CONTAINER_SANDBOX_MOUNT_POINT with
+     * a trailing separator. Default "/hpc". */
+    const char *rootfs_mount_point;
+    /* When true, a pod that is not a host-process pod (no hostNetwork) is accepted and run on
+     * the host network anyway, and its status reports the NODE namespaces really in use. When
+     * false (the default) such a pod is rejected with FAILED_PRECONDITION. */
+    bool accept_non_host_network_pods;
+    /* Runtime handler names accepted besides "" (the default handler), NULL-terminated; NULL
+     * (the default) accepts only "". */
+    const char *const *runtime_handlers;
+    /* Grace period, in seconds, between the stop signal and SIGKILL for the containers that
+     * StopPodSandbox and RemovePodSandbox stop. Default 0: they are killed at once, because
+     * the kubelet has already stopped them with the pod's own grace period. */
+    int64_t sandbox_stop_grace_seconds;
+    /* How long a stop waits for the job to become empty after SIGKILL before it fails, in
+     * milliseconds. Default 10000. */
+    int64_t kill_timeout_ms;
+    /* Time between SIGTERM and SIGKILL for processes left in a job after its init process
+     * exits, in milliseconds. Default 5000. */
+    int64_t leftover_grace_ms;
+    /* PATH given to a container whose image and request set none. Default
+     * "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin". */
+    const char *default_path;
+};
+
+/* Fills config with the defaults documented above. */
+void runtime_config_init_defaults(struct runtime_config *config);
+
+/*
+ * Opens the runtime: creates root_dir and state_dir, opens the store, starts the job backend,
+ * loads every sandbox and container record and reconciles it with the jobs (containers whose
+ * monitor still runs are RUNNING again; containers that exited while the daemon was down get
+ * their exit code and time from the exit file; without either, as after a reboot, they are
+ * EXITED with reason Unknown). images may be NULL (CreateContainer then fails); it is
+ * borrowed and must outlive the runtime. On success *out is owned by the caller
+ * (runtime_close).
+ */
+int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct images *images,
+                 struct runtime **out, struct error *err);
+
+/*
+ * Closes the runtime. Pending stops complete with ERROR_CANCELLED; the containers keep running
+ * under their monitors. Handles are closed through the loop, so run the loop once more before
+ * closing it. NULL is allowed.
+ */
+void runtime_close(struct runtime *runtime);
+
+/* Completion of an asynchronous runtime call; err is NULL on success. */
+typedef void (*runtime_done_cb)(const struct error *err, void *data);
+
+/* Frees a response message made by the runtime. NULL is allowed. */
+void runtime_message_free(void *message);
+
+/* ---- Pod sandboxes ---------------------------------------------------------------------- */
+
+/*
+ * RunPodSandbox: checks the host-process rule, the runtime handler and the name (a sandbox
+ * with the same name, namespace, uid and attempt is ALREADY_EXISTS naming its id), creates the
+ * pod job and stores the record. Stores the new 64-hex-digit id in *id (caller frees).
+ */
+int runtime_sandbox_run(struct runtime *runtime, const Runtime__V1__PodSandboxConfig *config,
+                        const char *runtime_handler, char **id, struct error *err);
+
+/*
+ * StopPodSandbox: stops every container of the sandbox (see sandbox_stop_grace_seconds) and
+ * marks it NOTREADY. id may be a unique prefix. Idempotent; an unknown id is NOT_FOUND.
+ */
+int runtime_sandbox_stop(struct runtime *runtime, const char *id, runtime_done_cb cb, void *data,
+                         struct error *err);
+
+/*
+ * RemovePodSandbox: kills and removes the sandbox's containers, removes the pod job and the
+ * record. An unknown id succeeds (the callback runs with no error).
+ */
+int runtime_sandbox_remove(struct runtime *runtime, const char *id, runtime_done_cb cb, void *data,
+                           struct error *err);
+
+/* PodSandboxStatus; with verbose, info["info"] holds a JSON document. NOT_FOUND when unknown. */
+int runtime_sandbox_status(struct runtime *runtime, const char *id, bool verbose,
+                           Runtime__V1__PodSandboxStatusResponse **out, struct error *err);
+
+/* ListPodSandbox with its filter (NULL for none): id prefix, state and label selector. */
+int runtime_sandbox_list(struct runtime *runtime, const Runtime__V1__PodSandboxFilter *filter,
+                         Runtime__V1__ListPodSandboxResponse **out, struct error *err);
+
+/* ---- Containers ------------------------------------------------------------------------- */
+
+/*
+ * CreateContainer: resolves the image, merges command, environment, working directory, user
+ * and mounts into the process the container will run, and stores the record in state
+ * CREATED. sandbox_config is the kubelet's copy and may be NULL. Stores the new id in *id.
+ */
+int runtime_container_create(struct runtime *runtime, const char *sandbox_id,
+                             const Runtime__V1__ContainerConfig *config,
+                             const Runtime__V1__PodSandboxConfig *sandbox_config, char **id,
+                             struct error *err);
+
+/*
+ * StartContainer: starts the container's process in its job. Blocks the loop while the
+ * monitor starts it (at most a few seconds). A start failure leaves the container EXITED with
+ * reason StartError and returns the cause.
+ */
+int runtime_container_start(struct runtime *runtime, const char *id, struct error *err);
+
+/*
+ * StopContainer: sends the stop signal (the config's stop_signal, else the image's
+ * STOPSIGNAL, else SIGTERM), waits up to timeout_seconds for the container to exit, then kills
+ * every process of its job. A timeout of 0 or less kills at once. A second stop while one
+ * waits does not signal again; it waits for the same exit with its own timeout. Stopping a
+ * container that is not running succeeds. An unknown id is NOT_FOUND.
+ */
+int runtime_container_stop(struct runtime *runtime, const char *id, int64_t timeout_seconds,
+                           runtime_done_cb cb, void *data, struct error *err);
+
+/*
+ * RemoveContainer: kills a running container, then removes its job, its writable layer and
+ * its record. An unknown id succeeds.
+ */
+int runtime_container_remove(struct runtime *runtime, const char *id, runtime_done_cb cb,
+                             void *data, struct error *err);
+
+/* ContainerStatus; with verbose, info["info"] holds a JSON document. NOT_FOUND when unknown. */
+int runtime_container_status(struct runtime *runtime, const char *id, bool verbose,
+                             Runtime__V1__ContainerStatusResponse **out, struct error *err);
+
+/* ListContainers with its filter (NULL for none): id prefix, state, sandbox id, labels. */
+int runtime_container_list(struct runtime *runtime, const Runtime__V1__ContainerFilter *filter,
+                           Runtime__V1__ListContainersResponse **out, struct error *err);
+
+/*
+ * ReopenContainerLog: asks the monitor to reopen the log file. FAILED_PRECONDITION when the
+ * container is not running (no new log file is created then).
+ */
+int runtime_container_reopen_log(struct runtime *runtime, const char *id, struct error *err);
+
+/*
+ * Returns true when a container record (in any state) uses image_id. For the image store's
+ * RemoveImage check.
+ */
+bool runtime_image_in_use(struct runtime *runtime, const char *image_id);
+
+/*
+ * Looks up a container by id or unique prefix and returns its full id (owned by the runtime,
+ * valid until the container is removed) and its state. For the exec, attach and stats code.
+ */
+int runtime_container_lookup(struct runtime *runtime, const char *id, const char **full_id,
+                             Runtime__V1__ContainerState *state, struct error *err);
+
+#endif

@@ -1,0 +1,122 @@
+#ifndef HOSTCRI_RUNTIME_RUNTIME_INTERNAL_H
+#define HOSTCRI_RUNTIME_RUNTIME_INTERNAL_H
+
+/*
+ * The runtime's in-memory objects, shared by runtime.c, sandbox*.c and container*.c. Not for
+ * use outside runtime/.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "runtime/job.h"
+#include "runtime/runtime.h"
+#include "runtime/store.h"
+
+struct sandbox {
+    struct store_sandbox_record record;
+    struct job_pod *pod; /* NULL when the pod job could not be opened */
+};
+
+struct container;
+
+/* One StopContainer (or an internal stop) waiting for a container to exit. */
+struct stop_waiter {
+    struct container *container; /* NULL once detached from the container */
+    uv_timer_t timer;
+    bool timer_started;
+    bool killed; /* SIGKILL was sent for this waiter; the timer now bounds the wait for exit */
+    runtime_done_cb cb;
+    void *data;
+    struct stop_waiter *next;
+};
+
+struct container {
+    struct store_container_record record;
+    struct runtime *runtime;
+    struct job_container *job; /* NULL until started (or after a restart with no job state) */
+    bool stop_signal_sent;
+    int stop_signal; /* resolved at create time: POSIX number */
+    struct stop_waiter *waiters;
+    bool removing;
+};
+
+struct runtime {
+    uv_loop_t *loop;
+    struct images *images;
+    struct store *store;
+    struct job_runtime *job;
+
+    /* Owned copies of the configuration strings. */
+    char *root_dir;
+    char *state_dir;
+    char *rootfs_mount_point;
+    char *default_path;
+    char **runtime_handlers;
+    bool accept_non_host_network_pods;
+    int64_t sandbox_stop_grace_seconds;
+    int64_t kill_timeout_ms;
+
+    struct sandbox **sandboxes;
+    size_t n_sandboxes;
+    struct container **containers;
+    size_t n_containers;
+};
+
+/* Generates a random 64-hex-digit id into a new string. */
+char *runtime_new_id(void);
+
+/* Finds a sandbox or container by id or unique prefix (NOT_FOUND, INVALID_ARGUMENT). */
+struct sandbox *runtime_find_sandbox(struct runtime *runtime, const char *id, struct error *err);
+struct container *runtime_find_container(struct runtime *runtime, const char *id,
+                                         struct error *err);
+
+/* Adds an object to the runtime's list, or removes it (without freeing). */
+void runtime_add_sandbox(struct runtime *runtime, struct sandbox *sandbox);
+void runtime_drop_sandbox(struct runtime *runtime, struct sandbox *sandbox);
+void runtime_add_container(struct runtime *runtime, struct container *container);
+void runtime_drop_container(struct runtime *runtime, struct container *container);
+
+/* Frees a sandbox object and releases its pod job handle. */
+void sandbox_free(struct sandbox *sandbox);
+
+/* Frees a container object and releases its job handle; it must have no waiters. */
+void container_free(struct container *container);
+
+/*
+ * Stops a container as runtime_container_stop does, for a container found already. Runs cb
+ * once later from the loop. Never fails synchronously.
+ */
+void container_stop(struct container *container, int64_t timeout_seconds, runtime_done_cb cb,
+                    void *data);
+
+/*
+ * Removes a container that is not running: its job, writable layer, record and object.
+ * Returns 0 or -1; on -1 the container stays.
+ */
+int container_remove_stopped(struct container *container, struct error *err);
+
+/* Completes every waiter of container with err (NULL for success). */
+void container_complete_waiters(struct container *container, const struct error *err);
+
+/* Reconciles a loaded container with its job after a restart (runtime.c calls it). */
+void container_recover(struct container *container, bool has_job_state);
+
+/* The exit callback registered with the job backend. */
+void container_exit_cb(struct job_container *job, const struct job_exit_status *status, void *data);
+
+/* Writes the container's record; logs and returns -1 on failure. */
+int container_save(struct container *container, struct error *err);
+
+/* The directory that holds the container's writable layer: <root>/containers/<id>. */
+char *container_dir(const struct container *container);
+
+/* Removes a directory tree without following symbolic links; a missing path is not an error. */
+int runtime_remove_tree(const char *path, struct error *err);
+
+/* Creates a directory and its missing parents with the given mode. */
+int runtime_make_dirs(const char *path, int mode, struct error *err);
+
+#endif
