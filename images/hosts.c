@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "images/hosts_toml.h"
 
 static const char *const docker_hub_names[] = {"docker.io", "index.docker.io",
                                                "registry-1.docker.io"};
@@ -167,6 +168,93 @@ static int add_mirror(struct endpoint_list *list, const char *url, const char *c
     return 0;
 }
 
+static char *strip_url(const char *url)
+{
+    size_t length = strlen(url);
+
+    while (length > 0 && url[length - 1] == '/')
+        length--;
+    if (length >= 3 && strncmp(url + length - 3, "/v2", 3) == 0)
+        length -= 3;
+    return xstrndup(url, length);
+}
+
+/* Adds an endpoint from a hosts.toml entry; TLS files default to certs.d of its host. */
+static int add_toml_host(struct endpoint_list *list, const struct hosts_toml_host *host,
+                         const char *certs_dir, const char *alias, struct error *err)
+{
+    _cleanup_free_ char *url = strip_url(host->url);
+    _cleanup_free_ char *scheme = NULL;
+    _cleanup_free_ char *authority = NULL;
+    struct registry_endpoint *endpoint;
+
+    if (hosts_split_url(url, &scheme, &authority) < 0)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "hosts.toml: \"%s\" is not an http or https URL", host->url);
+    endpoint = add_endpoint(list, scheme, authority);
+    free(endpoint->base_url);
+    endpoint->base_url = steal_pointer(&url);
+    endpoint->skip_verify = host->skip_verify;
+    endpoint->ca_file = xstrdup_or_null(host->ca_file);
+    if (host->client_cert != NULL) {
+        endpoint->client_cert = xstrdup(host->client_cert);
+        endpoint->client_key = xstrdup(host->client_key);
+    }
+    find_tls_files(endpoint, certs_dir, alias);
+    return 0;
+}
+
+static bool same_url(const char *a, const char *b)
+{
+    _cleanup_free_ char *x = strip_url(a);
+    _cleanup_free_ char *y = strip_url(b);
+
+    return strcasecmp(x, y) == 0;
+}
+
+/* Adds the hosts of <certs_dir>/<domain>/hosts.toml and the registry's own endpoint. */
+static int add_configured_hosts(struct endpoint_list *list, const char *certs_dir,
+                                const struct images_registry_config *registries, size_t count,
+                                const char *domain, const char *api_host, struct error *err)
+{
+    const struct images_registry_config *config = hosts_find_config(registries, count, domain);
+    _cleanup_free_ char *path = certs_dir ? xasprintf("%s/%s/hosts.toml", certs_dir, domain) : NULL;
+    _cleanup_free_ char *default_server = xasprintf("https://%s", api_host);
+    struct hosts_toml toml = {0};
+    const char *server_url;
+    bool server_listed = false;
+    int rc = 0;
+
+    if (path != NULL && hosts_toml_load(path, &toml, err) < 0)
+        return -1;
+    server_url = toml.server.url ? toml.server.url : default_server;
+    for (size_t i = 0; i < toml.host_count && rc == 0; i++) {
+        bool is_server = same_url(toml.hosts[i].url, server_url);
+
+        if (!toml.hosts[i].can_pull)
+            continue;
+        rc = add_toml_host(list, &toml.hosts[i], certs_dir, is_server ? domain : NULL, err);
+        if (rc == 0) {
+            struct registry_endpoint *endpoint = &list->items[list->count - 1];
+
+            endpoint->is_mirror = !is_server;
+            endpoint->config =
+                is_server ? config : hosts_find_config(registries, count, endpoint->host);
+            server_listed = server_listed || is_server;
+        }
+    }
+    if (rc == 0 && !server_listed) {
+        struct hosts_toml_host server = toml.server;
+
+        server.url = (char *)server_url;
+        rc = add_toml_host(list, &server, certs_dir, domain, err);
+        if (rc == 0)
+            list->items[list->count - 1].config = config;
+    }
+    hosts_toml_clear(&toml);
+    return rc;
+}
+
 int hosts_endpoints(const char *certs_dir, const struct images_registry_config *registries,
                     size_t count, const char *domain, const char *api_host,
                     struct registry_endpoint **endpoints, size_t *n, struct error *err)
@@ -176,15 +264,11 @@ int hosts_endpoints(const char *certs_dir, const struct images_registry_config *
     struct registry_endpoint *endpoint;
 
     for (size_t i = 0; config != NULL && config->mirrors != NULL && config->mirrors[i]; i++) {
-        if (add_mirror(&list, config->mirrors[i], certs_dir, registries, count, err) < 0) {
-            hosts_endpoints_free(list.items, list.count);
-            return -1;
-        }
+        if (add_mirror(&list, config->mirrors[i], certs_dir, registries, count, err) < 0)
+            goto fail;
     }
-
-    endpoint = add_endpoint(&list, "https", api_host);
-    endpoint->config = config;
-    find_tls_files(endpoint, certs_dir, domain);
+    if (add_configured_hosts(&list, certs_dir, registries, count, domain, api_host, err) < 0)
+        goto fail;
 
     if (config != NULL && config->insecure) {
         endpoint = add_endpoint(&list, "https", api_host);
@@ -198,6 +282,10 @@ int hosts_endpoints(const char *certs_dir, const struct images_registry_config *
     *endpoints = list.items;
     *n = list.count;
     return 0;
+
+fail:
+    hosts_endpoints_free(list.items, list.count);
+    return -1;
 }
 
 void hosts_endpoints_free(struct registry_endpoint *endpoints, size_t n)

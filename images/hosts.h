@@ -9,11 +9,17 @@
 /*
  * Per-host registry configuration and the endpoints a pull tries for a registry.
  *
- * For a registry host the endpoints are, in order: each configured mirror, then the host
- * itself over HTTPS, then (only for an insecure host) the host over HTTPS without certificate
- * verification and the host over plain HTTP. TLS material comes from the Docker/containerd
- * certs.d layout: <certs_dir>/<host[:port]>/ca.crt is trusted in addition to the system CA
- * store, and client.cert with client.key is the client certificate.
+ * For a registry the endpoints are, in order:
+ *   1. the mirrors of its images_registry_config entry;
+ *   2. the [host."<url>"] entries of <certs_dir>/<host[:port]>/hosts.toml (containerd's
+ *      format, see hosts_toml.h) that can pull;
+ *   3. the registry itself: the `server` of hosts.toml, else https://<api host>; a server
+ *      written as http:// is used over plain HTTP;
+ *   4. only for a host configured insecure: the host over HTTPS without certificate
+ *      verification, then over plain HTTP.
+ * TLS files come from hosts.toml, else from the Docker/containerd certs.d layout:
+ * <certs_dir>/<host[:port]>/ca.crt is trusted in addition to the system CA store, and
+ * client.cert with client.key is the client certificate.
  */
 
 /* Configuration of one registry host, filled from the daemon's configuration file. */

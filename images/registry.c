@@ -29,6 +29,12 @@ struct registry_client {
     struct registry_http *http;
     struct auth_token_cache *tokens;
     char **basic_hosts; /* "<host>\n<fingerprint>" of endpoints that answered a Basic challenge */
+    /*
+     * "<domain>\n<index>": the registry's own endpoint that last worked when an earlier one
+     * (HTTPS with verification) failed to connect, so that later fetches of an insecure
+     * registry start there instead of failing the TLS handshake again.
+     */
+    char **sticky_endpoints;
     struct registry_fetch *fetches;
 };
 
@@ -46,6 +52,7 @@ struct registry_fetch {
     struct registry_fetch *prev;
     struct registry_fetch *next;
 
+    char *domain;
     char *repository;
     char *reference;
     enum registry_object kind;
@@ -83,6 +90,7 @@ struct registry_fetch {
 
 static void start_attempt(struct registry_fetch *fetch);
 static void start_token_request(struct registry_fetch *fetch, bool post);
+static void remember_sticky(struct registry_fetch *fetch);
 
 const char *registry_status_text(long status)
 {
@@ -173,6 +181,7 @@ static void timer_close_cb(uv_handle_t *handle)
 {
     struct registry_fetch *fetch = handle->data;
 
+    free(fetch->domain);
     free(fetch->repository);
     free(fetch->reference);
     free(fetch->scope);
@@ -214,6 +223,8 @@ static void finish_ok(struct registry_fetch *fetch, const struct registry_http_r
         .endpoint_host = current_endpoint(fetch)->host,
     };
 
+    if (fetch->endpoint_index > 0)
+        remember_sticky(fetch);
     fetch->done_cb(&result, NULL, fetch->data);
     fetch_free(fetch);
 }
@@ -244,6 +255,50 @@ static void load_credentials(struct registry_fetch *fetch)
 
 static void retry_timer_cb(uv_timer_t *timer);
 
+/* The slot of the domain's sticky entry in client->sticky_endpoints, or NULL. */
+static char **find_sticky(struct registry_client *client, const char *domain)
+{
+    size_t length = strlen(domain);
+
+    for (size_t i = 0; client->sticky_endpoints && client->sticky_endpoints[i]; i++) {
+        if (strncmp(client->sticky_endpoints[i], domain, length) == 0 &&
+            client->sticky_endpoints[i][length] == '\n')
+            return &client->sticky_endpoints[i];
+    }
+    return NULL;
+}
+
+/* Jumps over the registry's own endpoints that failed to connect in an earlier fetch. */
+static void apply_sticky(struct registry_fetch *fetch)
+{
+    char **slot = find_sticky(fetch->client, fetch->domain);
+    size_t index;
+
+    if (slot == NULL || current_endpoint(fetch)->is_mirror)
+        return;
+    index = strtoul(*slot + strlen(fetch->domain) + 1, NULL, 10);
+    if (index > fetch->endpoint_index && index < fetch->endpoint_count)
+        fetch->endpoint_index = index;
+}
+
+static void remember_sticky(struct registry_fetch *fetch)
+{
+    struct registry_client *client = fetch->client;
+    char **slot = find_sticky(client, fetch->domain);
+    size_t n = strv_length(client->sticky_endpoints);
+
+    if (current_endpoint(fetch)->is_mirror)
+        return;
+    if (slot == NULL) {
+        client->sticky_endpoints = xrealloc(client->sticky_endpoints, (n + 2) * sizeof(char *));
+        client->sticky_endpoints[n + 1] = NULL;
+        slot = &client->sticky_endpoints[n];
+    } else {
+        free(*slot);
+    }
+    *slot = xasprintf("%s\n%zu", fetch->domain, fetch->endpoint_index);
+}
+
 /* Starts on the current endpoint; deferred runs the first attempt from the loop. */
 static void begin_endpoint(struct registry_fetch *fetch, bool deferred)
 {
@@ -253,6 +308,7 @@ static void begin_endpoint(struct registry_fetch *fetch, bool deferred)
     fetch->redirects = 0;
     fetch->off_origin = false;
     fetch->auth_tried = false;
+    apply_sticky(fetch);
     load_credentials(fetch);
     if (deferred)
         uv_timer_start(&fetch->timer, retry_timer_cb, 0, 0);
@@ -269,24 +325,28 @@ static void fail_endpoint(struct registry_fetch *fetch, struct error *err, int r
 {
     const struct registry_endpoint *endpoint = current_endpoint(fetch);
     bool has_next = fetch->endpoint_index + 1 < fetch->endpoint_count;
+    bool move_on;
 
     if (!endpoint->is_mirror)
         rank += RANK_REGISTRY_BONUS;
+    move_on = has_next && (endpoint->is_mirror || rank % RANK_REGISTRY_BONUS == RANK_CONNECTION);
+    if (move_on)
+        log_warn("%s; trying %s%s", err->message,
+                 fetch->endpoints[fetch->endpoint_index + 1].base_url,
+                 fetch->endpoints[fetch->endpoint_index + 1].skip_verify
+                     ? " without certificate verification"
+                     : "");
     if (rank > fetch->best_rank) {
         error_clear(&fetch->best_error);
         error_move(&fetch->best_error, err);
         fetch->best_rank = rank;
     }
-    if (has_next && (endpoint->is_mirror || rank % RANK_REGISTRY_BONUS == RANK_CONNECTION)) {
-        log_warn("registry %s: %s; trying %s", endpoint->host,
-                 err->message ? err->message : fetch->best_error.message,
-                 fetch->endpoints[fetch->endpoint_index + 1].base_url);
-        error_clear(err);
+    error_clear(err);
+    if (move_on) {
         fetch->endpoint_index++;
         begin_endpoint(fetch, false);
         return;
     }
-    error_clear(err);
     finish_error(fetch, &fetch->best_error);
 }
 
@@ -656,6 +716,7 @@ static void fail_token(struct registry_fetch *fetch, const char *fmt, ...)
     _cleanup_free_ char *detail = NULL;
     _cleanup_free_ char *scheme = NULL;
     _cleanup_free_ char *realm_host = NULL;
+    _cleanup_free_ char *what = NULL;
     va_list args;
 
     va_start(args, fmt);
@@ -663,8 +724,9 @@ static void fail_token(struct registry_fetch *fetch, const char *fmt, ...)
     va_end(args);
     if (hosts_split_url(fetch->challenge.realm, &scheme, &realm_host) < 0)
         realm_host = xstrdup("(invalid realm)");
-    error_set(&err, ERROR_UNAUTHENTICATED, "registry %s: token server %s %s",
-              current_endpoint(fetch)->host, realm_host, detail);
+    what = object_name(fetch);
+    error_set(&err, ERROR_UNAUTHENTICATED, "registry %s: token server %s %s for %s",
+              current_endpoint(fetch)->host, realm_host, detail, what);
     fail_endpoint(fetch, &err, RANK_STATUS);
 }
 
@@ -770,6 +832,7 @@ void registry_client_close(struct registry_client *client)
     registry_http_close(client->http);
     auth_token_cache_free(client->tokens);
     strv_free(client->basic_hosts);
+    strv_free(client->sticky_endpoints);
     free(client);
 }
 
@@ -788,6 +851,7 @@ int registry_fetch_start(struct registry_client *client,
         return -1;
     }
     fetch->client = client;
+    fetch->domain = xstrdup(request->domain);
     fetch->repository = xstrdup(request->repository);
     fetch->reference = xstrdup(request->reference);
     fetch->kind = request->kind;
