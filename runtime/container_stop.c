@@ -3,6 +3,7 @@
  * than one stop of the same container share.
  */
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "common/log.h"
@@ -112,11 +113,10 @@ static void stopped_at_once_cb(void *data)
     waiter_complete(waiter, NULL);
 }
 
-void container_stop(struct container *container, int64_t timeout_seconds, runtime_done_cb cb,
-                    void *data)
+void container_stop(struct container *container, int64_t timeout_ms, runtime_done_cb cb, void *data)
 {
     struct stop_waiter *waiter = xcalloc(1, sizeof(*waiter));
-    uint64_t timeout_ms;
+    uint64_t wait_ms;
 
     waiter->container = container;
     waiter->cb = cb;
@@ -136,16 +136,16 @@ void container_stop(struct container *container, int64_t timeout_seconds, runtim
     uv_timer_init(container->runtime->loop, &waiter->timer);
     waiter->timer.data = waiter;
     waiter->timer_started = true;
-    if (timeout_seconds <= 0) {
+    if (timeout_ms <= 0) {
         waiter->killed = true;
         kill_all(container);
-        timeout_ms = (uint64_t)container->runtime->kill_timeout_ms;
+        wait_ms = (uint64_t)container->runtime->kill_timeout_ms;
     } else {
         if (!container->stop_signal_sent)
             send_stop_signal(container);
-        timeout_ms = (uint64_t)timeout_seconds * 1000;
+        wait_ms = (uint64_t)timeout_ms;
     }
-    uv_timer_start(&waiter->timer, waiter_timer_cb, timeout_ms, 0);
+    uv_timer_start(&waiter->timer, waiter_timer_cb, wait_ms, 0);
 }
 
 int runtime_container_stop(struct runtime *runtime, const char *id, int64_t timeout_seconds,
@@ -155,6 +155,10 @@ int runtime_container_stop(struct runtime *runtime, const char *id, int64_t time
 
     if (container == NULL)
         return -1;
-    container_stop(container, timeout_seconds, cb, data);
+    /* CRI timeouts are seconds; a negative one kills at once like 0. Cap it so that the
+     * conversion to milliseconds cannot overflow. */
+    if (timeout_seconds > INT64_MAX / 1000)
+        timeout_seconds = INT64_MAX / 1000;
+    container_stop(container, timeout_seconds * 1000, cb, data);
     return 0;
 }

@@ -22,7 +22,7 @@ void runtime_config_init_defaults(struct runtime_config *config)
     config->cgroup_driver = RUNTIME_CGROUP_DRIVER_CGROUPFS;
     config->rootfs_mount_point = DEFAULT_ROOTFS_MOUNT_POINT;
     config->accept_non_host_network_pods = false;
-    config->sandbox_stop_grace_seconds = 0;
+    config->sandbox_stop_grace_ms = 0;
     config->kill_timeout_ms = 10000;
     config->leftover_grace_ms = 5000;
     config->default_path = DEFAULT_PATH;
@@ -46,7 +46,7 @@ static void copy_config(struct runtime *runtime, const struct runtime_config *co
     for (size_t i = 0; i < n; i++)
         runtime->runtime_handlers[i] = xstrdup(config->runtime_handlers[i]);
     runtime->accept_non_host_network_pods = config->accept_non_host_network_pods;
-    runtime->sandbox_stop_grace_seconds = config->sandbox_stop_grace_seconds;
+    runtime->sandbox_stop_grace_ms = config->sandbox_stop_grace_ms;
     runtime->kill_timeout_ms = config->kill_timeout_ms > 0 ? config->kill_timeout_ms : 10000;
 }
 

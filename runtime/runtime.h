@@ -14,10 +14,10 @@
  * The runtime: pod sandboxes and containers, their records, and the jobs that hold their
  * processes. Every function runs on the loop thread given to runtime_open.
  *
- * Functions that take a runtime_done_cb follow the libuv rule: a synchronous failure returns
- * -1, sets *err and never runs the callback; a success returns 0 and the callback then runs
- * exactly once, later, from the loop (also when runtime_close runs first: then with
- * ERROR_CANCELLED).
+ * Functions that take a runtime_done_cb follow the libuv rule. A synchronous failure returns
+ * -1, sets *err and never runs the callback. A success returns 0, and the callback then runs
+ * exactly once, later, from the loop. The one exception is runtime_close, which runs the
+ * pending callbacks itself with ERROR_CANCELLED.
  *
  * Responses that a function stores in *out are heap protobuf-c messages owned by the caller,
  * freed with runtime_message_free.
@@ -41,19 +41,18 @@ struct runtime_config {
     const char *root_dir;
     /* Volatile state (monitor pid files, exit files), lost at reboot. Default "/run/hostcri". */
     const char *state_dir;
-    /* How the kubelet spells cgroup paths; it must match the kubelet's cgroupDriver. Default
-     * cgroupfs. */
+    /* The cgroup path syntax, which must match the kubelet's cgroupDriver. Default cgroupfs. */
     enum runtime_cgroup_driver cgroup_driver;
-    /* Where the cgroup hierarchies are mounted (tests point it elsewhere); NULL means the OS
-     * default ("/sys/fs/cgroup"). */
+    /* The mount point of the cgroup hierarchies, which tests point elsewhere. NULL means the
+     * OS default ("/sys/fs/cgroup"). */
     const char *cgroup_root;
     /* Parent of pod cgroups when the kubelet sends no cgroup_parent; NULL means the backend's
      * default ("/hostcri", or "hostcri.slice" with the systemd driver). */
     const char *default_cgroup_parent;
     /* The monitor program; NULL means the backend's default next to the installed daemon. */
     const char *monitor_path;
-    /* Where a container sees its image's files, exported as CONTAINER_SANDBOX_MOUNT_POINT with
-     * a trailing separator. Default "/hpc". */
+    /* The path of the image's files inside a container, exported as
+     * CONTAINER_SANDBOX_MOUNT_POINT with a trailing separator. Default "/hpc". */
     const char *rootfs_mount_point;
     /* When true, a pod that is not a host-process pod (no hostNetwork) is accepted and run on
      * the host network anyway, and its status reports the NODE namespaces really in use. When
@@ -62,10 +61,11 @@ struct runtime_config {
     /* Runtime handler names accepted besides "" (the default handler), NULL-terminated; NULL
      * (the default) accepts only "". */
     const char *const *runtime_handlers;
-    /* Grace period, in seconds, between the stop signal and SIGKILL for the containers that
-     * StopPodSandbox and RemovePodSandbox stop. Default 0: they are killed at once, because
-     * the kubelet has already stopped them with the pod's own grace period. */
-    int64_t sandbox_stop_grace_seconds;
+    /* Grace period between the stop signal and SIGKILL for the containers that StopPodSandbox
+     * stops, in milliseconds (RemovePodSandbox always kills at once). Default 0: they are
+     * killed at once, because the kubelet has already stopped them with the pod's own grace
+     * period. */
+    int64_t sandbox_stop_grace_ms;
     /* How long a stop waits for the job to become empty after SIGKILL before it fails, in
      * milliseconds. Default 10000. */
     int64_t kill_timeout_ms;
@@ -82,12 +82,12 @@ void runtime_config_init_defaults(struct runtime_config *config);
 
 /*
  * Opens the runtime: creates root_dir and state_dir, opens the store, starts the job backend,
- * loads every sandbox and container record and reconciles it with the jobs (containers whose
- * monitor still runs are RUNNING again; containers that exited while the daemon was down get
- * their exit code and time from the exit file; without either, as after a reboot, they are
- * EXITED with reason Unknown). images may be NULL (CreateContainer then fails); it is
- * borrowed and must outlive the runtime. On success *out is owned by the caller
- * (runtime_close).
+ * and loads every sandbox and container record. Each record is then reconciled with its job.
+ * A container whose monitor still runs is RUNNING again. One that exited while the daemon was
+ * down gets its exit code and time from the exit file. Without either, as after a reboot, it
+ * is EXITED with reason Unknown. images may be NULL, and CreateContainer then fails. It is
+ * borrowed, must outlive the runtime, and gets the runtime's in-use hook for RemoveImage.
+ * On success *out is owned by the caller (runtime_close).
  */
 int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct images *images,
                  struct runtime **out, struct error *err);
@@ -116,7 +116,7 @@ int runtime_sandbox_run(struct runtime *runtime, const Runtime__V1__PodSandboxCo
                         const char *runtime_handler, char **id, struct error *err);
 
 /*
- * StopPodSandbox: stops every container of the sandbox (see sandbox_stop_grace_seconds) and
+ * StopPodSandbox: stops every container of the sandbox (see sandbox_stop_grace_ms) and
  * marks it NOTREADY. id may be a unique prefix. Idempotent; an unknown id is NOT_FOUND.
  */
 int runtime_sandbox_stop(struct runtime *runtime, const char *id, runtime_done_cb cb, void *data,
@@ -129,7 +129,7 @@ int runtime_sandbox_stop(struct runtime *runtime, const char *id, runtime_done_c
 int runtime_sandbox_remove(struct runtime *runtime, const char *id, runtime_done_cb cb, void *data,
                            struct error *err);
 
-/* PodSandboxStatus; with verbose, info["info"] holds a JSON document. NOT_FOUND when unknown. */
+/* PodSandboxStatus. With verbose, info["info"] is a JSON document. NOT_FOUND when unknown. */
 int runtime_sandbox_status(struct runtime *runtime, const char *id, bool verbose,
                            Runtime__V1__PodSandboxStatusResponse **out, struct error *err);
 
@@ -173,7 +173,7 @@ int runtime_container_stop(struct runtime *runtime, const char *id, int64_t time
 int runtime_container_remove(struct runtime *runtime, const char *id, runtime_done_cb cb,
                              void *data, struct error *err);
 
-/* ContainerStatus; with verbose, info["info"] holds a JSON document. NOT_FOUND when unknown. */
+/* ContainerStatus. With verbose, info["info"] is a JSON document. NOT_FOUND when unknown. */
 int runtime_container_status(struct runtime *runtime, const char *id, bool verbose,
                              Runtime__V1__ContainerStatusResponse **out, struct error *err);
 
@@ -182,8 +182,8 @@ int runtime_container_list(struct runtime *runtime, const Runtime__V1__Container
                            Runtime__V1__ListContainersResponse **out, struct error *err);
 
 /*
- * ReopenContainerLog: asks the monitor to reopen the log file. FAILED_PRECONDITION when the
- * container is not running (no new log file is created then).
+ * ReopenContainerLog: makes the monitor reopen the log file. FAILED_PRECONDITION when the
+ * container is not running, and then no new log file is created.
  */
 int runtime_container_reopen_log(struct runtime *runtime, const char *id, struct error *err);
 

@@ -56,7 +56,7 @@ struct runtime {
     char *default_path;
     char **runtime_handlers;
     bool accept_non_host_network_pods;
-    int64_t sandbox_stop_grace_seconds;
+    int64_t sandbox_stop_grace_ms;
     int64_t kill_timeout_ms;
 
     struct sandbox **sandboxes;
@@ -86,10 +86,10 @@ void sandbox_free(struct sandbox *sandbox);
 void container_free(struct container *container);
 
 /*
- * Stops a container as runtime_container_stop does, for a container found already. Runs cb
- * once later from the loop. Never fails synchronously.
+ * Stops a container as runtime_container_stop does, with the grace period in milliseconds.
+ * Has no synchronous failure: cb runs once, later, from the loop.
  */
-void container_stop(struct container *container, int64_t timeout_seconds, runtime_done_cb cb,
+void container_stop(struct container *container, int64_t timeout_ms, runtime_done_cb cb,
                     void *data);
 
 /*
@@ -110,7 +110,7 @@ void container_exit_cb(struct job_container *job, const struct job_exit_status *
 /* Writes the container's record; logs and returns -1 on failure. */
 int container_save(struct container *container, struct error *err);
 
-/* The directory that holds the container's writable layer: <root>/containers/<id>. */
+/* Returns the directory of the container's writable layer: <root>/containers/<id>. */
 char *container_dir(const struct container *container);
 
 /* Removes a directory tree without following symbolic links; a missing path is not an error. */

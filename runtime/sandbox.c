@@ -210,8 +210,8 @@ static int sandbox_op_start(struct runtime *runtime, struct sandbox *sandbox, bo
         if (strcmp(container->record.sandbox_id, sandbox->record.id) != 0)
             continue;
         op->pending++;
-        container_stop(container, remove ? 0 : runtime->sandbox_stop_grace_seconds,
-                       container_stopped_cb, op);
+        container_stop(container, remove ? 0 : runtime->sandbox_stop_grace_ms, container_stopped_cb,
+                       op);
     }
     return 0;
 }

@@ -15,8 +15,8 @@
 bool sandbox_rules_is_host_process(const Runtime__V1__PodSandboxConfig *config);
 
 /*
- * Applies the host-process rule: returns 0 for a host-process pod, or for any pod when
- * accept_others is set; otherwise -1 with FAILED_PRECONDITION saying what to set.
+ * Applies the host-process rule. Returns 0 for a host-process pod, and for any pod when
+ * accept_others is set. Otherwise returns -1 with FAILED_PRECONDITION naming what to set.
  */
 int sandbox_rules_check_host_process(const Runtime__V1__PodSandboxConfig *config,
                                      bool accept_others, struct error *err);

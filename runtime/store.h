@@ -77,10 +77,10 @@ typedef void (*store_sandbox_cb)(struct store_sandbox_record *record, void *data
 typedef void (*store_container_cb)(struct store_container_record *record, void *data);
 
 /*
- * Reads every row. A row that cannot be read (a config that does not unpack, an invalid
- * state, a container whose sandbox is missing) is moved to the set_aside table with the reason
- * and logged as an error, so that one bad row never stops the daemon. Returns 0, or -1 when
- * the database itself cannot be read.
+ * Reads every row. A row that cannot be read is moved to the set_aside table with the reason
+ * and logged as an error, so that one bad row never stops the daemon. Such a row has a config
+ * that does not unpack, an invalid state, or (for a container) a missing sandbox. Returns 0,
+ * or -1 when the database itself cannot be read.
  */
 int store_load(struct store *store, store_sandbox_cb sandbox_cb, store_container_cb container_cb,
                void *data, struct error *err);
