@@ -235,16 +235,30 @@ static bool is_absolute(const char *path)
 #endif
 }
 
+/* Returns path after its drive letter ("C:"), which only Windows paths have. */
+static const char *without_drive(const char *path)
+{
+#ifdef _WIN32
+    if (path[0] != '\0' && path[1] == ':')
+        return path + 2;
+#endif
+    return path;
+}
+
 char *spec_working_dir(const char *request_dir, const char *image_dir, const char *mount_point)
 {
+    bool from_image = str_empty(request_dir) && !str_empty(image_dir);
     const char *chosen = !str_empty(request_dir) ? request_dir
-                         : !str_empty(image_dir) ? image_dir
+                         : from_image            ? image_dir
                                                  : mount_point;
     _cleanup_free_ char *substituted = spec_substitute_mount_point(chosen, mount_point);
     char *dir;
     size_t length;
 
-    if (is_absolute(substituted))
+    if (from_image && strcmp(substituted, image_dir) == 0 && is_absolute(image_dir))
+        dir = xasprintf("%.*s%s", (int)trimmed_length(mount_point), mount_point,
+                        without_drive(image_dir));
+    else if (is_absolute(substituted))
         dir = xstrdup(substituted);
     else
         dir = xasprintf("%.*s" SPEC_DIR_SEPARATOR "%s", (int)trimmed_length(mount_point),

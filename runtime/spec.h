@@ -79,7 +79,10 @@ void spec_substitute_env(char **env, const char *mount_point);
 /*
  * Chooses the working directory: the request's, else the image's, else the mount point.
  * The mount-point variable is substituted, and a relative path is taken relative to the
- * mount point. Returns a new string without a trailing separator (except for the root).
+ * mount point. The request's absolute path is a host path, as in the Windows bind mode. The
+ * image's WORKDIR names a directory of the image, so it is taken inside the mount point
+ * ("/app" becomes "/hpc/app"), where it exists. Returns a new string without a trailing
+ * separator (except for the root).
  */
 char *spec_working_dir(const char *request_dir, const char *image_dir, const char *mount_point);
 

@@ -153,7 +153,9 @@ static void working_dir_choice(void **state)
         const char *expected;
     } cases[] = {
         {NULL, NULL, "/hpc"},
-        {"", "/image/dir", "/image/dir"},
+        {"", "/image/dir", "/hpc/image/dir"},
+        {NULL, "$CONTAINER_SANDBOX_MOUNT_POINT/x", "/hpc/x"},
+        {NULL, "rel", "/hpc/rel"},
         {"/req", "/image/dir", "/req"},
         {"$CONTAINER_SANDBOX_MOUNT_POINT/work", NULL, "/hpc/work"},
         {"relative/dir", NULL, "/hpc/relative/dir"},
