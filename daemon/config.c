@@ -22,6 +22,8 @@ enum option_type {
     OPTION_LOG_LEVEL,
     OPTION_LOG_FORMAT,
     OPTION_CHOICE, /* a string from the '|'-separated choices */
+    OPTION_BOOL,   /* true or false */
+    OPTION_LIST,   /* a YAML sequence of strings, or a comma-separated flag value */
 };
 
 struct option_def {
@@ -29,7 +31,7 @@ struct option_def {
     const char *flag; /* command-line flag without the leading dashes */
     enum option_type type;
     size_t offset;
-    const char *default_value;
+    const char *default_value; /* NULL: unset */
     const char *choices;
     const char *help;
 };
@@ -60,6 +62,62 @@ static const struct option_def options[] = {
     {"grpc.shutdown_grace_period", "shutdown-grace-period", OPTION_DURATION,
      FIELD(shutdown_grace_ms), "10s", NULL,
      "time calls in flight get to finish after SIGTERM or SIGINT (suffixes ms, s, m, h)"},
+
+    {"images.certs_dir", "certs-dir", OPTION_PATH, FIELD(certs_dir), "/etc/hostcri/certs.d", NULL,
+     "per-registry TLS files: <dir>/<host:port>/ca.crt, client.cert, client.key"},
+    {"images.platform", "platform", OPTION_STRING, FIELD(platform), NULL, NULL,
+     "platform pulled from multi-platform images, os/arch[/variant] (default: this host)"},
+    {"images.max_parallel_downloads", "max-parallel-downloads", OPTION_UINT,
+     FIELD(max_parallel_downloads), "3", NULL, "layers of one image downloaded at the same time"},
+    {"images.connect_timeout", "registry-connect-timeout", OPTION_DURATION,
+     FIELD(connect_timeout_ms), "30s", NULL, "limit for a registry connection and TLS handshake"},
+    {"images.stall_timeout", "registry-stall-timeout", OPTION_DURATION, FIELD(stall_timeout_ms),
+     "60s", NULL, "a download that receives nothing for this long fails"},
+    {"images.request_timeout", "registry-request-timeout", OPTION_DURATION,
+     FIELD(request_timeout_ms), "120s", NULL, "limit for one manifest or token request"},
+    {"images.retries", "registry-retries", OPTION_UINT, FIELD(retries), "3", NULL,
+     "retries of a registry request after a connection failure, 429 or 5xx"},
+    {"images.retry_backoff", "registry-retry-backoff", OPTION_DURATION, FIELD(retry_backoff_ms),
+     "500ms", NULL, "delay before the first retry, doubled for each next one"},
+    {"images.pinned", "pinned-images", OPTION_LIST, FIELD(pinned_images), NULL, NULL,
+     "image references reported as pinned, such as the sandbox image (comma-separated flag)"},
+
+    {"runtime.rootfs_mount_point", "rootfs-mount-point", OPTION_PATH, FIELD(rootfs_mount_point),
+     "/hpc", NULL, "where a container sees its image's files (CONTAINER_SANDBOX_MOUNT_POINT)"},
+    {"runtime.accept_non_host_network_pods", "accept-non-host-network-pods", OPTION_BOOL,
+     FIELD(accept_non_host_network_pods), "false", NULL,
+     "run pods without hostNetwork on the host network instead of rejecting them"},
+    {"runtime.runtime_handlers", "runtime-handlers", OPTION_LIST, FIELD(runtime_handlers), NULL,
+     NULL, "runtime handler names accepted besides the default \"\" (comma-separated flag)"},
+    {"runtime.default_cgroup_parent", "default-cgroup-parent", OPTION_STRING,
+     FIELD(default_cgroup_parent), NULL, NULL,
+     "parent of pod cgroups when the kubelet sends none (default: /hostcri or hostcri.slice)"},
+    {"runtime.cgroup_root", "cgroup-root", OPTION_PATH, FIELD(cgroup_root), NULL, NULL,
+     "where the cgroup hierarchies are mounted (default: /sys/fs/cgroup)"},
+    {"runtime.monitor_path", "monitor-path", OPTION_PATH, FIELD(monitor_path), NULL, NULL,
+     "the hostcri-monitor program (default: next to the hostcri binary)"},
+    {"runtime.sandbox_stop_grace_period", "sandbox-stop-grace-period", OPTION_DURATION,
+     FIELD(sandbox_stop_grace_ms), "0s", NULL,
+     "time containers get between the stop signal and SIGKILL when their pod is stopped"},
+    {"runtime.kill_timeout", "kill-timeout", OPTION_DURATION, FIELD(kill_timeout_ms), "10s", NULL,
+     "how long a stop waits for the job to empty after SIGKILL before it fails"},
+    {"runtime.leftover_grace_period", "leftover-grace-period", OPTION_DURATION,
+     FIELD(leftover_grace_ms), "5s", NULL,
+     "time between SIGTERM and SIGKILL for processes left in a job after its init exits"},
+    {"runtime.default_path", "default-path", OPTION_STRING, FIELD(default_path),
+     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL,
+     "PATH of a container whose image and request set none"},
+
+    {"streaming.address", "streaming-address", OPTION_STRING, FIELD(streaming_address), "127.0.0.1",
+     NULL, "IP address of the Exec, Attach and PortForward streaming server"},
+    {"streaming.port", "streaming-port", OPTION_UINT, FIELD(streaming_port), "0", NULL,
+     "TCP port of the streaming server; 0 picks a free one"},
+    {"streaming.tls_cert_file", "streaming-tls-cert", OPTION_PATH, FIELD(streaming_tls_cert), NULL,
+     NULL, "PEM certificate chain of the streaming server (default: plain HTTP)"},
+    {"streaming.tls_key_file", "streaming-tls-key", OPTION_PATH, FIELD(streaming_tls_key), NULL,
+     NULL, "PEM private key for streaming.tls_cert_file"},
+    {"streaming.token_ttl", "streaming-token-ttl", OPTION_DURATION, FIELD(streaming_token_ttl_ms),
+     "1m", NULL, "how long a streaming URL stays valid"},
 };
 
 static void *field_of(struct hostcri_config *config, const struct option_def *def)
@@ -152,10 +210,36 @@ static const char *expected_form(const struct option_def *def)
         return "text or json";
     case OPTION_CHOICE:
         return def->choices;
+    case OPTION_BOOL:
+        return "true or false";
+    case OPTION_LIST:
+        return "a list of strings";
     case OPTION_STRING:
         break;
     }
     return "a string";
+}
+
+/* Splits a comma-separated flag value into a NULL-terminated list; "" gives NULL. */
+static char **split_list(const char *value)
+{
+    char **list = NULL;
+    size_t count = 0;
+    const char *start = value;
+
+    if (value[0] == '\0')
+        return NULL;
+    for (;;) {
+        const char *comma = strchr(start, ',');
+        size_t length = comma ? (size_t)(comma - start) : strlen(start);
+
+        list = xrealloc(list, (count + 2) * sizeof(*list));
+        list[count++] = xstrndup(start, length);
+        list[count] = NULL;
+        if (comma == NULL)
+            return list;
+        start = comma + 1;
+    }
 }
 
 static int parse_value(struct hostcri_config *config, const struct option_def *def,
@@ -165,7 +249,8 @@ static int parse_value(struct hostcri_config *config, const struct option_def *d
 
     switch (def->type) {
     case OPTION_PATH:
-        if (value[0] != '/')
+        /* "" unsets an optional path (one whose default is unset). */
+        if (value[0] != '/' && !(value[0] == '\0' && def->default_value == NULL))
             return -1;
         break;
     case OPTION_ENDPOINT:
@@ -192,11 +277,23 @@ static int parse_value(struct hostcri_config *config, const struct option_def *d
         if (!choice_is_valid(def->choices, value))
             return -1;
         break;
+    case OPTION_BOOL:
+        if (strcmp(value, "true") == 0)
+            *(bool *)field = true;
+        else if (strcmp(value, "false") == 0)
+            *(bool *)field = false;
+        else
+            return -1;
+        return 0;
+    case OPTION_LIST:
+        strv_free(*(char ***)field);
+        *(char ***)field = split_list(value);
+        return 0;
     case OPTION_STRING:
         break;
     }
     free(*(char **)field);
-    *(char **)field = xstrdup(value);
+    *(char **)field = value[0] ? xstrdup(value) : NULL;
     return 0;
 }
 
@@ -232,9 +329,29 @@ void config_init_defaults(struct hostcri_config *config)
 {
     memset(config, 0, sizeof(*config));
     for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        if (options[i].default_value == NULL)
+            continue;
         if (parse_value(config, &options[i], options[i].default_value) < 0)
             abort(); /* a default that does not parse is a bug in the table */
     }
+}
+
+static void free_registry(struct images_registry_config *registry)
+{
+    free(registry->host);
+    strv_free(registry->mirrors);
+    free(registry->username);
+    free(registry->password);
+    free(registry->identity_token);
+}
+
+static void free_registries(struct hostcri_config *config)
+{
+    for (size_t i = 0; i < config->registry_count; i++)
+        free_registry(&config->registries[i]);
+    free(config->registries);
+    config->registries = NULL;
+    config->registry_count = 0;
 }
 
 void config_free(struct hostcri_config *config)
@@ -248,50 +365,176 @@ void config_free(struct hostcri_config *config)
 
             free(*field);
             *field = NULL;
+        } else if (type == OPTION_LIST) {
+            char ***field = field_of(config, &options[i]);
+
+            strv_free(*field);
+            *field = NULL;
         }
     }
     free(config->config_file);
     config->config_file = NULL;
+    free_registries(config);
 }
 
-/* Walks a YAML mapping, applying each scalar under prefix ("" or "section."). */
-static int load_mapping(struct hostcri_config *config, yaml_document_t *document,
-                        yaml_node_t *mapping, const char *prefix, const char *path,
-                        struct error *err)
+/* Context for the YAML walk: the file (for messages) and its document. */
+struct yaml_source {
+    const char *path;
+    yaml_document_t *document;
+};
+
+static int yaml_error(const struct yaml_source *source, const yaml_node_t *node, struct error *err,
+                      const char *what, const char *key)
 {
+    return error_set(err, ERROR_INVALID_ARGUMENT, "config file %s: %s \"%s\" (line %lu)",
+                     source->path, what, key, (unsigned long)node->start_mark.line + 1);
+}
+
+static const char *scalar_of(const yaml_node_t *node)
+{
+    return node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value : NULL;
+}
+
+/* Reads a YAML sequence of scalars into a NULL-terminated list. */
+static int load_string_list(const struct yaml_source *source, yaml_node_t *sequence,
+                            const char *key, char ***out, struct error *err)
+{
+    size_t count = 0;
+    char **list = xcalloc(1, sizeof(*list));
+
+    for (yaml_node_item_t *item = sequence->data.sequence.items.start;
+         item < sequence->data.sequence.items.top; item++) {
+        yaml_node_t *node = yaml_document_get_node(source->document, *item);
+
+        if (scalar_of(node) == NULL) {
+            strv_free(list);
+            return yaml_error(source, node, err, "list items must be strings in", key);
+        }
+        list = xrealloc(list, (count + 2) * sizeof(*list));
+        list[count++] = xstrdup(scalar_of(node));
+        list[count] = NULL;
+    }
+    strv_free(*out);
+    *out = list;
+    return 0;
+}
+
+/* Applies one registry's settings: insecure, mirrors and credentials. */
+static int load_registry(const struct yaml_source *source, const char *host, yaml_node_t *mapping,
+                         struct images_registry_config *registry, struct error *err)
+{
+    registry->host = xstrdup(host);
     for (yaml_node_pair_t *pair = mapping->data.mapping.pairs.start;
          pair < mapping->data.mapping.pairs.top; pair++) {
-        yaml_node_t *key_node = yaml_document_get_node(document, pair->key);
-        yaml_node_t *value_node = yaml_document_get_node(document, pair->value);
-        _cleanup_free_ char *key = NULL;
-        _cleanup_free_ char *source = NULL;
-        const struct option_def *def;
+        yaml_node_t *key_node = yaml_document_get_node(source->document, pair->key);
+        yaml_node_t *value_node = yaml_document_get_node(source->document, pair->value);
+        const char *key = scalar_of(key_node);
+        const char *value = scalar_of(value_node);
+        _cleanup_free_ char *full_key = xasprintf("registries.%s.%s", host, key ? key : "?");
+        char **field = NULL;
 
-        if (key_node == NULL || key_node->type != YAML_SCALAR_NODE)
-            return error_set(err, ERROR_INVALID_ARGUMENT,
-                             "config file %s: keys must be plain strings", path);
-        key = xasprintf("%s%s", prefix, (const char *)key_node->data.scalar.value);
-        if (value_node->type == YAML_MAPPING_NODE && prefix[0] == '\0') {
-            _cleanup_free_ char *section = xasprintf("%s.", key);
-
-            if (load_mapping(config, document, value_node, section, path, err) < 0)
+        if (key && strcmp(key, "mirrors") == 0 && value_node->type == YAML_SEQUENCE_NODE) {
+            if (load_string_list(source, value_node, full_key, &registry->mirrors, err) < 0)
                 return -1;
             continue;
         }
-        def = find_by_key(key);
-        if (def == NULL)
-            return error_set(err, ERROR_INVALID_ARGUMENT,
-                             "config file %s: unknown key \"%s\" (line %lu): see hostcri --help "
-                             "for the valid keys",
-                             path, key, (unsigned long)key_node->start_mark.line + 1);
-        if (value_node->type != YAML_SCALAR_NODE)
-            return error_set(err, ERROR_INVALID_ARGUMENT,
-                             "config file %s: key \"%s\" (line %lu) takes a single value, not a "
-                             "list or a mapping",
-                             path, key, (unsigned long)key_node->start_mark.line + 1);
-        source = xasprintf("config file %s", path);
-        if (apply_option(config, def, (const char *)value_node->data.scalar.value, source, err) < 0)
+        if (key == NULL || value == NULL)
+            return yaml_error(source, key_node, err, "expected a key with a single value at",
+                              full_key);
+        if (strcmp(key, "insecure") == 0) {
+            if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+                return yaml_error(source, value_node, err, "use true or false for", full_key);
+            registry->insecure = strcmp(value, "true") == 0;
+            continue;
+        }
+        if (strcmp(key, "username") == 0)
+            field = &registry->username;
+        else if (strcmp(key, "password") == 0)
+            field = &registry->password;
+        else if (strcmp(key, "identity_token") == 0)
+            field = &registry->identity_token;
+        else
+            return yaml_error(source, key_node, err,
+                              "unknown key (use mirrors, insecure, username, password or "
+                              "identity_token)",
+                              full_key);
+        free(*field);
+        *field = xstrdup(value);
+    }
+    return 0;
+}
+
+/* Reads "registries:", a mapping of registry host to its settings. */
+static int load_registries(struct hostcri_config *config, const struct yaml_source *source,
+                           yaml_node_t *mapping, struct error *err)
+{
+    if (mapping->type != YAML_MAPPING_NODE)
+        return yaml_error(source, mapping, err, "expected a mapping of registry hosts at",
+                          "registries");
+    for (yaml_node_pair_t *pair = mapping->data.mapping.pairs.start;
+         pair < mapping->data.mapping.pairs.top; pair++) {
+        yaml_node_t *key_node = yaml_document_get_node(source->document, pair->key);
+        yaml_node_t *value_node = yaml_document_get_node(source->document, pair->value);
+        const char *host = scalar_of(key_node);
+        struct images_registry_config *registry;
+
+        if (host == NULL || host[0] == '\0' || value_node->type != YAML_MAPPING_NODE)
+            return yaml_error(source, key_node, err,
+                              "expected host:port with a mapping of settings at", "registries");
+        config->registries = xrealloc(config->registries,
+                                      (config->registry_count + 1) * sizeof(*config->registries));
+        registry = &config->registries[config->registry_count++];
+        memset(registry, 0, sizeof(*registry));
+        if (load_registry(source, host, value_node, registry, err) < 0)
             return -1;
+    }
+    return 0;
+}
+
+static int load_value(struct hostcri_config *config, const struct yaml_source *source,
+                      const char *key, yaml_node_t *key_node, yaml_node_t *value_node,
+                      struct error *err)
+{
+    const struct option_def *def = find_by_key(key);
+    _cleanup_free_ char *where = NULL;
+
+    if (def == NULL)
+        return yaml_error(source, key_node, err,
+                          "unknown key (see hostcri --help for the valid keys)", key);
+    if (def->type == OPTION_LIST && value_node->type == YAML_SEQUENCE_NODE)
+        return load_string_list(source, value_node, key, field_of(config, def), err);
+    if (value_node->type != YAML_SCALAR_NODE)
+        return yaml_error(source, key_node, err,
+                          "expected a single value, not a list or mapping, at", key);
+    where = xasprintf("config file %s", source->path);
+    return apply_option(config, def, scalar_of(value_node), where, err);
+}
+
+/* Walks a YAML mapping, applying each value under prefix ("" or "section."). */
+static int load_mapping(struct hostcri_config *config, const struct yaml_source *source,
+                        yaml_node_t *mapping, const char *prefix, struct error *err)
+{
+    for (yaml_node_pair_t *pair = mapping->data.mapping.pairs.start;
+         pair < mapping->data.mapping.pairs.top; pair++) {
+        yaml_node_t *key_node = yaml_document_get_node(source->document, pair->key);
+        yaml_node_t *value_node = yaml_document_get_node(source->document, pair->value);
+        _cleanup_free_ char *key = NULL;
+
+        if (scalar_of(key_node) == NULL)
+            return error_set(err, ERROR_INVALID_ARGUMENT,
+                             "config file %s: keys must be plain strings", source->path);
+        key = xasprintf("%s%s", prefix, scalar_of(key_node));
+        if (prefix[0] == '\0' && strcmp(key, "registries") == 0) {
+            if (load_registries(config, source, value_node, err) < 0)
+                return -1;
+        } else if (prefix[0] == '\0' && value_node->type == YAML_MAPPING_NODE) {
+            _cleanup_free_ char *section = xasprintf("%s.", key);
+
+            if (load_mapping(config, source, value_node, section, err) < 0)
+                return -1;
+        } else if (load_value(config, source, key, key_node, value_node, err) < 0) {
+            return -1;
+        }
     }
     return 0;
 }
@@ -317,9 +560,11 @@ int config_load_file(struct hostcri_config *config, const char *path, struct err
         return rc;
     }
     root = yaml_document_get_root_node(&document);
-    if (root != NULL && root->type == YAML_MAPPING_NODE)
-        rc = load_mapping(config, &document, root, "", path, err);
-    else if (root != NULL && !(root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0))
+    if (root != NULL && root->type == YAML_MAPPING_NODE) {
+        struct yaml_source source = {.path = path, .document = &document};
+
+        rc = load_mapping(config, &source, root, "", err);
+    } else if (root != NULL && !(root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0))
         rc = error_set(err, ERROR_INVALID_ARGUMENT,
                        "config file %s: the top level must be a mapping of keys to values", path);
     yaml_document_delete(&document);
@@ -414,8 +659,16 @@ void config_print_help(FILE *out, const char *program)
             program);
     for (size_t i = 0; i < ARRAY_SIZE(options); i++)
         fprintf(out, "  --%s VALUE  [%s]\n      %s (default: %s)\n", options[i].flag,
-                options[i].key, options[i].help, options[i].default_value);
-    fprintf(out, "  --help     print this text\n  --version  print the version\n");
+                options[i].key, options[i].help,
+                options[i].default_value ? options[i].default_value : "none");
+    fprintf(out, "  --help     print this text\n  --version  print the version\n\n"
+                 "Per-registry settings exist in the config file only:\n"
+                 "  registries:\n"
+                 "    \"registry.example:5000\":\n"
+                 "      mirrors: [\"https://mirror.example:5000\"]  # tried in order first\n"
+                 "      insecure: false    # true allows plain HTTP and unverified TLS\n"
+                 "      username: user     # credentials when a pull request has none\n"
+                 "      password: secret\n");
 }
 
 static json_t *value_to_json(const struct hostcri_config *config, const struct option_def *def)
@@ -432,9 +685,39 @@ static json_t *value_to_json(const struct hostcri_config *config, const struct o
         return json_string(log_level_name(*(const enum log_level *)field));
     case OPTION_LOG_FORMAT:
         return json_string(*(const enum log_format *)field == LOG_FORMAT_JSON ? "json" : "text");
+    case OPTION_BOOL:
+        return json_boolean(*(const bool *)field);
+    case OPTION_LIST: {
+        json_t *list = json_array();
+
+        for (char *const *item = *(char **const *)field; item && *item; item++)
+            json_array_append_new(list, json_string(*item));
+        return list;
+    }
     default:
         return json_string(*(char *const *)field ? *(char *const *)field : "");
     }
+}
+
+/* Registry settings without their credentials, which never leave the daemon. */
+static json_t *registries_to_json(const struct hostcri_config *config)
+{
+    json_t *registries = json_object();
+
+    for (size_t i = 0; i < config->registry_count; i++) {
+        const struct images_registry_config *registry = &config->registries[i];
+        json_t *entry = json_object();
+        json_t *mirrors = json_array();
+
+        for (char **mirror = registry->mirrors; mirror && *mirror; mirror++)
+            json_array_append_new(mirrors, json_string(*mirror));
+        json_object_set_new(entry, "mirrors", mirrors);
+        json_object_set_new(entry, "insecure", json_boolean(registry->insecure));
+        json_object_set_new(entry, "has_credentials",
+                            json_boolean(registry->username || registry->identity_token));
+        json_object_set_new(registries, registry->host, entry);
+    }
+    return registries;
 }
 
 char *config_to_json(const struct hostcri_config *config)
@@ -455,6 +738,7 @@ char *config_to_json(const struct hostcri_config *config)
     }
     if (config->config_file)
         json_object_set_new(root, "config_file", json_string(config->config_file));
+    json_object_set_new(root, "registries", registries_to_json(config));
     text = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
     json_decref(root);
     return text;

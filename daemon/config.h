@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "images/hosts.h"
 
 /*
  * The daemon's configuration: built-in defaults, then the YAML file, then command-line flags,
@@ -25,6 +26,38 @@ struct hostcri_config {
     uint64_t max_concurrent_streams;
     uint64_t shutdown_grace_ms;
     char *cgroup_driver; /* "cgroupfs" or "systemd" */
+
+    /* images: see struct images_config for each field's meaning */
+    char *certs_dir;
+    char *platform; /* NULL: this host's */
+    uint64_t max_parallel_downloads;
+    uint64_t connect_timeout_ms;
+    uint64_t stall_timeout_ms;
+    uint64_t request_timeout_ms;
+    uint64_t retries;
+    uint64_t retry_backoff_ms;
+    char **pinned_images; /* NULL-terminated, or NULL */
+    struct images_registry_config *registries;
+    size_t registry_count;
+
+    /* runtime: see struct runtime_config */
+    char *rootfs_mount_point;
+    bool accept_non_host_network_pods;
+    char **runtime_handlers; /* NULL-terminated, or NULL */
+    char *default_cgroup_parent;
+    char *cgroup_root;
+    char *monitor_path;
+    uint64_t sandbox_stop_grace_ms;
+    uint64_t kill_timeout_ms;
+    uint64_t leftover_grace_ms;
+    char *default_path;
+
+    /* streaming server for Exec, Attach and PortForward */
+    char *streaming_address;
+    uint64_t streaming_port;
+    char *streaming_tls_cert;
+    char *streaming_tls_key;
+    uint64_t streaming_token_ttl_ms;
 };
 
 /* Fills config with the built-in defaults. Free with config_free. */

@@ -158,6 +158,81 @@ static void json_has_every_key(void **state)
     config_free(&config);
 }
 
+static void registries_and_lists(void **state)
+{
+    char *path = write_temp_yaml("registries:\n"
+                                 "  \"127.0.0.1:5000\":\n"
+                                 "    insecure: true\n"
+                                 "    mirrors: [\"http://127.0.0.1:6000\", \"https://m.example\"]\n"
+                                 "    username: alice\n"
+                                 "    password: secret-value\n"
+                                 "runtime:\n"
+                                 "  runtime_handlers: [fast, slow]\n"
+                                 "  accept_non_host_network_pods: true\n"
+                                 "images:\n"
+                                 "  pinned: [\"test/pause:1.0\"]\n");
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+    char *json;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_int_equal(config_load_file(&config, path, &err), 0);
+    assert_int_equal(config.registry_count, 1);
+    assert_string_equal(config.registries[0].host, "127.0.0.1:5000");
+    assert_true(config.registries[0].insecure);
+    assert_string_equal(config.registries[0].mirrors[1], "https://m.example");
+    assert_null(config.registries[0].mirrors[2]);
+    assert_string_equal(config.registries[0].password, "secret-value");
+    assert_string_equal(config.runtime_handlers[0], "fast");
+    assert_string_equal(config.runtime_handlers[1], "slow");
+    assert_true(config.accept_non_host_network_pods);
+    assert_string_equal(config.pinned_images[0], "test/pause:1.0");
+
+    /* The effective configuration never shows credentials. */
+    json = config_to_json(&config);
+    assert_null(strstr(json, "secret-value"));
+    assert_null(strstr(json, "alice"));
+    assert_non_null(strstr(json, "\"has_credentials\":true"));
+    free(json);
+    config_free(&config);
+    unlink(path);
+    free(path);
+}
+
+static void registry_unknown_key_named(void **state)
+{
+    char *path = write_temp_yaml("registries:\n  \"r.example\":\n    mirror: x\n");
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_int_equal(config_load_file(&config, path, &err), -1);
+    assert_non_null(strstr(err.message, "registries.r.example.mirror"));
+    error_clear(&err);
+    config_free(&config);
+    unlink(path);
+    free(path);
+}
+
+static void list_flag_is_comma_separated(void **state)
+{
+    char *argv[] = {"hostcri", "--runtime-handlers=a,b,c", "--accept-non-host-network-pods",
+                    "maybe", NULL};
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_int_equal(parse(&config, 2, argv, &err), 0);
+    assert_string_equal(config.runtime_handlers[2], "c");
+    assert_int_equal(parse(&config, 4, argv, &err), -1);
+    assert_non_null(strstr(err.message, "runtime.accept_non_host_network_pods"));
+    error_clear(&err);
+    config_free(&config);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +243,9 @@ int main(void)
         cmocka_unit_test(unknown_flag_rejected),
         cmocka_unit_test(invalid_yaml_reports_line),
         cmocka_unit_test(json_has_every_key),
+        cmocka_unit_test(registries_and_lists),
+        cmocka_unit_test(registry_unknown_key_named),
+        cmocka_unit_test(list_flag_is_comma_separated),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
