@@ -1,0 +1,54 @@
+#ifndef HOSTCRI_RUNTIME_LINUX_MONITOR_H
+#define HOSTCRI_RUNTIME_LINUX_MONITOR_H
+
+/* State of the hostcri-monitor program, shared by its setup (monitor.c) and its event loop
+ * (monitor_loop.c). Not part of the daemon. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "runtime/crilog.h"
+#include "runtime/linux/cgroup.h"
+#include "runtime/linux/monitor_files.h"
+#include "runtime/linux/spawn.h"
+
+struct monitor {
+    const char *state_dir;
+    int report_fd; /* the daemon's start report pipe until the report is sent, then -1 */
+    char *exit_path;
+    char *init_pid_path;
+    struct monitor_spec spec;
+    struct cgroup_env cgroups;
+    struct crilog log;
+    struct spawn_request request;
+    gid_t *groups;
+    int procs_fds[CGROUP_V1_COUNT + 1];
+    size_t n_procs_fds;
+    int signal_fd;
+    int stdout_fd; /* read ends, or the terminal master with a tty; -1 once closed */
+    int stderr_fd;
+    int stdin_fd;  /* write end kept for attach, or -1 */
+    int events_fd; /* the job's cgroup.events (v2), polled for "populated 0" */
+    uint64_t oom_kills_at_start;
+    pid_t init_pid;
+    int init_status;
+    bool init_exited;
+    int64_t started_at_ns;
+    int64_t finished_at_ns;
+};
+
+/* Blocks the signals the loop reads through a signalfd (SIGCHLD, SIGUSR1, SIGTERM, SIGINT,
+ * SIGHUP) and opens it. */
+int monitor_block_signals(struct monitor *monitor, struct error *err);
+
+/* Opens a pseudo-terminal: the slave becomes the init process's stdio, the master the
+ * monitor's output (and input when stdin is open). */
+int monitor_open_tty(struct monitor *monitor, struct error *err);
+
+/* Runs until init has exited, the job is empty and the output is drained, then writes the exit
+ * file and returns. */
+void monitor_run(struct monitor *monitor);
+
+#endif

@@ -1,0 +1,29 @@
+#ifndef HOSTCRI_RUNTIME_LINUX_ROOTFS_H
+#define HOSTCRI_RUNTIME_LINUX_ROOTFS_H
+
+/*
+ * The container's view of the file system, built by the monitor in a private mount namespace:
+ * the host's root stays visible, the image rootfs appears at the mount point (default /hpc) and
+ * each volume is bound at its container path. Uses only the C library.
+ */
+
+#include "common/error.h"
+#include "runtime/linux/monitor_files.h"
+
+/*
+ * Moves the calling process into a new mount namespace whose mounts receive the host's new
+ * mounts (slave propagation) but send none back, then mounts the rootfs and the volumes of
+ * spec. The rootfs is an overlayfs of spec->layers (base first) with "upper" and "work" in
+ * spec->container_dir; where overlayfs is unavailable the layers are copied once into
+ * "<container_dir>/rootfs" and that directory is bound instead. Parents of volume mount points
+ * are created on the host. Errors name the mount that failed.
+ */
+int rootfs_setup(const struct monitor_spec *spec, struct error *err);
+
+/*
+ * Builds the overlayfs option string "lowerdir=<top>:...:<base>,upperdir=...,workdir=..." with
+ * ':', ',' and '\' in paths escaped by a backslash. Returns a new string.
+ */
+char *rootfs_overlay_options(char *const *layers, const char *upper, const char *work);
+
+#endif

@@ -1,0 +1,454 @@
+/*
+ * The Linux job backend end to end on this machine: real cgroups under hostcri-test-<pid>, the
+ * hostcri-monitor program from the build tree, mount namespaces and overlayfs. Needs root;
+ * skips otherwise. Removes every cgroup and file it creates.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "runtime/job.h"
+#include "runtime/linux/cgroup.h"
+
+struct fixture {
+    uv_loop_t loop;
+    char dir[64];
+    char *cgroup_parent;
+    struct job_runtime *runtime;
+    struct job_pod *pod;
+    /* Filled by exit_cb. */
+    int exits;
+    struct job_exit_status status;
+};
+
+static void run(const char *command)
+{
+    assert_int_equal(system(command), 0);
+}
+
+static char *read_all(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    char *data = xcalloc(1, 1 << 20);
+
+    if (file == NULL)
+        return data;
+    assert_true(fread(data, 1, (1 << 20) - 1, file) < (1 << 20) - 1);
+    fclose(file);
+    return data;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "w");
+
+    assert_non_null(file);
+    fputs(text, file);
+    fclose(file);
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = xcalloc(1, sizeof(*fx));
+    const char *binary_dir = getenv("HOSTCRI_BINARY_DIR");
+    _cleanup_free_ char *monitor = NULL;
+    _cleanup_free_ char *state_dir = NULL;
+    struct job_pod_spec pod_spec = {.sandbox_id = "sb1"};
+    struct error err = ERROR_INIT;
+
+    if (geteuid() != 0 || access("/sys/fs/cgroup", W_OK) != 0 || binary_dir == NULL) {
+        free(fx);
+        skip();
+    }
+    monitor = xasprintf("%s/runtime/linux/hostcri-monitor", binary_dir);
+    strcpy(fx->dir, "/tmp/hostcri-job-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    state_dir = xasprintf("%s/state", fx->dir);
+    fx->cgroup_parent = xasprintf("/hostcri-test-%d", (int)getpid());
+    uv_loop_init(&fx->loop);
+    {
+        struct job_config config = {.state_dir = state_dir,
+                                    .monitor_path = monitor,
+                                    .default_cgroup_parent = fx->cgroup_parent,
+                                    .leftover_grace_ms = 300};
+
+        if (job_runtime_new(&fx->loop, &config, &fx->runtime, &err) < 0)
+            fail_msg("job_runtime_new: %s", err.message);
+    }
+    if (job_pod_create(fx->runtime, &pod_spec, &fx->pod, &err) < 0)
+        fail_msg("job_pod_create: %s", err.message);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    struct error err = ERROR_INIT;
+    _cleanup_free_ char *command = xasprintf("rm -rf '%s'", fx->dir);
+    _cleanup_free_ char *unified = xasprintf("/sys/fs/cgroup/unified%s", fx->cgroup_parent);
+    _cleanup_free_ char *memory = xasprintf("/sys/fs/cgroup/memory%s", fx->cgroup_parent);
+
+    /* A monitor that reported a start failure may still be exiting; its cgroup must be empty
+     * before job_runtime_free can remove it. */
+    for (int i = 0; i < 500; i++) {
+        _cleanup_free_ char *procs =
+            xasprintf("/sys/fs/cgroup/unified%s/monitors/cgroup.procs", fx->cgroup_parent);
+        _cleanup_free_ char *text = read_all(procs);
+
+        if (text[0] == '\0')
+            break;
+        usleep(10000);
+    }
+    if (job_pod_remove(fx->pod, &err) < 0)
+        fail_msg("job_pod_remove: %s", err.message);
+    job_pod_release(fx->pod);
+    job_runtime_free(fx->runtime);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&fx->loop), 0);
+    /* Everything under the test parent was made by hostcri and is gone again. */
+    assert_int_not_equal(access(unified, F_OK), 0);
+    assert_int_not_equal(access(memory, F_OK), 0);
+    job_exit_status_clear(&fx->status);
+    run(command);
+    free(fx->cgroup_parent);
+    free(fx);
+    return 0;
+}
+
+static void exit_cb(struct job_container *container, const struct job_exit_status *status,
+                    void *data)
+{
+    struct fixture *fx = data;
+
+    fx->exits++;
+    job_exit_status_clear(&fx->status);
+    fx->status = *status;
+    fx->status.message = xstrdup_or_null(status->message);
+}
+
+static void guard_cb(uv_timer_t *timer)
+{
+    fail_msg("no exit notification from the job backend");
+}
+
+/* Runs the loop until exit_cb has run. */
+static void wait_exit(struct fixture *fx)
+{
+    uv_timer_t guard;
+
+    uv_timer_init(&fx->loop, &guard);
+    uv_timer_start(&guard, guard_cb, 60000, 0);
+    while (fx->exits == 0)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(&fx->loop, UV_RUN_NOWAIT);
+    assert_int_equal(fx->exits, 1);
+}
+
+static struct job_container *create(struct fixture *fx, const char *id)
+{
+    struct job_container *container = NULL;
+    struct error err = ERROR_INIT;
+
+    if (job_container_create(fx->pod, id, &container, &err) < 0)
+        fail_msg("job_container_create: %s", err.message);
+    return container;
+}
+
+static void remove_container(struct fixture *fx, struct job_container *container)
+{
+    struct error err = ERROR_INIT;
+
+    if (job_container_remove(container, &err) < 0)
+        fail_msg("job_container_remove: %s", err.message);
+    job_container_release(container);
+}
+
+static size_t count_pids(struct job_container *container)
+{
+    _cleanup_free_ int *pids = NULL;
+    size_t n_pids = 0;
+
+    assert_int_equal(job_container_pids(container, &pids, &n_pids, NULL), 0);
+    return n_pids;
+}
+
+static const char *const base_env[] = {"PATH=/usr/bin:/bin", NULL};
+
+/* A process tree with setsid and double-forked children dies with the job; logs arrive. */
+static void kill_all_process_tree(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "tree");
+    _cleanup_free_ char *log_path = xasprintf("%s/logs/tree/0.log", fx->dir);
+    _cleanup_free_ char *log = NULL;
+    const char *argv[] = {"sh", "-c",
+                          "echo out; echo err >&2; printf partial; sleep 300 & setsid sleep 301 & "
+                          "(sleep 302 &); exec sleep 303",
+                          NULL};
+    struct job_container_spec spec = {
+        .container_id = "tree", .argv = argv, .env = base_env, .log_path = log_path};
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    assert_true(pid > 0);
+    assert_int_equal(job_container_init_pid(container), pid);
+    for (int i = 0; i < 500 && count_pids(container) < 4; i++)
+        usleep(10000);
+    assert_int_equal(count_pids(container), 4);
+
+    assert_int_equal(job_container_kill_all(container, &err), 0);
+    wait_exit(fx);
+    assert_int_equal(fx->status.reason, JOB_EXIT_COMPLETED);
+    assert_int_equal(fx->status.signal, SIGKILL);
+    assert_int_equal(fx->status.exit_code, 137);
+    assert_true(fx->status.finished_at_ns >= fx->status.started_at_ns);
+    assert_int_equal(count_pids(container), 0);
+    assert_int_not_equal(kill(pid, 0), 0);
+
+    log = read_all(log_path);
+    assert_non_null(strstr(log, " stdout F out\n"));
+    assert_non_null(strstr(log, " stderr F err\n"));
+    assert_non_null(strstr(log, " stdout F partial\n"));
+    remove_container(fx, container);
+}
+
+/* When init exits, the processes left get SIGTERM and then SIGKILL after the grace period. */
+static void leftovers_killed_after_init(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "leftover");
+    const char *argv[] = {"sh", "-c", "sh -c 'trap \"\" TERM; sleep 300' & sleep 0.2; exit 3",
+                          NULL};
+    struct job_container_spec spec = {.container_id = "leftover", .argv = argv, .env = base_env};
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    wait_exit(fx);
+    assert_int_equal(fx->status.exit_code, 3);
+    assert_int_equal(fx->status.signal, 0);
+    assert_int_equal(count_pids(container), 0);
+    remove_container(fx, container);
+}
+
+static void start_error(struct fixture *fx, const char *id, struct job_container_spec *spec,
+                        const char *expected)
+{
+    struct job_container *container = create(fx, id);
+    _cleanup_free_ char *exit_path = xasprintf("%s/state/containers/%s/exit", fx->dir, id);
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    assert_int_equal(job_container_start(container, spec, exit_cb, fx, &pid, &err), -1);
+    assert_int_equal(err.code, ERROR_NOT_FOUND);
+    assert_non_null(strstr(err.message, expected));
+    error_clear(&err);
+    assert_int_equal(fx->exits, 0);
+    /* The monitor also leaves the failure in the exit file for a restarted daemon. */
+    {
+        _cleanup_free_ char *text = read_all(exit_path);
+
+        assert_non_null(strstr(text, "reason=start_error"));
+    }
+    remove_container(fx, container);
+    uv_run(&fx->loop, UV_RUN_NOWAIT);
+    assert_int_equal(fx->exits, 0);
+}
+
+static void missing_program_fails_start(void **state)
+{
+    const char *argv[] = {"hostcri-no-such-program", "x", NULL};
+    struct job_container_spec spec = {.container_id = "missing", .argv = argv, .env = base_env};
+
+    start_error(*state, "missing", &spec, "\"hostcri-no-such-program\" not found in PATH");
+}
+
+static void unknown_user_fails_start(void **state)
+{
+    const char *argv[] = {"true", NULL};
+    struct job_container_spec spec = {.container_id = "nouser",
+                                      .argv = argv,
+                                      .env = base_env,
+                                      .user = {.username = "hostcri-no-such-user"}};
+
+    start_error(*state, "nouser", &spec, "user \"hostcri-no-such-user\" not found");
+}
+
+/* The rootfs is an overlay of the layers in a private namespace; volumes are bound into it. */
+static void overlay_rootfs_and_volume(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "rootfs");
+    _cleanup_free_ char *setup_command = xasprintf(
+        "cd '%s' && mkdir -p base top vol ctr && echo base > base/hello && echo base > base/keep "
+        "&& echo top > top/hello && echo volume > vol/data",
+        fx->dir);
+    _cleanup_free_ char *base = xasprintf("%s/base", fx->dir);
+    _cleanup_free_ char *top = xasprintf("%s/top", fx->dir);
+    _cleanup_free_ char *container_dir = xasprintf("%s/ctr", fx->dir);
+    _cleanup_free_ char *mount_point = xasprintf("%s/hpc", fx->dir);
+    _cleanup_free_ char *volume = xasprintf("%s/vol", fx->dir);
+    _cleanup_free_ char *volume_target = xasprintf("%s/mnt/volume", fx->dir);
+    _cleanup_free_ char *log_path = xasprintf("%s/rootfs.log", fx->dir);
+    _cleanup_free_ char *upper_file = xasprintf("%s/ctr/upper/written", fx->dir);
+    _cleanup_free_ char *script =
+        xasprintf("cat hello keep '%s/data' && echo new > written && pwd", volume_target);
+    _cleanup_free_ char *log = NULL;
+    _cleanup_free_ char *mountinfo = NULL;
+    _cleanup_free_ char *expected_pwd = xasprintf(" stdout F %s\n", mount_point);
+    const char *layers[] = {base, top};
+    const char *argv[] = {"sh", "-c", script, NULL};
+    struct job_mount mounts[] = {{.host_path = volume,
+                                  .container_path = volume_target,
+                                  .readonly = true,
+                                  .propagation = JOB_PROPAGATION_HOST_TO_CONTAINER}};
+    struct job_container_spec spec = {.container_id = "rootfs",
+                                      .argv = argv,
+                                      .env = base_env,
+                                      .rootfs = {.layers = layers,
+                                                 .n_layers = 2,
+                                                 .container_dir = container_dir,
+                                                 .mount_point = mount_point},
+                                      .mounts = mounts,
+                                      .n_mounts = 1,
+                                      .log_path = log_path};
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    run(setup_command);
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    wait_exit(fx);
+    log = read_all(log_path);
+    assert_int_equal(fx->status.exit_code, 0);
+    assert_non_null(strstr(log, " stdout F top\n"));
+    assert_non_null(strstr(log, " stdout F base\n"));
+    assert_non_null(strstr(log, " stdout F volume\n"));
+    assert_non_null(strstr(log, expected_pwd));
+    /* Writes land in the container's upper directory; the host never saw the mounts. */
+    assert_int_equal(access(upper_file, F_OK), 0);
+    mountinfo = read_all("/proc/self/mountinfo");
+    assert_null(strstr(mountinfo, mount_point));
+    remove_container(fx, container);
+}
+
+/* A released handle (a daemon restart) is found again through the state directory. */
+static void reopen_running_container(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "reopen");
+    const char *argv[] = {"sleep", "300", NULL};
+    struct job_container_spec spec = {.container_id = "reopen", .argv = argv, .env = base_env};
+    struct job_exit_status exited = {0};
+    struct error err = ERROR_INIT;
+    _cleanup_strv_ char **ids = NULL;
+    bool running = false;
+    int pid = 0;
+
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    job_container_release(container);
+    uv_run(&fx->loop, UV_RUN_NOWAIT);
+
+    assert_int_equal(job_runtime_list_containers(fx->runtime, &ids, &err), 0);
+    assert_int_equal(strv_length(ids), 1);
+    assert_string_equal(ids[0], "reopen");
+    if (job_container_open(fx->runtime, "reopen", exit_cb, fx, &container, &running, &exited,
+                           &err) < 0)
+        fail_msg("job_container_open: %s", err.message);
+    assert_true(running);
+    assert_int_equal(job_container_init_pid(container), pid);
+    assert_int_equal(job_container_signal(container, SIGTERM, &err), 0);
+    wait_exit(fx);
+    assert_int_equal(fx->status.exit_code, 143);
+    assert_int_equal(fx->status.signal, SIGTERM);
+    assert_int_equal(job_container_signal(container, SIGTERM, &err), -1);
+    assert_int_equal(err.code, ERROR_NOT_FOUND);
+    error_clear(&err);
+    remove_container(fx, container);
+}
+
+/* After a reboot the monitor is gone and left no exit file: the reason is Unknown. */
+static void reopen_after_reboot_unknown(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "rebooted");
+    _cleanup_free_ char *pid_file = xasprintf("%s/state/containers/rebooted/monitor.pid", fx->dir);
+    struct job_exit_status exited = {0};
+    struct error err = ERROR_INIT;
+    bool running = true;
+
+    job_container_release(container);
+    /* A pid that exists but with another start time, as after a reboot. */
+    write_file(pid_file, "1 12345\n");
+    if (job_container_open(fx->runtime, "rebooted", exit_cb, fx, &container, &running, &exited,
+                           &err) < 0)
+        fail_msg("job_container_open: %s", err.message);
+    assert_false(running);
+    assert_int_equal(exited.reason, JOB_EXIT_UNKNOWN);
+    assert_non_null(exited.message);
+    job_exit_status_clear(&exited);
+    remove_container(fx, container);
+
+    assert_int_equal(
+        job_container_open(fx->runtime, "never", exit_cb, fx, &container, &running, &exited, &err),
+        -1);
+    assert_int_equal(err.code, ERROR_NOT_FOUND);
+    error_clear(&err);
+}
+
+/* A memory limit that the container exceeds gives reason OOMKilled. */
+static void memory_limit_oom_killed(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "oom");
+    const char *argv[] = {"sh", "-c", "head -c 300000000 /dev/zero | tail -n 1 > /dev/null", NULL};
+    struct job_container_spec spec = {.container_id = "oom",
+                                      .argv = argv,
+                                      .env = base_env,
+                                      .resources = {.memory_limit_bytes = 32 * 1024 * 1024}};
+    struct job_stats stats;
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    assert_int_equal(job_container_stats(container, &stats, &err), 0);
+    wait_exit(fx);
+    assert_int_equal(fx->status.reason, JOB_EXIT_OOM_KILLED);
+    assert_int_not_equal(fx->status.exit_code, 0);
+    remove_container(fx, container);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(kill_all_process_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(leftovers_killed_after_init, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_program_fails_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_user_fails_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(overlay_rootfs_and_volume, setup, teardown),
+        cmocka_unit_test_setup_teardown(reopen_running_container, setup, teardown),
+        cmocka_unit_test_setup_teardown(reopen_after_reboot_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(memory_limit_oom_killed, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
