@@ -176,7 +176,7 @@ static void test_corpus_matches_protoc(void **state)
     assert_true(str_has_prefix(line, "seq\t"));
 
     while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-        struct corpus_row row;
+        struct corpus_row row = {0};
         char *file_save = NULL;
 
         assert_int_equal(split_row(line, &row), 0);
