@@ -52,8 +52,8 @@ void image_store_close(struct image_store *store);
 
 /*
  * Records record->id with its data and adds its repo tags and digests (names already on the
- * image stay). record->created_ns is kept from an existing row. Names held by another image
- * move to this one. One transaction. Returns 0, or -1 with ERROR_INTERNAL.
+ * image stay, and so do the blobs it kept). record->created_ns is kept from an existing row. Names
+ * held by another image move to this one. One transaction. Returns 0, or -1 with ERROR_INTERNAL.
  */
 int image_store_put(struct image_store *store, const struct image_record *record,
                     struct error *err);

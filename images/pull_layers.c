@@ -36,8 +36,8 @@ static void unpack_after_cb(uv_work_t *work, int status)
     if (layer->work_error.code != ERROR_OK) {
         struct error err = ERROR_INIT;
 
+        /* The unpack and commit messages already name the layer's blob. */
         error_move(&err, &layer->work_error);
-        error_prefix(&err, "layer %s", layer->descriptor->digest);
         pull_fail(pull, &err);
         return;
     }
