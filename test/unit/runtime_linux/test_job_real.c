@@ -437,6 +437,133 @@ static void memory_limit_oom_killed(void **state)
     remove_container(fx, container);
 }
 
+struct exec_result {
+    int exits;
+    int exit_code;
+    int signal;
+};
+
+static void exec_exit_cb(struct job_exec *exec, int exit_code, int signal, void *data)
+{
+    struct exec_result *result = data;
+
+    result->exits++;
+    result->exit_code = exit_code;
+    result->signal = signal;
+}
+
+static void wait_exec(struct fixture *fx, struct exec_result *result)
+{
+    uv_timer_t guard;
+
+    uv_timer_init(&fx->loop, &guard);
+    uv_timer_start(&guard, guard_cb, 60000, 0);
+    while (result->exits == 0)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(&fx->loop, UV_RUN_NOWAIT);
+    assert_int_equal(result->exits, 1);
+}
+
+static char *read_fd(int fd)
+{
+    char *data = xcalloc(1, 4096);
+    size_t length = 0;
+    ssize_t n;
+
+    while (length < 4095 && (n = read(fd, data + length, 4095 - length)) > 0)
+        length += (size_t)n;
+    close(fd);
+    return data;
+}
+
+/* Exec runs in the container's mount namespace, cgroup, user and working directory. */
+static void exec_in_running_container(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "execs");
+    _cleanup_free_ char *setup_command =
+        xasprintf("cd '%s' && mkdir -p layer ctr && echo in-rootfs > layer/hello", fx->dir);
+    _cleanup_free_ char *layer = xasprintf("%s/layer", fx->dir);
+    _cleanup_free_ char *container_dir = xasprintf("%s/ctr", fx->dir);
+    _cleanup_free_ char *mount_point = xasprintf("%s/hpc", fx->dir);
+    _cleanup_free_ char *expected_cgroup = NULL;
+    const char *layers[] = {layer};
+    const char *argv[] = {"sleep", "300", NULL};
+    const char *cat_argv[] = {"sh", "-c", "cat hello; id -u; cat /proc/self/cgroup; echo e >&2",
+                              NULL};
+    const char *tty_argv[] = {"sh", "-c", "tty; stty size", NULL};
+    const char *missing_argv[] = {"hostcri-no-such-program", NULL};
+    struct job_container_spec spec = {
+        .container_id = "execs",
+        .argv = argv,
+        .env = base_env,
+        .user = {.has_uid = true, .uid = 65534, .has_gid = true, .gid = 65534},
+        .rootfs = {.layers = layers,
+                   .n_layers = 1,
+                   .container_dir = container_dir,
+                   .mount_point = mount_point}};
+    struct job_exec_spec exec_spec = {.argv = cat_argv};
+    struct job_exec_io io;
+    struct exec_result result = {0};
+    struct job_exec *exec = NULL;
+    struct error err = ERROR_INIT;
+    _cleanup_free_ char *out = NULL;
+    _cleanup_free_ char *errors = NULL;
+    _cleanup_free_ char *terminal = NULL;
+    int pid = 0;
+
+    run(setup_command);
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+
+    if (job_exec_start(container, &exec_spec, exec_exit_cb, &result, &exec, &io, &err) < 0)
+        fail_msg("job_exec_start: %s", err.message);
+    assert_true(job_exec_pid(exec) > 0);
+    assert_int_equal(io.stdin_fd, -1);
+    wait_exec(fx, &result);
+    assert_int_equal(result.exit_code, 0);
+    out = read_fd(io.stdout_fd);
+    errors = read_fd(io.stderr_fd);
+    expected_cgroup = xasprintf("%s/pod-sb1/execs\n", fx->cgroup_parent);
+    assert_non_null(strstr(out, "in-rootfs\n65534\n"));
+    assert_non_null(strstr(out, expected_cgroup));
+    assert_string_equal(errors, "e\n");
+    assert_int_equal(job_exec_resize(exec, 30, 100, &err), -1);
+    assert_int_equal(err.code, ERROR_FAILED_PRECONDITION);
+    error_clear(&err);
+    job_exec_release(exec);
+
+    exec_spec = (struct job_exec_spec){.argv = tty_argv, .tty = true, .rows = 40, .cols = 132};
+    result = (struct exec_result){0};
+    if (job_exec_start(container, &exec_spec, exec_exit_cb, &result, &exec, &io, &err) < 0)
+        fail_msg("job_exec_start with a tty: %s", err.message);
+    assert_int_equal(io.stderr_fd, -1);
+    wait_exec(fx, &result);
+    assert_int_equal(result.exit_code, 0);
+    terminal = xcalloc(1, 4096);
+    assert_true(read(io.stdout_fd, terminal, 4095) > 0);
+    close(io.stdout_fd);
+    assert_non_null(strstr(terminal, "/dev/pts/"));
+    assert_non_null(strstr(terminal, "40 132"));
+    job_exec_release(exec);
+
+    exec_spec = (struct job_exec_spec){.argv = missing_argv};
+    assert_int_equal(job_exec_start(container, &exec_spec, exec_exit_cb, &result, &exec, &io, &err),
+                     -1);
+    assert_int_equal(err.code, ERROR_NOT_FOUND);
+    error_clear(&err);
+
+    assert_int_equal(job_container_kill_all(container, &err), 0);
+    wait_exit(fx);
+    exec_spec = (struct job_exec_spec){.argv = cat_argv};
+    assert_int_equal(job_exec_start(container, &exec_spec, exec_exit_cb, &result, &exec, &io, &err),
+                     -1);
+    assert_int_equal(err.code, ERROR_FAILED_PRECONDITION);
+    error_clear(&err);
+    remove_container(fx, container);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +575,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(reopen_running_container, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_after_reboot_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_limit_oom_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(exec_in_running_container, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
