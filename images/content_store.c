@@ -277,7 +277,7 @@ int content_writer_open(struct content_store *store, const char *expected_digest
         return error_set(err, ERROR_INVALID_ARGUMENT, "blob %s: invalid expected size %lld",
                          expected_digest, (long long)expected_size);
 
-    /* The digest in the name tells what a leftover file was; the suffix keeps writers apart. */
+    /* The digest in the name identifies a leftover file, and the suffix keeps writers apart. */
     prefix = xasprintf("%.16s-", hex);
     fd = content_fs_create_temp(store->ingest_dir, prefix, &temp_path);
     if (fd < 0)

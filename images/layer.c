@@ -390,6 +390,10 @@ static int create_entry(struct unpack *u, struct archive_entry *ae, const char *
 
     note_created(path, u);
     rc = layer_os_create(u->root, &e, &fd, note_created, u);
+    if (rc == -ENOENT && e.type == LAYER_OS_HARDLINK)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "layer %s: entry \"%s\" is a hard link to \"%s\", which does not exist",
+                         u->blob_path, name, target);
     if (rc < 0)
         return entry_error(u, rc, name, err);
     if (e.type == LAYER_OS_FILE)

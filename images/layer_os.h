@@ -10,11 +10,11 @@
  * images/layer.c reads the archive, cleans each entry's path and decides what to do; these
  * functions create the entries under a root directory.
  *
- * Every path given here is relative to the root, already cleaned by the caller: components
- * separated by single "/", none of them "", "." or "..", no leading "/"; "" is the root
- * itself. The implementation never follows a symlink in any component, including the last,
- * and fails with -ELOOP when a parent component is a symlink and -ENOTDIR when it is not a
- * directory. So nothing outside the root is ever touched.
+ * Every path given here is relative to the root and already cleaned by the caller. Its
+ * components are separated by single "/" and none of them is "", "." or "..", and it has no
+ * leading "/". The path "" is the root itself. The implementation never follows a symlink in any
+ * component, including the last, and fails with -ELOOP when a parent component is a symlink and
+ * -ENOTDIR when it is not a directory. So nothing outside the root is ever touched.
  *
  * Functions return 0 or a negative errno value.
  */
@@ -106,7 +106,7 @@ int layer_os_remove(struct layer_os_root *root, const char *path);
 int layer_os_list(struct layer_os_root *root, const char *dir_path,
                   void (*fn)(const char *name, bool is_dir, void *data), void *data);
 
-/* Flushes the file system that holds path to disk. */
+/* Flushes the file system that contains path to disk. */
 int layer_os_sync(const char *path);
 
 #endif

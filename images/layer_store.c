@@ -272,7 +272,7 @@ int layer_flatten(const char *const *blob_paths, const char *const *diff_ids, si
     prefix = xasprintf(TEMP_PREFIX "%s-", slash ? slash + 1 : target_dir);
     if (make_temp_dir(parent, prefix, &temp, err) < 0)
         return -1;
-    /* mkdtemp makes 0700; the root of a file system is 0755 unless a layer says otherwise. */
+    /* mkdtemp makes 0700; a root file system is 0755 unless a layer sets another mode. */
     if (chmod(temp, 0755) < 0) {
         error_set_errno(err, ERROR_INTERNAL, errno, "chmod %s", temp);
         content_fs_remove_tree(temp);

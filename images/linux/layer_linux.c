@@ -78,7 +78,8 @@ static int open_dir_path(const struct layer_os_root *root, const char *dir_path,
                          created_fn created, void *data)
 {
     _cleanup_free_ char *copy = xstrdup(dir_path);
-    int fd = fcntl(root->fd, F_DUPFD_CLOEXEC, 0);
+    /* A new open file description, not a dup: readdir on it must start at the beginning. */
+    int fd = openat(root->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     char *save = NULL;
 
     if (fd < 0)

@@ -343,6 +343,51 @@ static void test_layer_flatten_whiteouts(void **state)
     assert_int_equal(err.code, ERROR_ALREADY_EXISTS);
 }
 
+static void test_layer_flatten_root_opaque(void **state)
+{
+    struct fixture *f = *state;
+    const struct tar_entry lower[] = {
+        {"x", 'f', 0644, "lower", 0, 0, NULL, NULL, 0},
+        {"dir/y", 'f', 0644, "lower", 0, 0, NULL, NULL, 0},
+        {NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0},
+    };
+    const struct tar_entry upper[] = {
+        {"kept", 'f', 0644, "upper", 0, 0, NULL, NULL, 0},
+        {".wh..wh..opq", 'f', 0, "", 0, 0, NULL, NULL, 0},
+        {"sub/.wh..wh..opq", 'f', 0, "", 0, 0, NULL, NULL, 0},
+        {NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0},
+    };
+    _cleanup_free_ char *lower_path = fixture_path(f, "lower.tar");
+    _cleanup_free_ char *upper_path = fixture_path(f, "upper.tar");
+    _cleanup_free_ char *flat = xasprintf("%s/flat", f->outer);
+    const char *blobs[] = {lower_path, upper_path};
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    tar_write(lower_path, TAR_NONE, lower);
+    tar_write(upper_path, TAR_NONE, upper);
+    free(f->target);
+    f->target = xstrdup(flat);
+    if (layer_flatten(blobs, NULL, 2, flat, NULL, &err) < 0)
+        fail_msg("flatten: %s", err.message);
+    assert_false(target_exists(f, "x"));
+    assert_false(target_exists(f, "dir"));
+    assert_file_content(f, "kept", "upper");
+}
+
+static void test_layer_hardlink_missing_target(void **state)
+{
+    struct fixture *f = *state;
+    const struct tar_entry entries[] = {
+        {"h", 'h', 0, "nowhere", 0, 0, NULL, NULL, 0},
+        {NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0},
+    };
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    assert_int_equal(unpack_entries(f, entries, TAR_NONE, NULL, &err), -1);
+    assert_int_equal(err.code, ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "\"nowhere\""));
+}
+
 static void test_layer_replaces_entries(void **state)
 {
     struct fixture *f = *state;
@@ -618,6 +663,8 @@ int main(void)
         TEST(test_layer_security_capability),
         TEST(test_layer_whiteouts_overlay),
         TEST(test_layer_flatten_whiteouts),
+        TEST(test_layer_flatten_root_opaque),
+        TEST(test_layer_hardlink_missing_target),
         TEST(test_layer_replaces_entries),
         TEST(test_layer_hostile),
         TEST(test_layer_absolute_path_stays_inside),
