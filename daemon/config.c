@@ -383,11 +383,12 @@ struct yaml_source {
     yaml_document_t *document;
 };
 
+/* Fails with: config file F: key "K" (line N): problem. */
 static int yaml_error(const struct yaml_source *source, const yaml_node_t *node, struct error *err,
-                      const char *what, const char *key)
+                      const char *problem, const char *key)
 {
-    return error_set(err, ERROR_INVALID_ARGUMENT, "config file %s: %s \"%s\" (line %lu)",
-                     source->path, what, key, (unsigned long)node->start_mark.line + 1);
+    return error_set(err, ERROR_INVALID_ARGUMENT, "config file %s: key \"%s\" (line %lu): %s",
+                     source->path, key, (unsigned long)node->start_mark.line + 1, problem);
 }
 
 static const char *scalar_of(const yaml_node_t *node)
@@ -408,7 +409,7 @@ static int load_string_list(const struct yaml_source *source, yaml_node_t *seque
 
         if (scalar_of(node) == NULL) {
             strv_free(list);
-            return yaml_error(source, node, err, "list items must be strings in", key);
+            return yaml_error(source, node, err, "list items must be strings", key);
         }
         list = xrealloc(list, (count + 2) * sizeof(*list));
         list[count++] = xstrdup(scalar_of(node));
@@ -439,11 +440,10 @@ static int load_registry(const struct yaml_source *source, const char *host, yam
             continue;
         }
         if (key == NULL || value == NULL)
-            return yaml_error(source, key_node, err, "expected a key with a single value at",
-                              full_key);
+            return yaml_error(source, key_node, err, "expected a single value", full_key);
         if (strcmp(key, "insecure") == 0) {
             if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
-                return yaml_error(source, value_node, err, "use true or false for", full_key);
+                return yaml_error(source, value_node, err, "use true or false", full_key);
             registry->insecure = strcmp(value, "true") == 0;
             continue;
         }
@@ -455,8 +455,8 @@ static int load_registry(const struct yaml_source *source, const char *host, yam
             field = &registry->identity_token;
         else
             return yaml_error(source, key_node, err,
-                              "unknown key (use mirrors, insecure, username, password or "
-                              "identity_token)",
+                              "unknown key: use mirrors, insecure, username, password or "
+                              "identity_token",
                               full_key);
         free(*field);
         *field = xstrdup(value);
@@ -469,7 +469,7 @@ static int load_registries(struct hostcri_config *config, const struct yaml_sour
                            yaml_node_t *mapping, struct error *err)
 {
     if (mapping->type != YAML_MAPPING_NODE)
-        return yaml_error(source, mapping, err, "expected a mapping of registry hosts at",
+        return yaml_error(source, mapping, err, "expected a mapping of registry hosts to settings",
                           "registries");
     for (yaml_node_pair_t *pair = mapping->data.mapping.pairs.start;
          pair < mapping->data.mapping.pairs.top; pair++) {
@@ -480,7 +480,7 @@ static int load_registries(struct hostcri_config *config, const struct yaml_sour
 
         if (host == NULL || host[0] == '\0' || value_node->type != YAML_MAPPING_NODE)
             return yaml_error(source, key_node, err,
-                              "expected host:port with a mapping of settings at", "registries");
+                              "expected host[:port] with a mapping of settings", "registries");
         config->registries = xrealloc(config->registries,
                                       (config->registry_count + 1) * sizeof(*config->registries));
         registry = &config->registries[config->registry_count++];
@@ -500,12 +500,12 @@ static int load_value(struct hostcri_config *config, const struct yaml_source *s
 
     if (def == NULL)
         return yaml_error(source, key_node, err,
-                          "unknown key (see hostcri --help for the valid keys)", key);
+                          "unknown key: see hostcri --help for the valid keys", key);
     if (def->type == OPTION_LIST && value_node->type == YAML_SEQUENCE_NODE)
         return load_string_list(source, value_node, key, field_of(config, def), err);
     if (value_node->type != YAML_SCALAR_NODE)
-        return yaml_error(source, key_node, err,
-                          "expected a single value, not a list or mapping, at", key);
+        return yaml_error(source, key_node, err, "expected a single value, not a list or a mapping",
+                          key);
     where = xasprintf("config file %s", source->path);
     return apply_option(config, def, scalar_of(value_node), where, err);
 }
@@ -669,6 +669,59 @@ void config_print_help(FILE *out, const char *program)
                  "      insecure: false    # true allows plain HTTP and unverified TLS\n"
                  "      username: user     # credentials when a pull request has none\n"
                  "      password: secret\n");
+}
+
+/* Writes s as a YAML double-quoted scalar. */
+static void print_yaml_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+void config_print_default(FILE *out)
+{
+    char section[32] = "";
+
+    fprintf(out, "# hostcri configuration, with every option at its default.\n"
+                 "# Use it with: hostcri --config FILE; check a file with: hostcri config check "
+                 "FILE\n");
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        const struct option_def *def = &options[i];
+        const char *dot = strchr(def->key, '.');
+        const char *name = dot ? dot + 1 : def->key;
+        const char *indent = dot ? "  " : "";
+        int section_length = dot ? (int)(dot - def->key) : 0;
+
+        if (section_length != (int)strlen(section) ||
+            strncmp(section, def->key, (size_t)section_length) != 0) {
+            snprintf(section, sizeof(section), "%.*s", section_length, def->key);
+            if (section_length > 0)
+                fprintf(out, "\n%s:\n", section);
+        }
+        fprintf(out, "%s%s# %s\n", dot ? "" : "\n", indent, def->help);
+        if (def->default_value == NULL) {
+            fprintf(out, "%s# %s:\n", indent, name);
+        } else if (def->type == OPTION_STRING || def->type == OPTION_PATH ||
+                   def->type == OPTION_ENDPOINT) {
+            fprintf(out, "%s%s: ", indent, name);
+            print_yaml_string(out, def->default_value);
+            fputc('\n', out);
+        } else {
+            fprintf(out, "%s%s: %s\n", indent, name, def->default_value);
+        }
+    }
+    fprintf(out, "\n# Per-registry settings, by host[:port] as written in image references.\n"
+                 "registries: {}\n"
+                 "#  \"registry.example:5000\":\n"
+                 "#    mirrors: [\"https://mirror.example:5000\"]  # tried in order first\n"
+                 "#    insecure: false  # true allows plain HTTP and unverified TLS\n"
+                 "#    username: user   # credentials when a pull request has none\n"
+                 "#    password: secret\n");
 }
 
 static json_t *value_to_json(const struct hostcri_config *config, const struct option_def *def)

@@ -81,6 +81,9 @@ int config_parse_args(struct hostcri_config *config, int argc, char **argv, bool
 /* Prints the usage text with every option, its unit and default. */
 void config_print_help(FILE *out, const char *program);
 
+/* Prints every option at its default as commented YAML that config_load_file accepts. */
+void config_print_default(FILE *out);
+
 /* Returns the effective configuration as a JSON object; the caller frees it. */
 char *config_to_json(const struct hostcri_config *config);
 

@@ -15,6 +15,9 @@
 #include "cri/server.h"
 #include "cri/services.h"
 #include "daemon/config.h"
+#include "daemon/notify.h"
+#include "images/images.h"
+#include "runtime/runtime.h"
 
 struct daemon {
     uv_loop_t *loop;
@@ -25,6 +28,8 @@ struct daemon {
     uv_signal_t sigint;
     bool stopping;
 };
+
+static void close_subsystems(struct daemon *daemon);
 
 static void close_handle_cb(uv_handle_t *handle)
 {
@@ -37,6 +42,7 @@ static void server_stopped_cb(struct cri_server *server, void *data)
 
     (void)server;
     log_info("CRI server stopped");
+    close_subsystems(daemon);
     uv_close((uv_handle_t *)&daemon->sigterm, close_handle_cb);
     uv_close((uv_handle_t *)&daemon->sigint, close_handle_cb);
 }
@@ -51,7 +57,68 @@ static void signal_cb(uv_signal_t *handle, int signum)
     }
     daemon->stopping = true;
     log_info("received signal %d: stopping", signum);
+    notify_service_manager("STOPPING=1");
     cri_server_stop(daemon->server, daemon->config.shutdown_grace_ms, server_stopped_cb, daemon);
+}
+
+static int open_images(struct daemon *daemon, struct error *err)
+{
+    const struct hostcri_config *config = &daemon->config;
+    struct images_config images_config;
+
+    images_config_init_defaults(&images_config);
+    images_config.root_dir = config->root_dir;
+    images_config.certs_dir = config->certs_dir;
+    images_config.registries = config->registries;
+    images_config.registry_count = config->registry_count;
+    images_config.platform = config->platform;
+    images_config.max_parallel_downloads = (unsigned)config->max_parallel_downloads;
+    images_config.connect_timeout_ms = config->connect_timeout_ms;
+    images_config.stall_timeout_ms = config->stall_timeout_ms;
+    images_config.request_timeout_ms = config->request_timeout_ms;
+    images_config.retries = (unsigned)config->retries;
+    images_config.retry_backoff_ms = config->retry_backoff_ms;
+    images_config.pinned_images = (const char *const *)config->pinned_images;
+    if (images_open(daemon->loop, &images_config, &daemon->services.images, err) < 0)
+        return error_prefix(err, "open the image store in %s", config->root_dir);
+    return 0;
+}
+
+static int open_runtime(struct daemon *daemon, struct error *err)
+{
+    const struct hostcri_config *config = &daemon->config;
+    struct runtime_config runtime_config;
+
+    runtime_config_init_defaults(&runtime_config);
+    runtime_config.root_dir = config->root_dir;
+    runtime_config.state_dir = config->state_dir;
+    runtime_config.cgroup_driver = strcmp(config->cgroup_driver, "systemd") == 0
+                                       ? RUNTIME_CGROUP_DRIVER_SYSTEMD
+                                       : RUNTIME_CGROUP_DRIVER_CGROUPFS;
+    runtime_config.cgroup_root = config->cgroup_root;
+    runtime_config.default_cgroup_parent = config->default_cgroup_parent;
+    runtime_config.monitor_path = config->monitor_path;
+    runtime_config.rootfs_mount_point = config->rootfs_mount_point;
+    runtime_config.accept_non_host_network_pods = config->accept_non_host_network_pods;
+    runtime_config.runtime_handlers = (const char *const *)config->runtime_handlers;
+    runtime_config.sandbox_stop_grace_ms = (int64_t)config->sandbox_stop_grace_ms;
+    runtime_config.kill_timeout_ms = (int64_t)config->kill_timeout_ms;
+    runtime_config.leftover_grace_ms = (int64_t)config->leftover_grace_ms;
+    runtime_config.default_path = config->default_path;
+    if (runtime_open(daemon->loop, &runtime_config, daemon->services.images,
+                     &daemon->services.runtime, err) < 0)
+        return error_prefix(err, "open the runtime");
+    return 0;
+}
+
+/* Closes the subsystems; their handles close on the following loop run. */
+static void close_subsystems(struct daemon *daemon)
+{
+    runtime_close(daemon->services.runtime);
+    daemon->services.runtime = NULL;
+    if (daemon->services.images)
+        images_close(daemon->services.images);
+    daemon->services.images = NULL;
 }
 
 static int start_server(struct daemon *daemon, struct error *err)
@@ -80,6 +147,33 @@ static void watch_signals(struct daemon *daemon)
     uv_signal_start(&daemon->sigint, signal_cb, SIGINT);
 }
 
+/* "hostcri config default" and "hostcri config check FILE". Returns the exit code. */
+static int run_config_command(int argc, char **argv)
+{
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+    int rc = 0;
+
+    if (argc == 3 && strcmp(argv[2], "default") == 0) {
+        config_print_default(stdout);
+        return 0;
+    }
+    if (argc != 4 || strcmp(argv[2], "check") != 0) {
+        fprintf(stderr, "usage: %s config default | %s config check FILE\n", argv[0], argv[0]);
+        return 2;
+    }
+    config_init_defaults(&config);
+    if (config_load_file(&config, argv[3], &err) < 0) {
+        fprintf(stderr, "hostcri: %s\n", err.message);
+        error_clear(&err);
+        rc = 1;
+    } else {
+        printf("%s: valid\n", argv[3]);
+    }
+    config_free(&config);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct daemon daemon = {0};
@@ -87,6 +181,9 @@ int main(int argc, char **argv)
     bool exit_now;
     int exit_code = 0;
     char *config_json;
+
+    if (argc >= 2 && strcmp(argv[1], "config") == 0)
+        return run_config_command(argc, argv);
 
     config_init_defaults(&daemon.config);
     if (config_parse_args(&daemon.config, argc, argv, &exit_now, &exit_code, &err) < 0) {
@@ -111,14 +208,18 @@ int main(int argc, char **argv)
     daemon.services.cgroup_driver = daemon.config.cgroup_driver;
     daemon.services.config_json = config_json;
 
-    if (start_server(&daemon, &err) < 0) {
+    if (open_images(&daemon, &err) < 0 || open_runtime(&daemon, &err) < 0 ||
+        start_server(&daemon, &err) < 0) {
         log_error("cannot start: %s", err.message);
         error_clear(&err);
+        close_subsystems(&daemon);
+        uv_run(daemon.loop, UV_RUN_NOWAIT);
         free(config_json);
         config_free(&daemon.config);
         return 1;
     }
     watch_signals(&daemon);
+    notify_service_manager("READY=1");
     log_info("hostcri %s started (root %s, state %s)", HOSTCRI_VERSION, daemon.config.root_dir,
              daemon.config.state_dir);
 

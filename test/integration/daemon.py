@@ -47,13 +47,18 @@ class Daemon:
         return f"unix://{self.socket_path}"
 
     def args(self):
-        return [
+        args = [
             find_binary(),
             "--listen", self.endpoint,
             "--root", self.root,
             "--state", self.state,
             "--log-level", "debug",
-        ] + self.extra_args
+        ]
+        monitor = os.path.join(os.path.dirname(find_binary()), "runtime", "linux",
+                               "hostcri-monitor")
+        if os.access(monitor, os.X_OK):
+            args += ["--monitor-path", monitor]
+        return args + self.extra_args
 
     def start(self, wait=True):
         self.log_file = open(self.log_path, "ab")

@@ -233,6 +233,34 @@ static void list_flag_is_comma_separated(void **state)
     config_free(&config);
 }
 
+static void default_output_loads(void **state)
+{
+    char *path = strdup("/tmp/hostcri-config-default-XXXXXX");
+    int fd = mkstemp(path);
+    FILE *file = fdopen(fd, "w");
+    struct hostcri_config config;
+    struct hostcri_config defaults;
+    struct error err = ERROR_INIT;
+    char *loaded_json;
+    char *default_json;
+
+    (void)state;
+    config_print_default(file);
+    fclose(file);
+    config_init_defaults(&config);
+    assert_int_equal(config_load_file(&config, path, &err), 0);
+    config_init_defaults(&defaults);
+    loaded_json = config_to_json(&config);
+    default_json = config_to_json(&defaults);
+    assert_string_equal(loaded_json, default_json);
+    free(loaded_json);
+    free(default_json);
+    config_free(&config);
+    config_free(&defaults);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +274,7 @@ int main(void)
         cmocka_unit_test(registries_and_lists),
         cmocka_unit_test(registry_unknown_key_named),
         cmocka_unit_test(list_flag_is_comma_separated),
+        cmocka_unit_test(default_output_loads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
