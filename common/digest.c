@@ -7,6 +7,13 @@
 
 #include "common/util.h"
 
+/* Windows has no close-on-exec flag, and its open() needs binary mode for hashing. */
+#ifdef _WIN32
+#define DIGEST_OPEN_FLAGS O_BINARY
+#else
+#define DIGEST_OPEN_FLAGS O_CLOEXEC
+#endif
+
 struct digest_algorithm_info {
     const char *name;
     size_t hex_length;
@@ -94,7 +101,7 @@ int digest_file(enum digest_algorithm algorithm, const char *path, char out[DIGE
                 struct error *err)
 {
     _cleanup_digest_ctx_ struct digest_ctx *ctx = NULL;
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int fd = open(path, O_RDONLY | DIGEST_OPEN_FLAGS);
     char buffer[65536];
 
     if (fd < 0)

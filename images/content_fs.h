@@ -1,6 +1,7 @@
 #ifndef HOSTCRI_IMAGES_CONTENT_FS_H
 #define HOSTCRI_IMAGES_CONTENT_FS_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -10,11 +11,21 @@
  * returns 0 or a negative errno value, as low-level wrappers do in hostcri.
  */
 
+/* Flags added to every open() of the stores: close-on-exec on POSIX, binary mode on Windows. */
+#ifdef _WIN32
+#define CONTENT_FS_OPEN_FLAGS O_BINARY
+#else
+#define CONTENT_FS_OPEN_FLAGS O_CLOEXEC
+#endif
+
 /* Creates path and its missing parents with mode (0755, ...); an existing directory is fine. */
 int content_fs_mkdir_p(const char *path, unsigned int mode);
 
 /* Creates and opens a new file "<dir>/<prefix>XXXXXX" for writing; stores its path in *path. */
 int content_fs_create_temp(const char *dir, const char *prefix, char **path);
+
+/* Creates a new directory "<parent>/<prefix>XXXXXX" (mode 0700); stores its path in *path. */
+int content_fs_create_temp_dir(const char *parent, const char *prefix, char **path);
 
 /* Flushes the file data of fd to disk. */
 int content_fs_sync_fd(int fd);

@@ -158,7 +158,7 @@ int content_store_read(const struct content_store *store, const char *digest, si
 
     if (path == NULL || digest_parse(digest, &algorithm, NULL, err) < 0)
         return -1;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | CONTENT_FS_OPEN_FLAGS);
     if (fd < 0)
         return error_set_errno(err, errno == ENOENT ? ERROR_NOT_FOUND : ERROR_INTERNAL, errno,
                                "blob %s", digest);

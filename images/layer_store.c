@@ -80,7 +80,7 @@ bool layer_exists(const char *root, const char *chain_id)
 static int write_size_file(const char *dir, uint64_t size, struct error *err)
 {
     _cleanup_free_ char *path = xasprintf("%s/size", dir);
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | CONTENT_FS_OPEN_FLAGS, 0644);
     char text[32];
     int length = snprintf(text, sizeof(text), "%" PRIu64 "\n", size);
 
@@ -92,14 +92,10 @@ static int write_size_file(const char *dir, uint64_t size, struct error *err)
 /* Makes "<parent>/<prefix>XXXXXX"; stores the path in *out. */
 static int make_temp_dir(const char *parent, const char *prefix, char **out, struct error *err)
 {
-    char *path = xasprintf("%s/%sXXXXXX", parent, prefix);
+    int rc = content_fs_create_temp_dir(parent, prefix, out);
 
-    if (mkdtemp(path) == NULL) {
-        error_set_errno(err, ERROR_INTERNAL, errno, "create temporary directory in %s", parent);
-        free(path);
-        return -1;
-    }
-    *out = path;
+    if (rc < 0)
+        return error_set_errno(err, ERROR_INTERNAL, rc, "create temporary directory in %s", parent);
     return 0;
 }
 
@@ -111,8 +107,9 @@ static int fill_layer_dir(const char *temp, const char *blob_path, const char *e
     struct layer_unpack_options options = {LAYER_UNPACK_OVERLAY, expected_diff_id};
     int rc;
 
-    if (mkdir(fs, 0755) < 0)
-        return error_set_errno(err, ERROR_INTERNAL, errno, "create %s", fs);
+    rc = content_fs_mkdir_p(fs, 0755);
+    if (rc < 0)
+        return error_set_errno(err, ERROR_INTERNAL, rc, "create %s", fs);
     if (layer_unpack(blob_path, fs, &options, stats, err) < 0)
         return -1;
     if (write_size_file(temp, stats->size, err) < 0)
@@ -172,7 +169,7 @@ int layer_size(const char *root, const char *chain_id, uint64_t *size, struct er
     if (!layer_exists(root, chain_id))
         return error_set(err, ERROR_NOT_FOUND, "layer %s not found", chain_id);
     path = xasprintf("%s/size", dir);
-    file = fopen(path, "re");
+    file = fopen(path, "r");
     if (file == NULL)
         return error_set_errno(err, ERROR_INTERNAL, errno, "open %s", path);
     matched = fscanf(file, "%" SCNu64, size);
@@ -272,7 +269,8 @@ int layer_flatten(const char *const *blob_paths, const char *const *diff_ids, si
     prefix = xasprintf(TEMP_PREFIX "%s-", slash ? slash + 1 : target_dir);
     if (make_temp_dir(parent, prefix, &temp, err) < 0)
         return -1;
-    /* mkdtemp makes 0700; a root file system is 0755 unless a layer sets another mode. */
+    /* The temporary directory is 0700, but a root file system is 0755 unless a layer sets another
+     * mode. */
     if (chmod(temp, 0755) < 0) {
         error_set_errno(err, ERROR_INTERNAL, errno, "chmod %s", temp);
         content_fs_remove_tree(temp);

@@ -44,6 +44,20 @@ int content_fs_create_temp(const char *dir, const char *prefix, char **path)
     return fd;
 }
 
+int content_fs_create_temp_dir(const char *parent, const char *prefix, char **path)
+{
+    char *name = xasprintf("%s/%sXXXXXX", parent, prefix);
+
+    if (mkdtemp(name) == NULL) {
+        int saved = errno;
+
+        free(name);
+        return -saved;
+    }
+    *path = name;
+    return 0;
+}
+
 int content_fs_sync_fd(int fd)
 {
     return fsync(fd) < 0 ? -errno : 0;
