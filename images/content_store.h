@@ -27,7 +27,8 @@ struct content_store;
 struct content_writer;
 
 /*
- * Opens (creating as needed) the content store under root and empties its ingest folder.
+ * Opens (creating as needed) the content store under root and empties its ingest folder, so
+ * open it once per root in a process, before any writer starts.
  * Returns 0 and the store in *out (free with content_store_close), or -1 with ERROR_INTERNAL.
  */
 int content_store_open(const char *root, struct content_store **out, struct error *err);

@@ -231,9 +231,11 @@ static int drain_stream(struct unpack *u, struct error *err)
 /* The extended attributes kept, as the header comment of layer.h lists them. */
 static bool keep_xattr(const char *name)
 {
-    if (str_has_prefix(name, "user.") || strcmp(name, "security.capability") == 0)
-        return true;
-    return str_has_prefix(name, "trusted.") && !str_has_prefix(name, "trusted.overlay.");
+    /* overlayfs reads *.overlay.* attributes (opaque, redirect, metacopy) from lower layers. */
+    if (str_has_prefix(name, "trusted.overlay.") || str_has_prefix(name, "user.overlay."))
+        return false;
+    return str_has_prefix(name, "user.") || str_has_prefix(name, "trusted.") ||
+           strcmp(name, "security.capability") == 0;
 }
 
 static struct layer_os_xattr *collect_xattrs(struct archive_entry *ae, size_t *count)

@@ -29,7 +29,8 @@
  *   nothing is ever created, changed or removed outside the target directory.
  * - Owners, modes (with setuid, setgid and sticky bits), modification times, symlinks, hard
  *   links, device nodes and FIFOs are kept. Extended attributes user.*, security.capability
- *   and trusted.* are kept (trusted.overlay.* are dropped: only whiteouts set them); other
+ *   and trusted.* are kept, except trusted.overlay.* and user.overlay.* (overlayfs reads them
+ *   from lower directories, and only whiteouts may set them here). Other
  *   security.* attributes (SELinux labels of the build host) are dropped. An attribute the
  *   file system does not support or the process may not set is skipped with a debug log.
  *

@@ -243,6 +243,30 @@ static void test_layer_security_capability(void **state)
     assert_memory_equal(value, CAP_NET_RAW_V2, 20);
 }
 
+static void test_layer_xattr_filter(void **state)
+{
+    struct fixture *f = *state;
+    const struct tar_entry entries[] = {
+        {"opaque-by-xattr/", 'd', 0755, NULL, 0, 0, "trusted.overlay.opaque", "y", 0},
+        {"redirect/", 'd', 0755, NULL, 0, 0, "user.overlay.redirect", "/etc", 0},
+        {"trusted-kept", 'f', 0644, "x", 0, 0, "trusted.example", "kept", 0},
+        {"selinux-dropped", 'f', 0644, "x", 0, 0, "security.selinux", "system_u:object_r:x:s0", 0},
+        {NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0},
+    };
+    _cleanup_error_ struct error err = ERROR_INIT;
+    _cleanup_free_ char *opaque = target_path(f, "opaque-by-xattr");
+    _cleanup_free_ char *redirect = target_path(f, "redirect");
+    _cleanup_free_ char *kept = target_path(f, "trusted-kept");
+    char value[64];
+
+    if (unpack_entries(f, entries, TAR_NONE, NULL, &err) < 0)
+        fail_msg("unpack: %s", err.message);
+    assert_int_equal(getxattr(opaque, "trusted.overlay.opaque", value, sizeof(value)), -1);
+    assert_int_equal(getxattr(redirect, "user.overlay.redirect", value, sizeof(value)), -1);
+    assert_int_equal(getxattr(kept, "trusted.example", value, sizeof(value)), 4);
+    assert_memory_equal(value, "kept", 4);
+}
+
 static void test_layer_whiteouts_overlay(void **state)
 {
     struct fixture *f = *state;
@@ -661,6 +685,7 @@ int main(void)
         TEST(test_layer_gzip),
         TEST(test_layer_zstd),
         TEST(test_layer_security_capability),
+        TEST(test_layer_xattr_filter),
         TEST(test_layer_whiteouts_overlay),
         TEST(test_layer_flatten_whiteouts),
         TEST(test_layer_flatten_root_opaque),
