@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "cri/server_internal.h"
 
@@ -133,18 +134,37 @@ static void submit_trailers_only(struct rpc_call *call, int http_status)
     call->headers_submitted = true;
 }
 
-static void log_completion(struct rpc_call *call)
+/* Logs the call's outcome and counts it in the RPC metrics. */
+static void record_completion(struct rpc_call *call)
 {
     const char *path = call->method ? call->method->path : call->path ? call->path : "?";
-    uint64_t elapsed_us = (monotonic_ns() - call->started_ns) / 1000;
+    uint64_t elapsed_ns = monotonic_ns() - call->started_ns;
+    unsigned long elapsed_us = (unsigned long)(elapsed_ns / 1000);
 
     if (call->status == ERROR_UNKNOWN || call->status == ERROR_INTERNAL)
-        log_warn("%s failed after %lu us: %s: %s", path, (unsigned long)elapsed_us,
-                 error_code_name(call->status), call->status_message ? call->status_message : "");
+        log_warn("%s failed after %lu us: %s: %s", path, elapsed_us, error_code_name(call->status),
+                 call->status_message ? call->status_message : "");
     else
-        log_debug("%s: %s after %lu us%s%s", path, error_code_name(call->status),
-                  (unsigned long)elapsed_us, call->status_message ? ": " : "",
+        log_debug("%s: %s after %lu us%s%s", path, error_code_name(call->status), elapsed_us,
+                  call->status_message ? ": " : "",
                   call->status_message ? call->status_message : "");
+
+    if (metrics_enabled()) {
+        struct strbuf labels = STRBUF_INIT;
+
+        /* Unknown paths share one label value, so a client cannot grow the series at will. */
+        strbuf_appendf(&labels, "method=\"%s\",code=\"%s\"",
+                       call->method ? call->method->path : "unknown",
+                       error_code_name(call->status));
+        metrics_counter_add("hostcri_grpc_requests_total",
+                            "gRPC calls completed, by method and "
+                            "status code",
+                            labels.data, 1);
+        metrics_histogram_observe("hostcri_grpc_request_duration_seconds",
+                                  "Time from request headers to status, in seconds", labels.data,
+                                  (double)elapsed_ns / 1e9);
+        strbuf_free(&labels);
+    }
 }
 
 /*
@@ -158,7 +178,7 @@ static void queue_status(struct rpc_call *call, enum error_code code, const char
     call->trailers_queued = true;
     call->status = code;
     call->status_message = xstrdup_or_null(message);
-    log_completion(call);
+    record_completion(call);
     stop_deadline_timer(call);
     if (call->connection == NULL)
         return;

@@ -118,6 +118,9 @@ static const struct option_def options[] = {
      NULL, "PEM private key for streaming.tls_cert_file"},
     {"streaming.token_ttl", "streaming-token-ttl", OPTION_DURATION, FIELD(streaming_token_ttl_ms),
      "1m", NULL, "how long a streaming URL stays valid"},
+
+    {"metrics.address", "metrics-address", OPTION_STRING, FIELD(metrics_address), NULL, NULL,
+     "IP:PORT for Prometheus metrics at /metrics, such as 127.0.0.1:9464 (default: off)"},
 };
 
 static void *field_of(struct hostcri_config *config, const struct option_def *def)

@@ -58,6 +58,9 @@ struct hostcri_config {
     char *streaming_tls_cert;
     char *streaming_tls_key;
     uint64_t streaming_token_ttl_ms;
+
+    /* Prometheus metrics endpoint, "IP:PORT"; NULL (default) serves none. */
+    char *metrics_address;
 };
 
 /* Fills config with the built-in defaults. Free with config_free. */

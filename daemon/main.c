@@ -10,11 +10,13 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "cri/methods.h"
 #include "cri/server.h"
 #include "cri/services.h"
 #include "daemon/config.h"
+#include "daemon/metrics_http.h"
 #include "daemon/notify.h"
 #include "images/images.h"
 #include "runtime/runtime.h"
@@ -24,6 +26,7 @@ struct daemon {
     struct hostcri_config config;
     struct cri_services services;
     struct cri_server *server;
+    struct metrics_http *metrics;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     bool stopping;
@@ -114,11 +117,65 @@ static int open_runtime(struct daemon *daemon, struct error *err)
 /* Closes the subsystems; their handles close on the following loop run. */
 static void close_subsystems(struct daemon *daemon)
 {
+    metrics_http_stop(daemon->metrics);
+    daemon->metrics = NULL;
     runtime_close(daemon->services.runtime);
     daemon->services.runtime = NULL;
     if (daemon->services.images)
         images_close(daemon->services.images);
     daemon->services.images = NULL;
+}
+
+static double count_running_containers(void *data)
+{
+    struct daemon *daemon = data;
+    Runtime__V1__ContainerFilter filter = RUNTIME__V1__CONTAINER_FILTER__INIT;
+    Runtime__V1__ContainerStateValue state = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
+    Runtime__V1__ListContainersResponse *response = NULL;
+    double count;
+
+    if (daemon->services.runtime == NULL)
+        return 0;
+    state.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    filter.state = &state;
+    if (runtime_container_list(daemon->services.runtime, &filter, &response, NULL) < 0)
+        return 0;
+    count = (double)response->n_containers;
+    runtime_message_free(response);
+    return count;
+}
+
+static double count_ready_sandboxes(void *data)
+{
+    struct daemon *daemon = data;
+    Runtime__V1__PodSandboxFilter filter = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+    Runtime__V1__PodSandboxStateValue state = RUNTIME__V1__POD_SANDBOX_STATE_VALUE__INIT;
+    Runtime__V1__ListPodSandboxResponse *response = NULL;
+    double count;
+
+    if (daemon->services.runtime == NULL)
+        return 0;
+    state.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+    filter.state = &state;
+    if (runtime_sandbox_list(daemon->services.runtime, &filter, &response, NULL) < 0)
+        return 0;
+    count = (double)response->n_items;
+    runtime_message_free(response);
+    return count;
+}
+
+static int start_metrics(struct daemon *daemon, struct error *err)
+{
+    if (daemon->config.metrics_address == NULL)
+        return 0;
+    metrics_gauge_register("hostcri_containers_running", "Containers in state RUNNING",
+                           count_running_containers, daemon);
+    /* Each running container has exactly one monitor process. */
+    metrics_gauge_register("hostcri_monitors", "Container monitor processes running",
+                           count_running_containers, daemon);
+    metrics_gauge_register("hostcri_sandboxes_ready", "Pod sandboxes in state READY",
+                           count_ready_sandboxes, daemon);
+    return metrics_http_start(daemon->loop, daemon->config.metrics_address, &daemon->metrics, err);
 }
 
 static int start_server(struct daemon *daemon, struct error *err)
@@ -209,7 +266,7 @@ int main(int argc, char **argv)
     daemon.services.config_json = config_json;
 
     if (open_images(&daemon, &err) < 0 || open_runtime(&daemon, &err) < 0 ||
-        start_server(&daemon, &err) < 0) {
+        start_metrics(&daemon, &err) < 0 || start_server(&daemon, &err) < 0) {
         log_error("cannot start: %s", err.message);
         error_clear(&err);
         close_subsystems(&daemon);
