@@ -31,11 +31,13 @@ static int decode_basic_auth(const char *auth, struct auth_credentials *out, str
     decoded_length = EVP_DecodeBlock(decoded, (const unsigned char *)auth, (int)length);
     if (decoded_length < 0)
         return error_set(err, ERROR_INVALID_ARGUMENT, "auth is not valid base64");
-    /* EVP_DecodeBlock counts the padding as zero bytes. */
-    while (length > 0 && auth[length - 1] == '=') {
+    /* EVP_DecodeBlock counts the padding (at most two '=') as zero bytes. */
+    for (int padding = 0; padding < 2 && length > 0 && auth[length - 1] == '='; padding++) {
         length--;
         decoded_length--;
     }
+    if (decoded_length < 0)
+        return error_set(err, ERROR_INVALID_ARGUMENT, "auth is not valid base64");
     decoded[decoded_length] = '\0';
     if (memchr(decoded, '\0', (size_t)decoded_length) != NULL)
         return error_set(err, ERROR_INVALID_ARGUMENT, "auth contains a NUL byte");

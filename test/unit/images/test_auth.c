@@ -197,6 +197,10 @@ static void test_credentials_from_cri(void **state)
         auth_credentials_from_cri(NULL, NULL, "bm9jb2xvbg==", NULL, NULL, &creds, &err), -1);
     assert_int_equal(err.code, ERROR_INVALID_ARGUMENT);
     assert_null(strstr(err.message, "bm9jb2xvbg"));
+
+    /* Padding only, which once read before the buffer. */
+    assert_int_equal(auth_credentials_from_cri(NULL, NULL, "====", NULL, NULL, &creds, NULL), -1);
+    assert_int_equal(auth_credentials_from_cri(NULL, NULL, "abc", NULL, NULL, &creds, NULL), -1);
 }
 
 static void test_basic_header(void **state)
