@@ -194,7 +194,7 @@ static void test_overlay_matches_flatten(void **state)
 {
     char base[] = "/tmp/hostcri-overlay-XXXXXX";
     _cleanup_free_ char *flat = NULL;
-    _cleanup_free_ char *blobs[3] = {NULL};
+    char *blobs[3] = {NULL};
     _cleanup_error_ struct error err = ERROR_INIT;
     const char *names[] = {"l1", "l2", "l3"};
     const struct tar_entry *layers[] = {layer1, layer2, layer3};
@@ -210,6 +210,8 @@ static void test_overlay_matches_flatten(void **state)
     if (layer_flatten((const char *const *)blobs, NULL, 3, flat, NULL, &err) < 0)
         fail_msg("flatten: %s", err.message);
     check_flat_tree(flat);
+    for (size_t i = 0; i < 3; i++)
+        free(blobs[i]);
 
     pid = fork();
     assert_true(pid >= 0);
