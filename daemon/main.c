@@ -3,6 +3,7 @@
  * until SIGTERM or SIGINT, then drains the calls in flight and exits 0.
  */
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,38 @@ static int open_images(struct daemon *daemon, struct error *err)
     return 0;
 }
 
+/*
+ * Finds the monitor program when the configuration names none: next to the daemon's own
+ * binary (an installed hostcri), or where the build tree puts it (build/runtime/linux/).
+ * Returns a new string, or NULL to let the runtime use its compiled-in default.
+ */
+static char *find_monitor_beside_daemon(void)
+{
+    static const char *const candidates[] = {"hostcri-monitor", "runtime/linux/hostcri-monitor"};
+    char exe[4096];
+    size_t length = sizeof(exe);
+    char *slash;
+
+    if (uv_exepath(exe, &length) != 0)
+        return NULL;
+    slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0';
+    for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
+        char *path = xasprintf("%s/%s", exe, candidates[i]);
+        uv_fs_t request;
+
+        if (uv_fs_access(NULL, &request, path, X_OK, NULL) == 0) {
+            uv_fs_req_cleanup(&request);
+            return path;
+        }
+        uv_fs_req_cleanup(&request);
+        free(path);
+    }
+    return NULL;
+}
+
 static int open_runtime(struct daemon *daemon, struct error *err)
 {
     const struct hostcri_config *config = &daemon->config;
@@ -100,7 +133,11 @@ static int open_runtime(struct daemon *daemon, struct error *err)
                                        : RUNTIME_CGROUP_DRIVER_CGROUPFS;
     runtime_config.cgroup_root = config->cgroup_root;
     runtime_config.default_cgroup_parent = config->default_cgroup_parent;
-    runtime_config.monitor_path = config->monitor_path;
+    _cleanup_free_ char *found_monitor = NULL;
+
+    if (config->monitor_path == NULL)
+        found_monitor = find_monitor_beside_daemon();
+    runtime_config.monitor_path = config->monitor_path ? config->monitor_path : found_monitor;
     runtime_config.rootfs_mount_point = config->rootfs_mount_point;
     runtime_config.accept_non_host_network_pods = config->accept_non_host_network_pods;
     runtime_config.runtime_handlers = (const char *const *)config->runtime_handlers;

@@ -17,7 +17,7 @@ test_packages="libcmocka-dev clang libclang-rt-14-dev clang-format
     python3-grpcio python3-pytest python3-protobuf python3-h2 protobuf-compiler
     golang-go golang-google-grpc-dev
     docker-registry skopeo umoci openssl apache2-utils busybox-static jq curl
-    util-linux procps iproute2 gnuplot-nox"
+    util-linux procps iproute2 gnuplot-nox debootstrap systemd"
 
 case "$mode" in
 build) packages=$build_packages ;;
