@@ -1,0 +1,47 @@
+#ifndef HOSTCRI_CRI_STREAMING_TCP_FORWARD_H
+#define HOSTCRI_CRI_STREAMING_TCP_FORWARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+/*
+ * One port-forward TCP connection to a port of a host-network pod. The server connects only to
+ * the loopback interface: 127.0.0.1 first, then ::1 when IPv4 refuses.
+ */
+
+struct tcp_forward;
+
+struct tcp_forward_callbacks {
+    /* The connection is up (status 0) or failed (a libuv error code); once. */
+    void (*connected)(void *data, int status);
+    void (*data)(void *data, const char *bytes, size_t length);
+    /* The pod's side ended (status 0 for EOF, or a libuv error code); once. */
+    void (*ended)(void *data, int status);
+};
+
+/*
+ * Starts connecting to port on the loopback interface. Callbacks run from the loop until
+ * tcp_forward_close. Never NULL.
+ */
+struct tcp_forward *tcp_forward_open(uv_loop_t *loop, uint16_t port,
+                                     const struct tcp_forward_callbacks *callbacks, void *data);
+
+/* Sends bytes to the pod; bytes written before the connection is up are queued. */
+void tcp_forward_write(struct tcp_forward *forward, const void *data, size_t length);
+
+/* Half-closes toward the pod once queued bytes are sent (the client ended its side). */
+void tcp_forward_shutdown(struct tcp_forward *forward);
+
+/* Bytes queued toward the pod. */
+size_t tcp_forward_backlog(const struct tcp_forward *forward);
+
+/* Stops or resumes reading from the pod. */
+void tcp_forward_pause(struct tcp_forward *forward, bool pause);
+
+/* Closes the connection; no callback runs after this, and the memory is freed later. */
+void tcp_forward_close(struct tcp_forward *forward);
+
+#endif
