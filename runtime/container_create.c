@@ -250,8 +250,10 @@ static char *log_path_of(const struct sandbox *sandbox, const Runtime__V1__Conta
 
     if (str_empty(config->log_path))
         return NULL;
-    if (str_empty(dir) || config->log_path[0] == '/')
+    if (config->log_path[0] == '/')
         return xstrdup(config->log_path);
+    if (str_empty(dir))
+        return NULL; /* a relative path without the sandbox's directory names no file */
     return xasprintf("%s/%s", dir, config->log_path);
 }
 

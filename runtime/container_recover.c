@@ -84,14 +84,15 @@ void container_recover(struct container *container, bool has_job_state)
                                        "rebooted or the state directory was removed)"
                                      : err.message);
         else
-            log_warn_id("container", container->record.id, "reopen the job: %s", err.message);
+            log_warn_id("container", container->record.id, "reopening the job failed: %s",
+                        err.message);
         return;
     }
     if (running) {
         mark_running(container);
         log_info_id("container", container->record.id, "reconnected to the running container");
     } else if (state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED) {
-        job_exit_status_clear(&exited); /* the record already holds the exit */
+        job_exit_status_clear(&exited); /* the record already has the exit */
     } else {
         apply_recovered_exit(container, &exited);
     }

@@ -22,7 +22,7 @@ static Runtime__V1__ImageSpec *image_spec(const struct container *container)
     return spec;
 }
 
-/* The user the container runs as, when the record knows it by number. */
+/* Returns the user the container runs as, when the record has it as numbers, else NULL. */
 static Runtime__V1__ContainerUser *container_user(const struct container_process *process)
 {
     Runtime__V1__ContainerUser *user;

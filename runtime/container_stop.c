@@ -67,7 +67,7 @@ static void kill_all(struct container *container)
 
     log_info_id("container", container->record.id, "killing every process of the container");
     if (job_container_kill_all(container->job, &err) < 0)
-        log_warn_id("container", container->record.id, "kill: %s", err.message);
+        log_warn_id("container", container->record.id, "kill failed: %s", err.message);
 }
 
 static void waiter_timer_cb(uv_timer_t *timer)
@@ -103,7 +103,8 @@ static void send_stop_signal(struct container *container)
     /* NOT_FOUND means init has already exited: the exit callback follows. */
     if (job_container_signal(container->job, container->stop_signal, &err) < 0 &&
         err.code != ERROR_NOT_FOUND)
-        log_warn_id("container", container->record.id, "stop signal: %s", err.message);
+        log_warn_id("container", container->record.id, "sending the stop signal failed: %s",
+                    err.message);
 }
 
 static void stopped_at_once_cb(void *data)

@@ -5,7 +5,7 @@
 
 struct images;
 
-/* What CreateContainer needs from an image. Every string and vector is owned. */
+/* The parts of an image that CreateContainer uses. Every string and vector is owned. */
 struct image_info {
     char *id;          /* "sha256:<hex>" of the config */
     char *image_ref;   /* a repo digest ("name@sha256:..."), or the id when there is none */

@@ -124,7 +124,7 @@ static void recover_containers(struct runtime *runtime)
     _cleanup_strv_ char **job_ids = NULL;
 
     if (job_runtime_list_containers(runtime->job, &job_ids, &err) < 0) {
-        log_warn("list the container jobs: %s", err.message);
+        log_warn("listing the container jobs failed: %s", err.message);
         job_ids = NULL;
     }
     for (size_t i = 0; i < runtime->n_containers; i++) {
@@ -228,7 +228,7 @@ char *runtime_new_id(void)
     char *id = xmalloc(2 * sizeof(bytes) + 1);
 
     if (uv_random(NULL, NULL, bytes, sizeof(bytes), 0, NULL) != 0)
-        abort(); /* the OS random source never fails once the system is up */
+        abort(); /* uv_random fails only when no OS random source can be read */
     for (size_t i = 0; i < sizeof(bytes); i++)
         snprintf(id + 2 * i, 3, "%02x", bytes[i]);
     return id;

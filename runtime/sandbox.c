@@ -68,7 +68,7 @@ static void discard_pod_job(struct sandbox *sandbox)
     _cleanup_error_ struct error err = ERROR_INIT;
 
     if (sandbox->pod && job_pod_remove(sandbox->pod, &err) < 0)
-        log_warn_id("sandbox", sandbox->record.id, "remove the pod job: %s", err.message);
+        log_warn_id("sandbox", sandbox->record.id, "removing the pod job failed: %s", err.message);
 }
 
 int runtime_sandbox_run(struct runtime *runtime, const Runtime__V1__PodSandboxConfig *config,
