@@ -246,17 +246,31 @@ static void descriptor_clear(struct manifest_descriptor *d)
     memset(d, 0, sizeof(*d));
 }
 
-static int parse_platform(json_t *object, struct platform *p, const char *what, struct error *err)
+/*
+ * Reads an index entry's platform. One without os or architecture is treated as absent, so
+ * the entry is never selected but the rest of the index stays usable.
+ */
+static int parse_platform(json_t *object, struct manifest_descriptor *d, const char *what,
+                          struct error *err)
 {
+    struct platform *p = &d->platform;
+
+    if (object == NULL || json_is_null(object))
+        return 0;
     if (!json_is_object(object))
         return error_set(err, ERROR_INVALID_ARGUMENT, "invalid %s: platform is not an object",
                          what);
-    if (get_required_string(object, "os", what, &p->os, err) < 0 ||
-        get_required_string(object, "architecture", what, &p->architecture, err) < 0 ||
+    if (get_string(object, "os", what, &p->os, err) < 0 ||
+        get_string(object, "architecture", what, &p->architecture, err) < 0 ||
         get_string(object, "variant", what, &p->variant, err) < 0 ||
         get_string(object, "os.version", what, &p->os_version, err) < 0)
         return -1;
+    if (p->os == NULL || p->architecture == NULL) {
+        platform_clear(p);
+        return 0;
+    }
     platform_normalize(p);
+    d->has_platform = true;
     return 0;
 }
 
@@ -281,11 +295,7 @@ static int parse_descriptor(json_t *object, const char *what, int64_t max_size,
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "invalid %s: size %lld is out of range (0 to %lld)", what,
                          (long long)d->size, (long long)max_size);
-    if (json_object_get(object, "platform"))
-        d->has_platform = true;
-    return d->has_platform
-               ? parse_platform(json_object_get(object, "platform"), &d->platform, what, err)
-               : 0;
+    return parse_platform(json_object_get(object, "platform"), d, what, err);
 }
 
 static int parse_config_descriptor(json_t *root, struct manifest *m, struct error *err)

@@ -58,7 +58,7 @@ struct manifest_descriptor {
     enum layer_compression compression;
     bool foreign;
     /* Index entries only. */
-    bool has_platform;
+    bool has_platform;        /* false also for a platform without os or architecture */
     struct platform platform; /* normalized; empty when !has_platform */
 };
 

@@ -133,6 +133,27 @@ static void test_manifest_docker_list_windows(void **state)
     assert_string_equal(chosen->digest, D2);
 }
 
+static void test_manifest_index_partial_platform(void **state)
+{
+    const char *index =
+        "{\"schemaVersion\":2,\"manifests\":["
+        "{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\",\"digest\":\"" D1
+        "\",\"size\":1,\"platform\":{\"os\":\"linux\"}},"
+        "{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\",\"digest\":\"" D2
+        "\",\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+    _cleanup_manifest_ struct manifest m = MANIFEST_INIT;
+    _cleanup_platform_ struct platform host = PLATFORM_INIT;
+    const struct manifest_descriptor *chosen = NULL;
+
+    assert_int_equal(manifest_parse(NULL, index, strlen(index), &m, NULL), 0);
+    assert_false(m.manifests[0].has_platform);
+    assert_null(m.manifests[0].platform.os);
+    assert_true(m.manifests[1].has_platform);
+    assert_int_equal(platform_parse("linux/amd64", &host, NULL), 0);
+    assert_int_equal(manifest_index_select(&m, &host, &chosen, NULL), 0);
+    assert_string_equal(chosen->digest, D2);
+}
+
 static void test_manifest_detect_by_shape(void **state)
 {
     const char *manifest = "{\"schemaVersion\":2,\"config\":{\"mediaType\":"
@@ -193,8 +214,8 @@ static const struct reject_case reject_cases[] = {
     {NULL, "{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"" D1 "\",\"size\":1}]}", "mediaType"},
     {NULL,
      "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"x\",\"digest\":\"" D1 "\",\"size\":1,"
-     "\"platform\":{\"os\":\"linux\"}}]}",
-     "architecture"},
+     "\"platform\":[\"linux\"]}]}",
+     "platform is not an object"},
     {NULL,
      "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.cncf.helm.config.v1+json\","
      "\"digest\":\"" D1 "\",\"size\":1},\"layers\":[]}",
@@ -329,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_manifest_docker),
         cmocka_unit_test(test_manifest_index_select),
         cmocka_unit_test(test_manifest_docker_list_windows),
+        cmocka_unit_test(test_manifest_index_partial_platform),
         cmocka_unit_test(test_manifest_detect_by_shape),
         cmocka_unit_test(test_manifest_rejects),
         cmocka_unit_test(test_image_config_parse),
