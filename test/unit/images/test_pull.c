@@ -429,11 +429,14 @@ static void test_pull_hostile_traversal(void **state)
     struct fixture *fixture = *state;
     struct pull_result result;
     struct image_record record;
-    _cleanup_free_ char *name = xasprintf("%s/hostile/traversal:1.0", testbed.tls);
-    _cleanup_free_ char *escape = xasprintf("%s/escape", fixture->root);
-    _cleanup_free_ char *escape_layers = xasprintf("%s/layers/escape", fixture->root);
+    _cleanup_free_ char *name = NULL;
+    _cleanup_free_ char *escape = NULL;
+    _cleanup_free_ char *escape_layers = NULL;
 
     REQUIRE_TESTBED();
+    name = xasprintf("%s/hostile/traversal:1.0", testbed.tls);
+    escape = xasprintf("%s/escape", fixture->root);
+    escape_layers = xasprintf("%s/layers/escape", fixture->root);
     pull(fixture, testbed.tls, "hostile/traversal:1.0", NULL, &result);
     assert_non_null(result.error.message);
     assert_non_null(strstr(result.error.message, "escape"));
@@ -471,15 +474,19 @@ static void count_dir(const char *path, size_t *count)
 static void test_remove_untags_then_collects(void **state)
 {
     struct fixture *fixture = *state;
-    _cleanup_free_ char *tag1 = xasprintf("%s/test/busybox:1.0", testbed.tls);
-    _cleanup_free_ char *tag2 = xasprintf("%s/test/busybox:latest", testbed.tls);
-    _cleanup_free_ char *layers = xasprintf("%s/layers", fixture->root);
-    _cleanup_free_ char *blobs = xasprintf("%s/content/blobs/sha256", fixture->root);
+    _cleanup_free_ char *tag1 = NULL;
+    _cleanup_free_ char *tag2 = NULL;
+    _cleanup_free_ char *layers = NULL;
+    _cleanup_free_ char *blobs = NULL;
     struct pull_result result;
     struct image_record record;
     size_t count = 0;
 
     REQUIRE_TESTBED();
+    tag1 = xasprintf("%s/test/busybox:1.0", testbed.tls);
+    tag2 = xasprintf("%s/test/busybox:latest", testbed.tls);
+    layers = xasprintf("%s/layers", fixture->root);
+    blobs = xasprintf("%s/content/blobs/sha256", fixture->root);
     pull(fixture, testbed.tls, "test/busybox:1.0", NULL, &result);
     assert_pulled(&result);
     result_clear(&result);

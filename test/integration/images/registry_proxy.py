@@ -1,0 +1,141 @@
+"""A plain-HTTP registry proxy in front of the testbed's HTTP registry, with faults to inject.
+
+It records every request (path and Authorization header) and can: require Basic auth, answer
+chosen paths with an error status a number of times, redirect blob GETs to a second server
+(standing in for pre-signed storage URLs), corrupt blob bytes, and stall blob bodies after
+their first bytes until released.
+"""
+
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STALL_AFTER = 4096
+
+
+class RegistryProxy:
+    def __init__(self, backend_url):
+        self.backend_url = backend_url.rstrip("/")
+        self.lock = threading.Lock()
+        self.requests = []       # (server, path, authorization or None)
+        self.faults = []         # [path substring, status, remaining count]
+        self.basic_auth = None   # "Basic <base64>" that the proxy requires, or None
+        self.redirect_blobs = False
+        self.corrupt_blobs = False
+        self.stall_blobs = False
+        self.stalled = threading.Event()   # set when a blob body is held back
+        self.release = threading.Event()   # set to let held bodies continue
+        self.server = self._serve("registry")
+        self.storage = self._serve("storage")
+
+    @property
+    def host(self):
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def storage_url(self):
+        return f"http://127.0.0.1:{self.storage.server_address[1]}"
+
+    def fail(self, path_part, status, count):
+        with self.lock:
+            self.faults.append([path_part, status, count])
+
+    def seen(self, server=None, path_part=""):
+        with self.lock:
+            return [r for r in self.requests
+                    if (server is None or r[0] == server) and path_part in r[1]]
+
+    def close(self):
+        self.release.set()
+        for server in (self.server, self.storage):
+            server.shutdown()
+            server.server_close()
+
+    def _serve(self, name):
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                proxy._handle(name, self)
+
+            def do_HEAD(self):
+                proxy._handle(name, self)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def _take_fault(self, path):
+        with self.lock:
+            for fault in self.faults:
+                if fault[0] in path and fault[2] > 0:
+                    fault[2] -= 1
+                    return fault[1]
+        return None
+
+    def _handle(self, name, handler):
+        path = handler.path
+        with self.lock:
+            self.requests.append((name, path, handler.headers.get("Authorization")))
+        if name == "registry":
+            if self.basic_auth and handler.headers.get("Authorization") != self.basic_auth:
+                self._reply(handler, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}',
+                            {"WWW-Authenticate": 'Basic realm="proxy"'})
+                return
+            status = self._take_fault(path)
+            if status is not None:
+                self._reply(handler, status, b'{"errors":[{"code":"X","message":"injected"}]}')
+                return
+            if self.redirect_blobs and "/blobs/" in path:
+                self._reply(handler, 307, b"",
+                            {"Location": f"{self.storage_url}{path}?X-Signature=test"})
+                return
+        self._forward(handler, path.split("?", 1)[0])
+
+    def _reply(self, handler, status, body, headers=None):
+        handler.send_response(status)
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Content-Type", "application/json")
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(body)
+
+    def _forward(self, handler, path):
+        request = urllib.request.Request(self.backend_url + path, method=handler.command)
+        if handler.headers.get("Accept"):
+            request.add_header("Accept", handler.headers["Accept"])
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, headers, body = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            status, headers, body = error.code, error.headers, error.read()
+        is_blob = "/blobs/" in path and status == 200
+        if is_blob and self.corrupt_blobs and body:
+            body = bytes([body[0] ^ 0xFF]) + body[1:]
+        handler.send_response(status)
+        for key in ("Content-Type", "Docker-Content-Digest", "WWW-Authenticate"):
+            if headers.get(key):
+                handler.send_header(key, headers[key])
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if handler.command == "HEAD":
+            return
+        if is_blob and self.stall_blobs and len(body) > STALL_AFTER:
+            handler.wfile.write(body[:STALL_AFTER])
+            handler.wfile.flush()
+            self.stalled.set()
+            self.release.wait(60)
+            body = body[STALL_AFTER:]
+        try:
+            handler.wfile.write(body)
+        except OSError:
+            pass

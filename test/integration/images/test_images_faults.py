@@ -1,0 +1,132 @@
+"""Pulls through a faulty registry proxy: auth and redirects, retries, corrupt blobs, mirrors,
+and a daemon killed in the middle of a pull."""
+
+import base64
+import os
+import threading
+
+import grpc
+import pytest
+
+from registry_proxy import RegistryProxy
+
+
+@pytest.fixture
+def proxy(testbed, certs_dir):
+    """The proxy in front of the testbed's HTTP registry, configured as a plain-HTTP host."""
+    instance = RegistryProxy(testbed["TESTBED_HTTP_URL"])
+    host_dir = certs_dir / instance.host
+    host_dir.mkdir()
+    (host_dir / "hosts.toml").write_text(f'server = "http://{instance.host}"\n')
+    yield instance
+    instance.close()
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_redirect_gets_no_authorization(images, api, proxy, testbed):
+    user, password = testbed["TESTBED_USER"], testbed["TESTBED_PASS"]
+    proxy.basic_auth = basic(user, password)
+    proxy.redirect_blobs = True
+    images.pull(f"{proxy.host}/test/busybox:1.0",
+                auth=api.AuthConfig(username=user, password=password))
+
+    manifests = proxy.seen("registry", "/manifests/")
+    assert manifests[0][2] is None  # anonymous first, then the answer to the challenge
+    assert manifests[-1][2] == proxy.basic_auth
+    storage = proxy.seen("storage", "/blobs/")
+    assert len(storage) == 2  # config and layer
+    assert all(authorization is None for _, _, authorization in storage)
+
+
+def test_retries_after_5xx(images, proxy):
+    proxy.fail("/manifests/", 503, 2)
+    proxy.fail("/blobs/", 502, 1)
+    images.pull(f"{proxy.host}/test/busybox:1.0")
+    assert len(proxy.seen("registry", "/manifests/")) == 3
+    assert "retry" in images.log()
+
+
+def test_no_retry_after_4xx(images, proxy):
+    reference = f"{proxy.host}/test/busybox:1.0"
+    proxy.fail("/manifests/", 403, 5)
+    with pytest.raises(grpc.RpcError) as raised:
+        images.pull(reference)
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert f'pull "{reference}": registry {proxy.host} returned 403 Forbidden for the manifest' \
+        in raised.value.details()
+    assert len(proxy.seen("registry", "/manifests/")) == 1
+
+
+def test_missing_blob_is_not_found(images, proxy):
+    proxy.fail("/blobs/", 404, 100)
+    with pytest.raises(grpc.RpcError) as raised:
+        images.pull(f"{proxy.host}/test/busybox:1.0")
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "returned 404 Not Found for blob sha256:" in raised.value.details()
+
+
+def test_corrupt_blob_names_both_digests(images, proxy):
+    proxy.corrupt_blobs = True
+    with pytest.raises(grpc.RpcError) as raised:
+        images.pull(f"{proxy.host}/test/busybox:1.0")
+    assert raised.value.code() == grpc.StatusCode.DATA_LOSS
+    assert raised.value.details().count("sha256:") >= 2
+    assert len(images.list()) == 0
+
+
+def test_mirror_is_tried_first(make_daemon, proxy, testbed, certs_dir):
+    tls = testbed["TESTBED_TLS"]
+    (certs_dir / tls / "hosts.toml").write_text(
+        f'server = "https://{tls}"\n'
+        f'[host."http://{proxy.host}"]\n'
+        f'  capabilities = ["pull", "resolve"]\n')
+    images = make_daemon()
+    images.pull(f"{tls}/test/busybox:1.0")
+    assert len(proxy.seen("registry", "/v2/test/busybox/manifests/1.0")) == 1
+    assert len(proxy.seen("registry", "/blobs/")) == 2
+
+
+def test_failing_mirror_falls_back(make_daemon, proxy, testbed, certs_dir):
+    tls = testbed["TESTBED_TLS"]
+    (certs_dir / tls / "hosts.toml").write_text(
+        f'server = "https://{tls}"\n'
+        f'[host."http://{proxy.host}"]\n'
+        f'  capabilities = ["pull", "resolve"]\n')
+    proxy.fail("/v2/", 404, 100)
+    images = make_daemon()
+    image_id = images.pull(f"{tls}/test/busybox:1.0")
+    assert image_id.startswith("sha256:")
+    assert len(proxy.seen("registry", "/manifests/")) == 1
+
+
+def test_killed_mid_pull_then_pulls_again(images, proxy):
+    reference = f"{proxy.host}/test/busybox:1.0"
+    proxy.stall_blobs = True
+    errors = []
+
+    def pull():
+        try:
+            images.pull(reference, timeout=60)
+        except grpc.RpcError as error:
+            errors.append(error.code())
+
+    thread = threading.Thread(target=pull)
+    thread.start()
+    assert proxy.stalled.wait(30)
+    images.kill()
+    thread.join(30)
+    assert errors  # the call failed with the daemon
+    proxy.stall_blobs = False
+    proxy.release.set()
+
+    images.start()
+    image_id = images.pull(reference)
+    assert images.status(reference).image.id == image_id
+    ingest = os.path.join(images.root, "content", "ingest")
+    assert not os.path.exists(ingest) or os.listdir(ingest) == []
+    leftovers = [name for name in os.listdir(os.path.join(images.root, "layers"))
+                 if name.startswith(".tmp")]
+    assert leftovers == []
