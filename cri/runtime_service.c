@@ -287,6 +287,46 @@ void runtime_service_reopen_container_log(struct rpc_call *call, const void *req
     rpc_call_reply(call, &response);
 }
 
+static void exec_sync_done_cb(const struct runtime_exec_result *result, const struct error *err,
+                              void *data)
+{
+    struct rpc_call *call = data;
+    Runtime__V1__ExecSyncResponse response = RUNTIME__V1__EXEC_SYNC_RESPONSE__INIT;
+
+    if (err) {
+        rpc_call_fail(call, err);
+        return;
+    }
+    response.stdout.data = (uint8_t *)result->stdout_data;
+    response.stdout.len = result->stdout_length;
+    response.stderr.data = (uint8_t *)result->stderr_data;
+    response.stderr.len = result->stderr_length;
+    response.exit_code = result->exit_code;
+    rpc_call_reply(call, &response);
+}
+
+void runtime_service_exec_sync(struct rpc_call *call, const void *request)
+{
+    const Runtime__V1__ExecSyncRequest *req = request;
+    struct runtime *runtime = runtime_of(call);
+    _cleanup_error_ struct error err = ERROR_INIT;
+    _cleanup_free_ const char **argv = NULL;
+
+    if (runtime == NULL || require_id(call, req->container_id, "container_id") < 0)
+        return;
+    if (req->n_cmd == 0 || str_empty(req->cmd[0])) {
+        rpc_call_failf(call, ERROR_INVALID_ARGUMENT, "cmd is empty");
+        return;
+    }
+    argv = xcalloc(req->n_cmd + 1, sizeof(*argv));
+    for (size_t i = 0; i < req->n_cmd; i++)
+        argv[i] = req->cmd[i];
+    /* The runtime reads argv only during the call; the request owns the strings. */
+    if (runtime_container_exec_sync(runtime, req->container_id, argv, req->timeout,
+                                    exec_sync_done_cb, call, &err) < 0)
+        rpc_call_fail(call, &err);
+}
+
 /* ---- RPCs that other parts of hostcri will serve ------------------------------------------ */
 
 static void fail_not_built(struct rpc_call *call, const char *what)
@@ -298,11 +338,6 @@ static void fail_not_built(struct rpc_call *call, const char *what)
 void runtime_service_update_container_resources(struct rpc_call *call, const void *request)
 {
     fail_not_built(call, "changing the resources of a container");
-}
-
-void runtime_service_exec_sync(struct rpc_call *call, const void *request)
-{
-    fail_not_built(call, "running a command in a container");
 }
 
 void runtime_service_exec(struct rpc_call *call, const void *request)

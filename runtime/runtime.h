@@ -9,6 +9,7 @@
 
 #include "api/api.pb-c.h"
 #include "common/error.h"
+#include "runtime/job.h"
 
 /*
  * The runtime: pod sandboxes and containers, their records, and the jobs that hold their
@@ -186,6 +187,38 @@ int runtime_container_list(struct runtime *runtime, const Runtime__V1__Container
  * container is not running, and then no new log file is created.
  */
 int runtime_container_reopen_log(struct runtime *runtime, const char *id, struct error *err);
+
+/*
+ * Starts a process in a running container's job (FAILED_PRECONDITION when it is not running)
+ * with job_exec_start, whose contract applies: *out and the descriptors in *io belong to the
+ * caller, and exit_cb runs once when the process exits. For Exec and Attach streams.
+ */
+int runtime_container_exec(struct runtime *runtime, const char *id,
+                           const struct job_exec_spec *spec, job_exec_exit_cb exit_cb, void *data,
+                           struct job_exec **out, struct job_exec_io *io, struct error *err);
+
+/* The outcome of an ExecSync. The output pointers are valid during the callback only. */
+struct runtime_exec_result {
+    int exit_code; /* 128 + signal number when a signal ended the process */
+    const char *stdout_data;
+    size_t stdout_length;
+    const char *stderr_data;
+    size_t stderr_length;
+};
+
+/* Completion of runtime_container_exec_sync: result on success, else err. */
+typedef void (*runtime_exec_sync_cb)(const struct runtime_exec_result *result,
+                                     const struct error *err, void *data);
+
+/*
+ * ExecSync: runs argv (NULL-terminated) in a running container with its environment, user
+ * and working directory, and collects up to 4 MiB of each output stream. A timeout_seconds
+ * over 0 kills the process when it passes and fails with DEADLINE_EXCEEDED. cb runs once
+ * later when the process has exited and its output is read.
+ */
+int runtime_container_exec_sync(struct runtime *runtime, const char *id, const char *const *argv,
+                                int64_t timeout_seconds, runtime_exec_sync_cb cb, void *data,
+                                struct error *err);
 
 /*
  * Returns true when a container record (in any state) uses image_id. For the image store's

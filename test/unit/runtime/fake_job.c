@@ -316,3 +316,24 @@ void job_exit_status_clear(struct job_exit_status *status)
     free(status->message);
     status->message = NULL;
 }
+
+int job_exec_start(struct job_container *container, const struct job_exec_spec *spec,
+                   job_exec_exit_cb exit_cb, void *data, struct job_exec **out,
+                   struct job_exec_io *io, struct error *err)
+{
+    return error_set(err, ERROR_UNIMPLEMENTED, "the fake job backend has no exec");
+}
+
+int job_exec_pid(const struct job_exec *exec)
+{
+    return 0;
+}
+
+int job_exec_signal(struct job_exec *exec, int signal, struct error *err)
+{
+    return error_set(err, ERROR_UNIMPLEMENTED, "the fake job backend has no exec");
+}
+
+void job_exec_release(struct job_exec *exec)
+{
+}
