@@ -25,7 +25,7 @@ struct image_record {
     char **repo_tags;      /* NULL-terminated, sorted; never NULL after a read */
     char **repo_digests;   /* NULL-terminated, sorted; never NULL after a read */
     char *manifest_digest; /* the platform's image manifest */
-    int64_t size;          /* bytes: config plus the compressed layers, as the manifest says */
+    int64_t size;          /* bytes: config plus the compressed layers, as listed in the manifest */
     char *config_json;     /* the image config document as pulled */
     char **chain_ids;      /* NULL-terminated, base layer first */
     char **diff_ids;       /* NULL-terminated, the same order */
@@ -62,7 +62,7 @@ int image_store_put(struct image_store *store, const struct image_record *record
 int image_store_get(struct image_store *store, const char *id, struct image_record *out,
                     struct error *err);
 
-/* Reads the image that holds name (a repo tag or repo digest). Returns 0 or -1 (NOT_FOUND). */
+/* Reads the image that has name (a repo tag or repo digest). Returns 0 or -1 (NOT_FOUND). */
 int image_store_get_by_name(struct image_store *store, const char *name, struct image_record *out,
                             struct error *err);
 
@@ -77,7 +77,7 @@ int image_store_get_by_id_prefix(struct image_store *store, const char *prefix,
 int image_store_list(struct image_store *store, struct image_record **records, size_t *count,
                      struct error *err);
 
-/* Removes one name. Returns 0 (also when nobody held it), or -1 with ERROR_INTERNAL. */
+/* Removes one name. Returns 0 (also when no image had it), or -1 with ERROR_INTERNAL. */
 int image_store_remove_name(struct image_store *store, const char *name, struct error *err);
 
 /* Removes the image and all its names. Returns 0 (also when absent), or -1. */

@@ -11,7 +11,7 @@
  * Garbage collection of blobs and layer directories that no image record uses. It runs in
  * two parts: image_gc_prepare reads the records on the loop thread, and image_gc_run deletes
  * on the thread pool. Nothing may add blobs or layers between the two (the images subsystem
- * holds pulls back while a collection runs), or they would be deleted.
+ * defers pulls while a collection runs), or they would be deleted.
  */
 
 struct image_gc {

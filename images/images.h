@@ -79,15 +79,16 @@ int images_open(uv_loop_t *loop, const struct images_config *config, struct imag
                 struct error *err);
 
 /*
- * Stops the subsystem: running pulls and fs-info requests complete at once with
- * ERROR_CANCELLED, and the memory is freed when the last thread pool job and libuv handle has
- * finished, so the caller must keep running the loop afterwards. Safe on NULL.
+ * Stops the subsystem: running pulls complete at once with ERROR_CANCELLED, while fs-info and
+ * flatten jobs already on the thread pool finish and run their callbacks. The memory is freed
+ * when the last job and libuv handle has finished, so the caller must keep running the loop
+ * afterwards. Safe on NULL.
  */
 void images_close(struct images *images);
 
 /*
  * Runs once per pull. On success image_id is the image id ("sha256:<hex>" of the config) and
- * err is NULL; on failure image_id is NULL and err says why (the message starts with
+ * err is NULL; on failure image_id is NULL and err explains the failure (the message starts with
  * `pull "<reference>": ` and names the registry host and HTTP status when there is one).
  */
 typedef void (*images_pull_cb)(const char *image_id, const struct error *err, void *data);
@@ -131,7 +132,7 @@ int images_remove(struct images *images, const char *ref_or_id, struct error *er
  */
 typedef bool (*images_in_use_cb)(void *data, const char *image_id, char **container_id);
 
-/* Sets the hook that images_remove asks (the runtime registers it); NULL removes it. */
+/* Sets the hook that images_remove calls (the runtime registers it); NULL removes it. */
 void images_set_in_use_hook(struct images *images, images_in_use_cb cb, void *data);
 
 /* Asks the in-use hook; false when none is set. *container_id as for images_in_use_cb. */
@@ -155,7 +156,7 @@ typedef void (*images_fs_info_cb)(const struct images_fs_usage *usage, const str
 int images_fs_info_start(struct images *images, images_fs_info_cb cb, void *data,
                          struct error *err);
 
-/* What CreateContainer needs from an image. */
+/* The parts of an image that CreateContainer uses. */
 struct images_resolved {
     char *id;                   /* "sha256:<hex>" */
     char *repo_tag;             /* first repo tag, or NULL */

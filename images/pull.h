@@ -25,7 +25,7 @@
  * store as it was; blobs it committed stay until a garbage collection removes them.
  */
 
-/* What a pull uses; owned by the images subsystem, which outlives the manager. */
+/* Dependencies of a pull, owned by the images subsystem, which outlives the manager. */
 struct pull_context {
     uv_loop_t *loop;
     const char *root_dir;
@@ -61,8 +61,8 @@ size_t pull_manager_active(const struct pull_manager *manager);
 /*
  * Starts pulling ref (normalized; copied), or joins a running pull of the same reference and
  * credentials. text is the reference as the user wrote it, for messages. creds may be NULL.
- * Returns 0 and runs cb exactly once later from the loop; never fails synchronously today
- * but keeps the -1 contract for callers.
+ * Returns 0 and runs cb exactly once later from the loop, or -1 with ERROR_CANCELLED once the
+ * manager is closing, without running cb.
  */
 int pull_start(struct pull_manager *manager, const char *text, const struct image_reference *ref,
                const struct auth_credentials *creds, pull_done_cb cb, void *data,

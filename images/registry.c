@@ -28,7 +28,7 @@ struct registry_client {
     const struct registry_client_options *options;
     struct registry_http *http;
     struct auth_token_cache *tokens;
-    char **basic_hosts; /* "<host>\n<fingerprint>" of endpoints that answered a Basic challenge */
+    char **basic_hosts; /* "<host>\n<fingerprint>" of endpoints that sent a Basic challenge */
     /*
      * "<domain>\n<index>": the registry's own endpoint that last worked when an earlier one
      * (HTTPS with verification) failed to connect, so that later fetches of an insecure
@@ -38,7 +38,7 @@ struct registry_client {
     struct registry_fetch *fetches;
 };
 
-/* How useful an error is to the user, so the final message names the most telling failure. */
+/* Usefulness of an error to the user, so that the final message names the most telling failure. */
 enum error_rank {
     RANK_NONE = 0,
     RANK_CONNECTION = 1,
@@ -463,7 +463,7 @@ static void cache_token(struct registry_fetch *fetch, const char *token, int64_t
                          fetch->fingerprint, token, expires_at);
 }
 
-/* Answers a 401 from the endpoint's origin. */
+/* Handles a 401 response from the endpoint's origin. */
 static void handle_unauthorized(struct registry_fetch *fetch,
                                 const struct registry_http_response *response,
                                 const char *error_body)

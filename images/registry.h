@@ -16,7 +16,7 @@
  * (GET /v2/<repository>/manifests/<reference> and /v2/<repository>/blobs/<digest>).
  *
  * One fetch tries the registry's endpoints in order (mirrors first, see hosts.h). On each it
- * answers 401 challenges (Basic with credentials; Bearer by fetching a token from the realm
+ * handles 401 challenges (Basic with credentials; Bearer by fetching a token from the realm
  * and caching it per host and scope), follows redirects itself (at most 10, dropping the
  * Authorization header when the redirect leaves the endpoint's origin, and refusing https to
  * http), and retries connection failures, 429 and 5xx with exponential backoff. 4xx
@@ -57,7 +57,7 @@ struct registry_fetch_request {
     const struct auth_credentials *credentials;
 };
 
-/* What a successful fetch returns, valid during the done callback only. */
+/* The result of a successful fetch, valid during the done callback only. */
 struct registry_fetch_result {
     const char *content_type;   /* Content-Type of the response, or NULL */
     const char *content_digest; /* Docker-Content-Digest header, or NULL */
