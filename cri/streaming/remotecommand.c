@@ -109,30 +109,46 @@ static void close_pipe(struct rc_pipe *pipe)
     uv_close((uv_handle_t *)&pipe->pipe, pipe_closed_cb);
 }
 
+/* The message of a failed command, as the reference server words it. */
+static char *exit_message(const struct rc_session *session)
+{
+    _cleanup_strbuf_ struct strbuf argv = STRBUF_INIT;
+
+    for (size_t i = 0; i < session->request->cmd_count; i++)
+        strbuf_appendf(&argv, "%s%s", i ? " " : "", session->request->cmd[i]);
+    return xasprintf("command terminated with non-zero exit code: error executing command [%s], "
+                     "exit code %d",
+                     argv.data ? argv.data : "", session->exit_code);
+}
+
+static char *failure_message(const struct rc_session *session)
+{
+    const char *what = session->request->kind == STREAMING_ATTACH
+                           ? "error attaching to container"
+                           : "error executing command in container";
+
+    return xasprintf("Internal error occurred: %s: %s", what, session->exit_error);
+}
+
+static bool nonzero_exit(const struct rc_session *session)
+{
+    return session->exit_code != 0 && session->request->kind == STREAMING_EXEC;
+}
+
 /* Builds the v4 Status JSON of the result. */
 static char *status_json(struct rc_session *session)
 {
     json_t *status;
 
     if (session->exit_error != NULL) {
-        const char *what = session->request->kind == STREAMING_ATTACH
-                               ? "error attaching to container"
-                               : "error executing command in container";
-        _cleanup_free_ char *message =
-            xasprintf("Internal error occurred: %s: %s", what, session->exit_error);
+        _cleanup_free_ char *message = failure_message(session);
 
         status = json_pack("{s:{},s:s,s:s,s:s,s:{s:[{s:s}]},s:i}", "metadata", "status", "Failure",
                            "message", message, "reason", "InternalError", "details", "causes",
                            "message", session->exit_error, "code", 500);
-    } else if (session->exit_code != 0 && session->request->kind == STREAMING_EXEC) {
-        _cleanup_strbuf_ struct strbuf argv = STRBUF_INIT;
-        for (size_t i = 0; i < session->request->cmd_count; i++)
-            strbuf_appendf(&argv, "%s%s", i ? " " : "", session->request->cmd[i]);
+    } else if (nonzero_exit(session)) {
         _cleanup_free_ char *code = xasprintf("%d", session->exit_code);
-        _cleanup_free_ char *message =
-            xasprintf("command terminated with non-zero exit code: error executing command [%s], "
-                      "exit code %d",
-                      argv.data ? argv.data : "", session->exit_code);
+        _cleanup_free_ char *message = exit_message(session);
 
         status = json_pack("{s:{},s:s,s:s,s:s,s:{s:[{s:s,s:s}]}}", "metadata", "status", "Failure",
                            "message", message, "reason", "NonZeroExitCode", "details", "causes",
@@ -159,10 +175,9 @@ static void send_status(struct rc_session *session)
     /* v1-v3 carry only a failure, as text; exit codes are lost. */
     _cleanup_free_ char *text = NULL;
     if (session->exit_error != NULL)
-        text = xasprintf("%s", session->exit_error);
-    else if (session->exit_code != 0 && session->request->kind == STREAMING_EXEC)
-        text = xasprintf("command terminated with non-zero exit code: exit code %d",
-                         session->exit_code);
+        text = failure_message(session);
+    else if (nonzero_exit(session))
+        text = exit_message(session);
     if (text != NULL)
         session->ops->send(session->transport, RC_STREAM_ERROR, text, strlen(text));
 }

@@ -575,3 +575,61 @@ void replay_stream_data(const struct replay *replay, int kind, uint32_t stream, 
             strbuf_append(out, replay->frames[i].data.data, replay->frames[i].data.length);
     }
 }
+
+static void *pod_thread(void *data)
+{
+    struct pod_server *pod = data;
+
+    for (int i = 0; i < pod->connections; i++) {
+        int fd = accept(pod->listen_fd, NULL, NULL);
+        struct strbuf request = STRBUF_INIT;
+
+        if (fd < 0)
+            break;
+        while (request.data == NULL || strstr(request.data, "\r\n\r\n") == NULL) {
+            if (read_some(fd, &request, 5000) <= 0)
+                break;
+        }
+        harness_send(fd, POD_RESPONSE, strlen(POD_RESPONSE));
+        strbuf_free(&request);
+        close(fd);
+    }
+    return NULL;
+}
+
+static int listen_loopback(uint16_t *port)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    socklen_t length = sizeof(address);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
+    *port = ntohs(address.sin_port);
+    return fd;
+}
+
+void pod_server_start(struct pod_server *pod, int connections)
+{
+    pod->connections = connections;
+    pod->listen_fd = listen_loopback(&pod->port);
+    assert_int_equal(pthread_create(&pod->thread, NULL, pod_thread, pod), 0);
+}
+
+void pod_server_join(struct pod_server *pod)
+{
+    pthread_join(pod->thread, NULL);
+    close(pod->listen_fd);
+}
+
+uint16_t unused_port(void)
+{
+    uint16_t port;
+    int fd = listen_loopback(&port);
+
+    close(fd);
+    return port;
+}

@@ -99,3 +99,25 @@ void replay_free(struct replay *replay);
 void replay_stream_data(const struct replay *replay, int kind, uint32_t stream, struct strbuf *out);
 
 #endif
+
+/* The answer of the test pod server to every request. */
+#define POD_RESPONSE "HTTP/1.0 200 OK\r\nContent-Length: 15\r\n\r\nhello-from-pod\n"
+
+struct pod_server {
+    int listen_fd;
+    uint16_t port;
+    int connections; /* to serve before the thread ends */
+    pthread_t thread;
+};
+
+/*
+ * Starts a stand-in for a web server in a host-network pod: it listens on a free loopback port
+ * and answers connections with POD_RESPONSE once their request head is complete.
+ */
+void pod_server_start(struct pod_server *pod, int connections);
+
+/* Waits until the pod server has served its connections. */
+void pod_server_join(struct pod_server *pod);
+
+/* Returns a loopback port where nothing listens (bound once, then released). */
+uint16_t unused_port(void);

@@ -351,13 +351,89 @@ static void test_spdy_attach_tty(void **state)
     harness_free(&harness);
 }
 
+static void check_port_forward_streams(const struct replay *replay)
+{
+    uint32_t ids[16];
+    const char *types[16];
+    size_t count = client_streams(replay->timeline, ids, types);
+
+    assert_non_null(strstr(replay->response_head, "X-Stream-Protocol-Version: portforward.k8s.io"));
+    for (size_t s = 0; s < count; s++) {
+        _cleanup_strbuf_ struct strbuf expected = STRBUF_INIT;
+        _cleanup_strbuf_ struct strbuf actual = STRBUF_INIT;
+        _cleanup_strbuf_ struct strbuf expected_data = STRBUF_INIT;
+
+        recorded_outline(replay->timeline, ids[s], &expected, &expected_data);
+        received_outline(replay, ids[s], &actual);
+        if (strcmp(expected.data, actual.data) != 0)
+            fail_msg("%s: stream %u (%s): expected frames %s, received %s", replay->name, ids[s],
+                     types[s], expected.data, actual.data);
+    }
+}
+
+static void test_spdy_port_forward(void **state)
+{
+    struct harness harness;
+    struct pod_server pod;
+    struct streaming_request request = {.kind = STREAMING_PORT_FORWARD, .pod_sandbox_id = "p0d"};
+    struct replay replay = {.name = "spdy-portforward", .request = &request};
+
+    pod_server_start(&pod, 2);
+    replay.port_override = pod.port;
+    harness_init(&harness, NULL);
+    harness_replay(&harness, &replay);
+    pod_server_join(&pod);
+    check_port_forward_streams(&replay);
+
+    /* Two local connections: data streams 3 and 7 carry the pod's answer; the error streams
+     * 1 and 5 stay empty. */
+    static const uint32_t data_streams[] = {3, 7}, error_streams[] = {1, 5};
+    for (int i = 0; i < 2; i++) {
+        _cleanup_strbuf_ struct strbuf data = STRBUF_INIT;
+        _cleanup_strbuf_ struct strbuf errors = STRBUF_INIT;
+
+        replay_stream_data(&replay, SPDY_DATA, data_streams[i], &data);
+        replay_stream_data(&replay, SPDY_DATA, error_streams[i], &errors);
+        assert_int_equal(data.length, strlen(POD_RESPONSE));
+        assert_memory_equal(data.data, POD_RESPONSE, data.length);
+        assert_int_equal(errors.length, 0);
+    }
+    replay_free(&replay);
+    harness_free(&harness);
+}
+
+static void test_spdy_port_forward_refused(void **state)
+{
+    struct harness harness;
+    struct streaming_request request = {.kind = STREAMING_PORT_FORWARD, .pod_sandbox_id = "p0d"};
+    struct replay replay = {.name = "spdy-portforward-refused", .request = &request};
+    _cleanup_strbuf_ struct strbuf errors = STRBUF_INIT;
+
+    replay.port_override = unused_port();
+    harness_init(&harness, NULL);
+    harness_replay(&harness, &replay);
+    check_port_forward_streams(&replay);
+    replay_stream_data(&replay, SPDY_DATA, 1, &errors);
+    assert_non_null(errors.data);
+    assert_non_null(strstr(errors.data, "error forwarding port"));
+    assert_non_null(strstr(errors.data, "connection refused"));
+    replay_free(&replay);
+    harness_free(&harness);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spdy_exec_exit_code),   cmocka_unit_test(test_spdy_exec_success),
-        cmocka_unit_test(test_spdy_exec_stdin_eof),   cmocka_unit_test(test_spdy_exec_ping),
-        cmocka_unit_test(test_spdy_exec_bulk_output), cmocka_unit_test(test_spdy_exec_tty_resize),
-        cmocka_unit_test(test_spdy_attach),           cmocka_unit_test(test_spdy_attach_tty),
+        cmocka_unit_test(test_spdy_exec_exit_code),
+        cmocka_unit_test(test_spdy_exec_success),
+        cmocka_unit_test(test_spdy_exec_stdin_eof),
+        cmocka_unit_test(test_spdy_exec_ping),
+        cmocka_unit_test(test_spdy_exec_bulk_output),
+        cmocka_unit_test(test_spdy_exec_tty_resize),
+        cmocka_unit_test(test_spdy_attach),
+        cmocka_unit_test(test_spdy_attach_tty),
+        cmocka_unit_test(test_spdy_port_forward),
+        cmocka_unit_test(test_spdy_port_forward_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
