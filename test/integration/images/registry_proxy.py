@@ -24,6 +24,7 @@ class RegistryProxy:
         self.redirect_blobs = False
         self.corrupt_blobs = False
         self.stall_blobs = False
+        self.truncate_blobs = 0  # blob bodies cut off after their first bytes, then served whole
         self.stalled = threading.Event()   # set when a blob body is held back
         self.release = threading.Event()   # set to let held bodies continue
         self.server = self._serve("registry")
@@ -80,6 +81,13 @@ class RegistryProxy:
                     return fault[1]
         return None
 
+    def _take_truncation(self):
+        with self.lock:
+            if self.truncate_blobs > 0:
+                self.truncate_blobs -= 1
+                return True
+        return False
+
     def _handle(self, name, handler):
         path = handler.path
         with self.lock:
@@ -128,6 +136,11 @@ class RegistryProxy:
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         if handler.command == "HEAD":
+            return
+        if is_blob and len(body) > STALL_AFTER and self._take_truncation():
+            handler.wfile.write(body[:STALL_AFTER])
+            handler.wfile.flush()
+            handler.close_connection = True
             return
         if is_blob and self.stall_blobs and len(body) > STALL_AFTER:
             handler.wfile.write(body[:STALL_AFTER])

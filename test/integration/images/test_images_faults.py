@@ -49,6 +49,15 @@ def test_retries_after_5xx(images, proxy):
     assert "retry" in images.log()
 
 
+def test_retry_after_cut_body(images, proxy):
+    proxy.truncate_blobs = 1
+    image_id = images.pull(f"{proxy.host}/test/busybox:1.0")
+    assert image_id.startswith("sha256:")
+    layer_requests = [r for r in proxy.seen("registry", "/blobs/")]
+    assert len(layer_requests) == 3  # the config, the cut layer and its retry
+    assert "retry" in images.log()
+
+
 def test_no_retry_after_4xx(images, proxy):
     reference = f"{proxy.host}/test/busybox:1.0"
     proxy.fail("/manifests/", 403, 5)
