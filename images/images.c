@@ -1,12 +1,11 @@
 #include "images/images.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "images/content_fs.h"
 #include "images/content_store.h"
 #include "images/image_store_gc.h"
 #include "images/layer.h"
@@ -71,8 +70,10 @@ void images_config_init_defaults(struct images_config *config)
 
 static int make_dir(const char *path, struct error *err)
 {
-    if (mkdir(path, 0700) < 0 && errno != EEXIST)
-        return error_set_errno(err, ERROR_INTERNAL, errno, "create %s", path);
+    int rc = content_fs_mkdir_p(path, 0700);
+
+    if (rc < 0)
+        return error_set_errno(err, ERROR_INTERNAL, rc, "create %s", path);
     return 0;
 }
 

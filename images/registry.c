@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -143,10 +142,7 @@ static enum error_code status_error_code(long status)
 
 static uint64_t monotonic_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return uv_hrtime();
 }
 
 static const struct registry_endpoint *current_endpoint(const struct registry_fetch *fetch)
