@@ -327,6 +327,74 @@ void runtime_service_exec_sync(struct rpc_call *call, const void *request)
         rpc_call_fail(call, &err);
 }
 
+void runtime_service_container_stats(struct rpc_call *call, const void *request)
+{
+    const Runtime__V1__ContainerStatsRequest *req = request;
+    struct runtime *runtime = runtime_of(call);
+    _cleanup_error_ struct error err = ERROR_INIT;
+    Runtime__V1__ContainerStatsResponse *response = NULL;
+
+    if (runtime == NULL || require_id(call, req->container_id, "container_id") < 0)
+        return;
+    if (runtime_container_stats(runtime, req->container_id, &response, &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    rpc_call_reply(call, response);
+    runtime_message_free(response);
+}
+
+void runtime_service_list_container_stats(struct rpc_call *call, const void *request)
+{
+    const Runtime__V1__ListContainerStatsRequest *req = request;
+    struct runtime *runtime = runtime_of(call);
+    _cleanup_error_ struct error err = ERROR_INIT;
+    Runtime__V1__ListContainerStatsResponse *response = NULL;
+
+    if (runtime == NULL)
+        return;
+    if (runtime_container_stats_list(runtime, req->filter, &response, &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    rpc_call_reply(call, response);
+    runtime_message_free(response);
+}
+
+void runtime_service_pod_sandbox_stats(struct rpc_call *call, const void *request)
+{
+    const Runtime__V1__PodSandboxStatsRequest *req = request;
+    struct runtime *runtime = runtime_of(call);
+    _cleanup_error_ struct error err = ERROR_INIT;
+    Runtime__V1__PodSandboxStatsResponse *response = NULL;
+
+    if (runtime == NULL || require_id(call, req->pod_sandbox_id, "pod_sandbox_id") < 0)
+        return;
+    if (runtime_sandbox_stats(runtime, req->pod_sandbox_id, &response, &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    rpc_call_reply(call, response);
+    runtime_message_free(response);
+}
+
+void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *request)
+{
+    const Runtime__V1__ListPodSandboxStatsRequest *req = request;
+    struct runtime *runtime = runtime_of(call);
+    _cleanup_error_ struct error err = ERROR_INIT;
+    Runtime__V1__ListPodSandboxStatsResponse *response = NULL;
+
+    if (runtime == NULL)
+        return;
+    if (runtime_sandbox_stats_list(runtime, req->filter, &response, &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    rpc_call_reply(call, response);
+    runtime_message_free(response);
+}
+
 /* ---- RPCs that other parts of hostcri will serve ------------------------------------------ */
 
 static void fail_not_built(struct rpc_call *call, const char *what)
@@ -353,26 +421,6 @@ void runtime_service_attach(struct rpc_call *call, const void *request)
 void runtime_service_port_forward(struct rpc_call *call, const void *request)
 {
     fail_not_built(call, "port forwarding");
-}
-
-void runtime_service_container_stats(struct rpc_call *call, const void *request)
-{
-    fail_not_built(call, "container statistics");
-}
-
-void runtime_service_list_container_stats(struct rpc_call *call, const void *request)
-{
-    fail_not_built(call, "container statistics");
-}
-
-void runtime_service_pod_sandbox_stats(struct rpc_call *call, const void *request)
-{
-    fail_not_built(call, "sandbox statistics");
-}
-
-void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *request)
-{
-    fail_not_built(call, "sandbox statistics");
 }
 
 void runtime_service_checkpoint_container(struct rpc_call *call, const void *request)

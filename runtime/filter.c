@@ -28,6 +28,12 @@ CHECK_MAP_LAYOUT(Runtime__V1__Container__AnnotationsEntry);
 CHECK_MAP_LAYOUT(Runtime__V1__ContainerStatus__LabelsEntry);
 CHECK_MAP_LAYOUT(Runtime__V1__ContainerStatus__AnnotationsEntry);
 CHECK_MAP_LAYOUT(Runtime__V1__PodSandboxStatusResponse__InfoEntry);
+CHECK_MAP_LAYOUT(Runtime__V1__ContainerAttributes__LabelsEntry);
+CHECK_MAP_LAYOUT(Runtime__V1__ContainerAttributes__AnnotationsEntry);
+CHECK_MAP_LAYOUT(Runtime__V1__PodSandboxAttributes__LabelsEntry);
+CHECK_MAP_LAYOUT(Runtime__V1__PodSandboxAttributes__AnnotationsEntry);
+CHECK_MAP_LAYOUT(Runtime__V1__ContainerStatsFilter__LabelSelectorEntry);
+CHECK_MAP_LAYOUT(Runtime__V1__PodSandboxStatsFilter__LabelSelectorEntry);
 CHECK_MAP_LAYOUT(Runtime__V1__ContainerStatusResponse__InfoEntry);
 
 const char *filter_map_get(struct filter_map_entry *const *entries, size_t n, const char *key)

@@ -220,6 +220,33 @@ int runtime_container_exec_sync(struct runtime *runtime, const char *id, const c
                                 int64_t timeout_seconds, runtime_exec_sync_cb cb, void *data,
                                 struct error *err);
 
+/* ---- Statistics ------------------------------------------------------------------------ */
+
+/*
+ * ContainerStats: CPU and memory of a running container from its job. A container that does
+ * not run gets only its attributes. usage_nano_cores is the rate since the previous sample of
+ * the same container, and is left out on the first.
+ */
+int runtime_container_stats(struct runtime *runtime, const char *id,
+                            Runtime__V1__ContainerStatsResponse **out, struct error *err);
+
+/* ListContainerStats: the running containers that match filter (NULL for all). */
+int runtime_container_stats_list(struct runtime *runtime,
+                                 const Runtime__V1__ContainerStatsFilter *filter,
+                                 Runtime__V1__ListContainerStatsResponse **out, struct error *err);
+
+/*
+ * PodSandboxStats: the sums over the sandbox's running containers, with each container's
+ * stats. UNAVAILABLE when the sandbox is not ready.
+ */
+int runtime_sandbox_stats(struct runtime *runtime, const char *id,
+                          Runtime__V1__PodSandboxStatsResponse **out, struct error *err);
+
+/* ListPodSandboxStats: the ready sandboxes that match filter (NULL for all). */
+int runtime_sandbox_stats_list(struct runtime *runtime,
+                               const Runtime__V1__PodSandboxStatsFilter *filter,
+                               Runtime__V1__ListPodSandboxStatsResponse **out, struct error *err);
+
 /*
  * Returns true when a container record (in any state) uses image_id. For the image store's
  * RemoveImage check.

@@ -41,6 +41,9 @@ struct container {
     int stop_signal; /* resolved at create time: POSIX number */
     struct stop_waiter *waiters;
     bool removing;
+    /* The previous CPU sample, for the usage_nano_cores rate of the statistics. */
+    uint64_t last_cpu_ns;
+    int64_t last_cpu_sample_ns;
 };
 
 struct runtime {
