@@ -1,8 +1,9 @@
 #!/bin/bash
 # Install every dependency, build hostcri and run all of its tests: the format check, the unit
 # tests (ctest), the unit and gRPC tests again under ASan and UBSan, each fuzz target for a
-# short bounded time, and the integration tests (pytest) against the real daemon and a real
-# registry on loopback. Run as root on Debian 12. Exits non-zero when any step fails; on
+# short bounded time, the packaging checks (systemd unit, .deb installed in a debootstrap
+# chroot), and the integration tests (pytest) against the real daemon and a real registry on
+# loopback. Run as root on Debian 12. Exits non-zero when any step fails; on
 # success the last line is pytest's summary.
 #
 # Environment: FUZZ_SECONDS (default 20) per fuzz target; JOBS (default nproc).
@@ -82,6 +83,7 @@ step "build with ASan and UBSan" build build-asan -DHOSTCRI_WERROR=ON -DHOSTCRI_
 step "build fuzz targets" build build-fuzz -DCMAKE_C_COMPILER=clang -DHOSTCRI_FUZZ=ON \
     -DHOSTCRI_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
     step "fuzz" run_fuzzers
+step "package: systemd unit, .deb in a Debian 12 chroot" scripts/test-package.sh
 step "start the test registry" start_testbed
 
 echo
