@@ -137,10 +137,14 @@ static void submit_trailers_only(struct rpc_call *call, int http_status)
 /* Logs the call's outcome and counts it in the RPC metrics. */
 static void record_completion(struct rpc_call *call)
 {
-    const char *path = call->method ? call->method->path : call->path ? call->path : "?";
+    const char *path = "?";
     uint64_t elapsed_ns = monotonic_ns() - call->started_ns;
     unsigned long elapsed_us = (unsigned long)(elapsed_ns / 1000);
 
+    if (call->method)
+        path = call->method->path;
+    else if (call->path)
+        path = call->path;
     if (call->status == ERROR_UNKNOWN || call->status == ERROR_INTERNAL)
         log_warn("%s failed after %lu us: %s: %s", path, elapsed_us, error_code_name(call->status),
                  call->status_message ? call->status_message : "");

@@ -193,7 +193,7 @@ static int choice_is_valid(const char *choices, const char *value)
     return 0;
 }
 
-/* What a valid value looks like, for the error message. */
+/* The expected form of a value, for the error message. */
 static const char *expected_form(const struct option_def *def)
 {
     switch (def->type) {
@@ -785,7 +785,7 @@ char *config_to_json(const struct hostcri_config *config)
         const struct option_def *def = &options[i];
         _cleanup_free_ char *key = xstrdup(def->key);
 
-        /* Durations are reported in milliseconds under a key that says so. */
+        /* A duration is reported in milliseconds, under its key with an "_ms" suffix. */
         if (def->type == OPTION_DURATION) {
             free(key);
             key = xasprintf("%s_ms", def->key);

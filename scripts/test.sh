@@ -1,9 +1,9 @@
 #!/bin/bash
-# Install every dependency, build hostcri and run all of its tests: the format check, the unit
-# tests (ctest), the unit and gRPC tests again under ASan and UBSan, each fuzz target for a
-# short bounded time, the packaging checks (systemd unit, .deb installed in a debootstrap
-# chroot), and the integration tests (pytest) against the real daemon and a real registry on
-# loopback. Run as root on Debian 12. Exits non-zero when any step fails; on
+# Install every dependency, build hostcri and run all of its tests. The steps: the format
+# check, the unit tests (ctest), the unit and gRPC tests again under ASan and UBSan, each fuzz
+# target for a short bounded time, the packaging checks (systemd unit, .deb installed in a
+# debootstrap chroot), and the integration tests (pytest) against the real daemon and a real
+# registry on loopback. Run as root on Debian 12. Exits non-zero when any step fails; on
 # success the last line is pytest's summary.
 #
 # Environment: FUZZ_SECONDS (default 20) per fuzz target; JOBS (default nproc).
