@@ -99,6 +99,7 @@ struct unpack {
     struct path_set created;
     struct deferred_dir *dirs;
     size_t dir_count;
+    size_t dir_capacity;
     struct layer_unpack_stats stats;
 };
 
@@ -340,7 +341,10 @@ static void defer_dir_times(struct unpack *u, const struct layer_os_entry *e)
 
     if (e->path[0] == '\0')
         return;
-    u->dirs = xrealloc(u->dirs, (u->dir_count + 1) * sizeof(*u->dirs));
+    if (u->dir_count == u->dir_capacity) {
+        u->dir_capacity = u->dir_capacity ? u->dir_capacity * 2 : 64;
+        u->dirs = xrealloc(u->dirs, u->dir_capacity * sizeof(*u->dirs));
+    }
     d = &u->dirs[u->dir_count++];
     d->path = xstrdup(e->path);
     d->times = *e;

@@ -24,6 +24,13 @@
 
 struct layer_os_root {
     int fd;
+    /*
+     * The directory of the last entry, open, because tar entries come directory by
+     * directory. Only this process changes the tree, and any removal clears the cache, so
+     * the cached descriptor always names the directory at cached_path.
+     */
+    char *cached_path;
+    int cached_fd;
 };
 
 typedef void (*created_fn)(const char *path, void *data);
@@ -36,13 +43,24 @@ int layer_os_root_open(const char *dir, struct layer_os_root **out)
         return -errno;
     *out = xcalloc(1, sizeof(**out));
     (*out)->fd = fd;
+    (*out)->cached_fd = -1;
     return 0;
+}
+
+static void clear_cache(struct layer_os_root *root)
+{
+    if (root->cached_fd >= 0)
+        close(root->cached_fd);
+    root->cached_fd = -1;
+    free(root->cached_path);
+    root->cached_path = NULL;
 }
 
 void layer_os_root_close(struct layer_os_root *root)
 {
     if (root == NULL)
         return;
+    clear_cache(root);
     close(root->fd);
     free(root);
 }
@@ -105,15 +123,40 @@ static int open_dir_path(const struct layer_os_root *root, const char *dir_path,
     return fd;
 }
 
+/* open_dir_path through the one-entry cache; the caller closes the returned descriptor. */
+static int open_dir_cached(struct layer_os_root *root, const char *dir_path, bool create,
+                           created_fn created, void *data)
+{
+    int fd;
+
+    if (root->cached_path == NULL || strcmp(root->cached_path, dir_path) != 0) {
+        fd = open_dir_path(root, dir_path, create, created, data);
+        if (fd < 0)
+            return fd;
+        clear_cache(root);
+        root->cached_fd = fd;
+        root->cached_path = xstrdup(dir_path);
+    }
+    fd = fcntl(root->cached_fd, F_DUPFD_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+}
+
 /* Opens the parent directory of path and points *name at the last component inside path. */
-static int open_parent(const struct layer_os_root *root, const char *path, bool create,
+static int open_parent(struct layer_os_root *root, const char *path, bool create,
                        created_fn created, void *data, const char **name)
 {
     const char *slash = strrchr(path, '/');
     _cleanup_free_ char *parent = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup("");
 
     *name = slash ? slash + 1 : path;
-    return open_dir_path(root, parent, create, created, data);
+    return open_dir_cached(root, parent, create, created, data);
+}
+
+/* content_fs_remove_at, which may remove the cached directory, so the cache is cleared. */
+static int remove_entry(struct layer_os_root *root, int parent_fd, const char *name)
+{
+    clear_cache(root);
+    return content_fs_remove_at(parent_fd, name);
 }
 
 static bool ignorable_xattr_error(int errnum)
@@ -206,7 +249,7 @@ static int create_dir(int parent_fd, const char *name, const struct layer_os_ent
     return apply_fd_metadata(fd, e, false);
 }
 
-static int create_hardlink(const struct layer_os_root *root, int parent_fd, const char *name,
+static int create_hardlink(struct layer_os_root *root, int parent_fd, const char *name,
                            const struct layer_os_entry *e)
 {
     const char *target_name;
@@ -233,7 +276,7 @@ static int create_node(int parent_fd, const char *name, const struct layer_os_en
     return apply_path_metadata(parent_fd, name, e);
 }
 
-static int create_in_parent(const struct layer_os_root *root, int parent_fd, const char *name,
+static int create_in_parent(struct layer_os_root *root, int parent_fd, const char *name,
                             const struct layer_os_entry *e, int *fd)
 {
     struct stat st;
@@ -241,7 +284,7 @@ static int create_in_parent(const struct layer_os_root *root, int parent_fd, con
     int rc;
 
     if (exists && !(e->type == LAYER_OS_DIR && S_ISDIR(st.st_mode))) {
-        rc = content_fs_remove_at(parent_fd, name);
+        rc = remove_entry(root, parent_fd, name);
         if (rc < 0)
             return rc;
         exists = false;
@@ -359,7 +402,7 @@ int layer_os_remove(struct layer_os_root *root, const char *path)
         return 0;
     if (parent_fd < 0)
         return parent_fd;
-    return content_fs_remove_at(parent_fd, name);
+    return remove_entry(root, parent_fd, name);
 }
 
 int layer_os_list(struct layer_os_root *root, const char *dir_path,
