@@ -333,13 +333,14 @@ void websocket_session_send(struct websocket_session *session, unsigned channel,
     case WEBSOCKET_FRAMING_BINARY:
         message = xmalloc(length + 1);
         message[0] = (uint8_t)channel;
-        memcpy(message + 1, data, length);
+        if (length > 0)
+            memcpy(message + 1, data, length);
         queue(session, WSLAY_BINARY_FRAME, message, length + 1);
         return;
     case WEBSOCKET_FRAMING_BASE64:
         message = xmalloc(2 + (length + 2) / 3 * 4);
         message[0] = (uint8_t)('0' + channel);
-        int n = EVP_EncodeBlock(message + 1, data, (int)length);
+        int n = length > 0 ? EVP_EncodeBlock(message + 1, data, (int)length) : 0;
         queue(session, WSLAY_TEXT_FRAME, message, (size_t)n + 1);
         return;
     }

@@ -67,7 +67,8 @@ static void on_message(void *data, unsigned channel, const uint8_t *payload, siz
 
     assert_true(d->message_count < MAX_EVENTS);
     d->messages[d->message_count].channel = channel;
-    d->messages[d->message_count].data = xmemdup(payload, length + 1);
+    d->messages[d->message_count].data = xcalloc(1, length + 1);
+    memcpy(d->messages[d->message_count].data, payload, length);
     d->messages[d->message_count].length = length;
     d->message_count++;
 }
