@@ -686,6 +686,19 @@ static void print_yaml_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* True when some option of the section has a default value, so it is printed uncommented. */
+static bool section_has_default(const char *section)
+{
+    size_t length = strlen(section);
+
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        if (strncmp(options[i].key, section, length) == 0 && options[i].key[length] == '.' &&
+            options[i].default_value != NULL)
+            return true;
+    }
+    return false;
+}
+
 void config_print_default(FILE *out)
 {
     char section[32] = "";
@@ -703,8 +716,9 @@ void config_print_default(FILE *out)
         if (section_length != (int)strlen(section) ||
             strncmp(section, def->key, (size_t)section_length) != 0) {
             snprintf(section, sizeof(section), "%.*s", section_length, def->key);
+            /* A section with no value set would load as an empty key: comment it out too. */
             if (section_length > 0)
-                fprintf(out, "\n%s:\n", section);
+                fprintf(out, "\n%s%s:\n", section_has_default(section) ? "" : "# ", section);
         }
         fprintf(out, "%s%s# %s\n", dot ? "" : "\n", indent, def->help);
         if (def->default_value == NULL) {
