@@ -21,25 +21,29 @@
  * leftovers of a killed daemon.
  *
  * Entry rules, the same in both modes:
- * - A leading "/" or "./" is removed, as Docker and containerd do, so "/etc/x" lands at
- *   "etc/x" inside the target. A ".." component anywhere rejects the layer.
+ * - A leading "/" and every "." or empty component are removed, as Docker and containerd
+ *   do, so "/etc/x" lands at "etc/x" inside the target. A ".." component rejects the layer.
  * - No path, and no hard link target, may pass through a symlink: such an entry rejects the
- *   layer. The last component is never followed: an existing entry there is replaced.
+ *   layer. The last component is never followed. An existing entry there is replaced, except
+ *   that an existing directory stays (with the new metadata) for a directory entry.
  * - A rejected layer fails with ERROR_INVALID_ARGUMENT and a message that names the entry;
  *   nothing is ever created, changed or removed outside the target directory.
  * - Owners, modes (with setuid, setgid and sticky bits), modification times, symlinks, hard
  *   links, device nodes and FIFOs are kept. Extended attributes user.*, security.capability
  *   and trusted.* are kept, except trusted.overlay.* and user.overlay.* (overlayfs reads them
- *   from lower directories, and only whiteouts may set them here). Other
- *   security.* attributes (SELinux labels of the build host) are dropped. An attribute the
- *   file system does not support or the process may not set is skipped with a debug log.
+ *   from lower directories, and only whiteouts may set them here). Other security.*
+ *   attributes (SELinux labels of the build host) and system.* (POSIX ACLs) are dropped. An
+ *   attribute the file system does not support or the process may not set is skipped with a
+ *   debug log. Sockets and unknown entry types are skipped.
  *
  * Whiteouts, LAYER_UNPACK_OVERLAY (layers stacked as overlayfs lower directories):
  *   ".wh.<name>" becomes a character device 0:0 named <name>;
  *   ".wh..wh..opq" sets trusted.overlay.opaque=y on its directory.
  * Whiteouts, LAYER_UNPACK_FLAT (layers applied in order into one directory):
  *   ".wh.<name>" removes <name>; ".wh..wh..opq" removes every entry of its directory that
- *   this layer did not create. Whiteouts never remove what the same layer created.
+ *   this layer did not create.
+ * In both modes a whiteout never hides what the same layer created, and other ".wh..wh.*"
+ * names (aufs bookkeeping) are skipped.
  */
 
 enum layer_unpack_mode {
@@ -127,8 +131,9 @@ int layer_disk_usage(const char *path, uint64_t *bytes, uint64_t *inodes, struct
  * Builds one flattened root file system at target_dir (which must not exist) from count layer
  * blobs applied in order with LAYER_UNPACK_FLAT, for hosts without overlayfs. diff_ids may
  * be NULL; else diff_ids[i] is checked for blob_paths[i]. Works in a temporary sibling
- * directory and renames it to target_dir at the end. stats (may be NULL) gets the totals.
- * Errors as layer_unpack; nothing is left behind on failure. Blocking.
+ * directory and renames it to target_dir at the end. stats (may be NULL) gets the summed
+ * size and entries, and the diff ID of the last layer. Errors as layer_unpack, plus
+ * ERROR_ALREADY_EXISTS when target_dir exists; nothing is left behind on failure. Blocking.
  */
 int layer_flatten(const char *const *blob_paths, const char *const *diff_ids, size_t count,
                   const char *target_dir, struct layer_unpack_stats *stats, struct error *err);
