@@ -56,17 +56,50 @@ void crilog_format_time(int64_t now_ns, char *buf, size_t size)
              utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, nanos);
 }
 
+/* Writes the buffer; returns 0 or an errno value. The buffer is emptied either way. */
+static int write_out(struct crilog *log)
+{
+    size_t done = 0;
+    int result = 0;
+
+    while (log->fd >= 0 && done < log->out.length) {
+        ssize_t n = write(log->fd, log->out.data + done, log->out.length - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            result = n < 0 ? errno : EIO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    strbuf_reset(&log->out);
+    return result;
+}
+
 /* Adds one record with the pending text of stream and empties it. */
 static void emit_record(struct crilog *log, enum crilog_stream stream, char tag, int64_t now_ns)
 {
     struct crilog_pending *pending = &log->pending[stream];
-    char stamp[40];
+    char header[64];
+    int length;
 
-    crilog_format_time(now_ns, stamp, sizeof(stamp));
-    strbuf_appendf(&log->out, "%s %s %c ", stamp, stream_names[stream], tag);
+    /* Records of one batch share a time, so it is formatted once. */
+    if (now_ns != log->stamp_ns || log->stamp[0] == '\0') {
+        crilog_format_time(now_ns, log->stamp, sizeof(log->stamp));
+        log->stamp_ns = now_ns;
+    }
+    length = snprintf(header, sizeof(header), "%s %s %c ", log->stamp, stream_names[stream], tag);
+    strbuf_append(&log->out, header, (size_t)length);
     strbuf_append(&log->out, pending->data, pending->length);
     strbuf_append_char(&log->out, '\n');
     pending->length = 0;
+    if (log->out.length >= CRILOG_FLUSH_THRESHOLD) {
+        int errnum = write_out(log);
+
+        if (errnum != 0 && log->write_errno == 0)
+            log->write_errno = errnum;
+    }
 }
 
 /* Moves length bytes (which must fit) into the pending buffer of stream. */
@@ -125,23 +158,14 @@ void crilog_end_stream(struct crilog *log, enum crilog_stream stream, int64_t no
 
 int crilog_flush(struct crilog *log, struct error *err)
 {
-    size_t done = 0;
-    int result = 0;
+    int errnum = write_out(log);
 
-    while (log->fd >= 0 && done < log->out.length) {
-        ssize_t n = write(log->fd, log->out.data + done, log->out.length - done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            result = error_set_errno(err, ERROR_INTERNAL, n < 0 ? errno : EIO,
-                                     "write container log %s", log->path);
-            break;
-        }
-        done += (size_t)n;
-    }
-    strbuf_reset(&log->out);
-    return result;
+    if (errnum == 0)
+        errnum = log->write_errno;
+    log->write_errno = 0;
+    if (errnum != 0)
+        return error_set_errno(err, ERROR_INTERNAL, errnum, "write container log %s", log->path);
+    return 0;
 }
 
 int crilog_reopen(struct crilog *log, struct error *err)

@@ -25,6 +25,10 @@
 /* The kubelet's default maximum line size (containerd's max_container_log_line_size). */
 #define CRILOG_DEFAULT_MAX_LINE 16384
 
+/* Buffered records are written once they pass this size, which bounds the writer's memory
+ * when a container prints many short lines. */
+#define CRILOG_FLUSH_THRESHOLD 65536
+
 enum crilog_stream {
     CRILOG_STDOUT = 0,
     CRILOG_STDERR = 1,
@@ -42,6 +46,9 @@ struct crilog {
     size_t max_line;
     struct crilog_pending pending[2];
     struct strbuf out; /* records not written yet */
+    int write_errno;   /* first error of a write made by crilog_append, for crilog_flush */
+    int64_t stamp_ns;  /* the time that stamp holds */
+    char stamp[40];
 };
 
 /*
@@ -54,7 +61,8 @@ int crilog_open(struct crilog *log, const char *path, size_t max_line, struct er
 /*
  * Turns data of stream into records stamped with now_ns (nanoseconds since the Unix epoch) and
  * adds them to the output buffer. Text after the last newline waits in the stream's pending
- * buffer. Nothing is written to the file until crilog_flush.
+ * buffer. The buffer is written when it passes CRILOG_FLUSH_THRESHOLD; a failure of that write
+ * is returned by the next crilog_flush.
  */
 void crilog_append(struct crilog *log, enum crilog_stream stream, const void *data, size_t length,
                    int64_t now_ns);
@@ -64,7 +72,8 @@ void crilog_end_stream(struct crilog *log, enum crilog_stream stream, int64_t no
 
 /*
  * Writes the buffered records with one write (more only after a short write). On a write error
- * the buffered records are dropped, so the caller can keep draining the container's output.
+ * (here or in an earlier crilog_append) the records are dropped, so the caller can keep
+ * draining the container's output.
  */
 int crilog_flush(struct crilog *log, struct error *err);
 

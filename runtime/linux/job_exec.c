@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include "common/util.h"
 #include "runtime/linux/monitor_files.h"
 #include "runtime/linux/spawn.h"
+#include "runtime/linux/userdb.h"
 
 #define MAX_GROUPS 256
 
@@ -117,17 +116,16 @@ static int resolve_exec_user(const struct job_user *user, pid_t init_pid, struct
     setup->request.uid = user->has_uid ? user->uid : getuid();
     setup->request.gid = user->has_gid ? user->gid : getgid();
     if (user->username != NULL) {
-        /* NOTE: resolved in the daemon's view of /etc/passwd, which differs from the
-         * container's only when a volume is mounted over /etc. */
-        struct passwd *entry = getpwnam(user->username);
+        /* /proc/<pid>/root is the init process's view, volumes over /etc included. */
+        _cleanup_free_ char *passwd = xasprintf("/proc/%d/root/etc/passwd", (int)init_pid);
+        _cleanup_free_ char *group = xasprintf("/proc/%d/root/etc/group", (int)init_pid);
+        gid_t primary = 0;
 
-        if (entry == NULL)
-            return error_set(err, ERROR_NOT_FOUND, "user \"%s\" not found", user->username);
-        setup->request.uid = entry->pw_uid;
+        if (userdb_find_user(passwd, user->username, &setup->request.uid, &primary, err) < 0)
+            return -1;
         if (!user->has_gid)
-            setup->request.gid = entry->pw_gid;
-        if (getgrouplist(user->username, entry->pw_gid, setup->groups, &n) < 0)
-            n = MAX_GROUPS;
+            setup->request.gid = primary;
+        n = (int)userdb_user_groups(group, user->username, primary, setup->groups, MAX_GROUPS);
     } else {
         n = 0;
     }

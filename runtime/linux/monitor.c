@@ -17,8 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +29,7 @@
 #include "common/util.h"
 #include "runtime/linux/rootfs.h"
 #include "runtime/linux/spawn.h"
+#include "runtime/linux/userdb.h"
 
 /* Sends the one-line start report to the daemon and closes the fd. */
 static void send_report(struct monitor *monitor, const char *line)
@@ -74,39 +73,32 @@ static void fail_start(struct monitor *monitor, const struct error *err)
     send_report(monitor, line);
 }
 
+#define MAX_GROUPS 256
+
 /* Resolves the user in the container's view (its /etc/passwd and /etc/group). */
 static int resolve_user(struct monitor *monitor, struct error *err)
 {
     struct monitor_spec *spec = &monitor->spec;
     struct spawn_request *request = &monitor->request;
-    size_t n_base = 0;
+    size_t n = 0;
 
     request->set_user = spec->username != NULL || spec->has_uid || spec->has_gid;
     request->uid = spec->has_uid ? spec->uid : getuid();
     request->gid = spec->has_gid ? spec->gid : getgid();
+    monitor->groups = xcalloc(MAX_GROUPS, sizeof(gid_t));
     if (spec->username != NULL) {
-        struct passwd *user = getpwnam(spec->username);
-        int n = 64;
+        gid_t primary = 0;
 
-        if (user == NULL)
-            return error_set(err, ERROR_NOT_FOUND, "user \"%s\" not found", spec->username);
-        request->uid = user->pw_uid;
+        if (userdb_find_user("/etc/passwd", spec->username, &request->uid, &primary, err) < 0)
+            return -1;
         if (!spec->has_gid)
-            request->gid = user->pw_gid;
-        monitor->groups = xcalloc((size_t)n + spec->n_groups, sizeof(gid_t));
-        if (getgrouplist(spec->username, user->pw_gid, monitor->groups, &n) < 0) {
-            monitor->groups =
-                xrealloc(monitor->groups, ((size_t)n + spec->n_groups) * sizeof(gid_t));
-            getgrouplist(spec->username, user->pw_gid, monitor->groups, &n);
-        }
-        n_base = (size_t)n;
-    } else {
-        monitor->groups = xcalloc(spec->n_groups + 1, sizeof(gid_t));
+            request->gid = primary;
+        n = userdb_user_groups("/etc/group", spec->username, primary, monitor->groups, MAX_GROUPS);
     }
-    for (size_t i = 0; i < spec->n_groups; i++)
-        monitor->groups[n_base + i] = spec->groups[i];
+    for (size_t i = 0; i < spec->n_groups && n < MAX_GROUPS; i++)
+        monitor->groups[n++] = spec->groups[i];
     request->groups = monitor->groups;
-    request->n_groups = n_base + spec->n_groups;
+    request->n_groups = n;
     return 0;
 }
 

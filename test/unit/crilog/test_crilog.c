@@ -246,6 +246,29 @@ static void reopen_after_rotation(void **state)
     assert_string_equal(data, STAMP " stdout F new\n");
 }
 
+/* Many short lines are written in batches, so the buffer never holds more than about the
+ * threshold. */
+static void many_short_lines_bounded(void **state)
+{
+    struct fixture *fx = *state;
+    size_t input_length = 1 << 20;
+    _cleanup_free_ char *input = xmalloc(input_length);
+    _cleanup_free_ char *data = NULL;
+    size_t record_length = strlen(STAMP " stdout F y\n");
+    size_t size;
+
+    for (size_t i = 0; i < input_length; i += 2) {
+        input[i] = 'y';
+        input[i + 1] = '\n';
+    }
+    crilog_append(&fx->log, CRILOG_STDOUT, input, input_length, TEST_TIME_NS);
+    assert_true(fx->log.out.capacity <= 2 * CRILOG_FLUSH_THRESHOLD);
+    assert_int_equal(crilog_flush(&fx->log, NULL), 0);
+    data = finish(fx, &size);
+    assert_int_equal(size, input_length / 2 * record_length);
+    assert_memory_equal(data + size - record_length, STAMP " stdout F y\n", record_length);
+}
+
 static void discard_without_path(void **state)
 {
     struct crilog log;
@@ -283,6 +306,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(long_tail_at_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(binary_passed_through, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_after_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(many_short_lines_bounded, setup, teardown),
         cmocka_unit_test(discard_without_path),
         cmocka_unit_test(open_missing_dir_fails),
     };

@@ -288,7 +288,7 @@ static void unknown_user_fails_start(void **state)
                                       .env = base_env,
                                       .user = {.username = "hostcri-no-such-user"}};
 
-    start_error(*state, "nouser", &spec, "user \"hostcri-no-such-user\" not found");
+    start_error(*state, "nouser", &spec, "user \"hostcri-no-such-user\" not found in /etc/passwd");
 }
 
 /* The rootfs is an overlay of the layers in a private namespace; volumes are bound into it. */
