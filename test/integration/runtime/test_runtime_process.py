@@ -132,8 +132,9 @@ def test_mounts(api, runtime, images, tmp_path):
                                command=["sh", "-c", script], mounts=mounts)
     runtime.wait_exited(container_id)
     log = runtime.log(container_id)
+    # stdout and stderr are separate pipes, so only the order within each one is certain.
     assert log[0] == "from the host"
-    assert log[-1] == "read-only"
+    assert "read-only" in log
     assert not (data / "new").exists()
     mounted = runtime.status(container_id).status.mounts
     assert [m.container_path for m in mounted] == ["/mnt/hostcri-test/ro"]
