@@ -34,7 +34,10 @@
     MEDIA_TYPE_OCI_INDEX ", " MEDIA_TYPE_DOCKER_LIST ", " MEDIA_TYPE_OCI_MANIFEST                  \
                          ", " MEDIA_TYPE_DOCKER_MANIFEST
 
-/* Largest manifest, index or config document parsed, in bytes (containerd uses 4 MiB too). */
+/*
+ * Largest manifest, index or config document parsed, in bytes. Registries commonly reject
+ * manifests above 4 MB, and real image configs are far smaller.
+ */
 #define MANIFEST_MAX_SIZE (4 * 1024 * 1024)
 
 enum manifest_kind {

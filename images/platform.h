@@ -15,6 +15,7 @@
  *   x86_64, x86-64 -> amd64 (variant v1 dropped); i386, i486, i586, i686 -> 386
  *   aarch64, arm64 -> arm64 with variant v8 when none is given ("8" -> "v8")
  *   armhf -> arm v7; armel -> arm v6; arm without variant -> arm v7; "7" -> "v7"
+ *   armv7l, armv6l (uname machine names) -> arm v7, arm v6
  *
  * Matching (platform_select): the os must be equal, and the architecture and variant must be
  * the host's or one the host also runs, in this order of preference: amd64/vN then lower
