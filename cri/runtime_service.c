@@ -270,6 +270,23 @@ void runtime_service_container_status(struct rpc_call *call, const void *request
     runtime_message_free(response);
 }
 
+void runtime_service_update_container_resources(struct rpc_call *call, const void *request)
+{
+    const Runtime__V1__UpdateContainerResourcesRequest *req = request;
+    Runtime__V1__UpdateContainerResourcesResponse response =
+        RUNTIME__V1__UPDATE_CONTAINER_RESOURCES_RESPONSE__INIT;
+    struct runtime *runtime = runtime_of(call);
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    if (runtime == NULL || require_id(call, req->container_id, "container_id") < 0)
+        return;
+    if (runtime_container_update_resources(runtime, req->container_id, req->linux, &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    rpc_call_reply(call, &response);
+}
+
 void runtime_service_reopen_container_log(struct rpc_call *call, const void *request)
 {
     const Runtime__V1__ReopenContainerLogRequest *req = request;
@@ -401,11 +418,6 @@ static void fail_not_built(struct rpc_call *call, const char *what)
 {
     rpc_call_failf(call, ERROR_UNIMPLEMENTED, "%s: %s is not implemented in this hostcri build",
                    rpc_call_method(call)->path, what);
-}
-
-void runtime_service_update_container_resources(struct rpc_call *call, const void *request)
-{
-    fail_not_built(call, "changing the resources of a container");
 }
 
 void runtime_service_exec(struct rpc_call *call, const void *request)

@@ -183,6 +183,15 @@ int runtime_container_list(struct runtime *runtime, const Runtime__V1__Container
                            Runtime__V1__ListContainersResponse **out, struct error *err);
 
 /*
+ * UpdateContainerResources: applies new CPU and memory limits to a running container's job
+ * and stores them, so a created container starts with them. FAILED_PRECONDITION for a
+ * container that has exited; the backend's error when the OS cannot change a job's limits.
+ */
+int runtime_container_update_resources(struct runtime *runtime, const char *id,
+                                       const Runtime__V1__LinuxContainerResources *resources,
+                                       struct error *err);
+
+/*
  * ReopenContainerLog: makes the monitor reopen the log file. FAILED_PRECONDITION when the
  * container is not running, and then no new log file is created.
  */
