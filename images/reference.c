@@ -327,6 +327,16 @@ char *reference_digested_string(const struct image_reference *ref, const char *d
     return xasprintf("%s/%s@%s", ref->domain, ref->path, digest);
 }
 
+/* True when name, read again, would get the docker.io domain. */
+static bool reads_as_docker_hub(const char *name)
+{
+    _cleanup_free_ char *domain = NULL;
+    _cleanup_free_ char *path = NULL;
+
+    split_domain(name, &domain, &path);
+    return strcmp(domain, REFERENCE_DOCKER_HUB_DOMAIN) == 0;
+}
+
 char *reference_familiar_string(const struct image_reference *ref)
 {
     _cleanup_free_ char *name = NULL;
@@ -338,6 +348,11 @@ char *reference_familiar_string(const struct image_reference *ref)
         name = xstrdup(ref->path + strlen("library/"));
     else
         name = xstrdup(ref->path);
+    /* "docker.io/my.org/app" keeps its domain: "my.org/app" would name another registry. */
+    if (strcmp(ref->domain, REFERENCE_DOCKER_HUB_DOMAIN) == 0 && !reads_as_docker_hub(name)) {
+        free(name);
+        name = reference_name(ref);
+    }
     return format_reference(name, ref);
 }
 

@@ -52,6 +52,8 @@ static const struct valid_case valid_cases[] = {
      "quay.io/x/y@sha512:" HEX128, "quay.io/x/y@sha512:" HEX128},
     {"localhost:5000", "docker.io", "library/localhost", "5000", NULL,
      "docker.io/library/localhost:5000", "localhost:5000"},
+    {"docker.io/my.org/app:1", "docker.io", "my.org/app", "1", NULL, "docker.io/my.org/app:1",
+     "docker.io/my.org/app:1"},
 };
 
 static void assert_str_or_null(const char *actual, const char *expected)
@@ -60,6 +62,21 @@ static void assert_str_or_null(const char *actual, const char *expected)
         assert_null(actual);
     else
         assert_string_equal(actual, expected);
+}
+
+/* Parsing a normalized or familiar string again gives the same normalized string. */
+static void check_reparse(const char *text)
+{
+    _cleanup_reference_ struct image_reference ref = IMAGE_REFERENCE_INIT;
+    _cleanup_free_ char *again = NULL;
+    _cleanup_reference_ struct image_reference first = IMAGE_REFERENCE_INIT;
+    _cleanup_free_ char *expected = NULL;
+
+    assert_int_equal(reference_parse(text, &first, NULL), 0);
+    expected = reference_string(&first);
+    assert_int_equal(reference_parse(expected, &ref, NULL), 0);
+    again = reference_string(&ref);
+    assert_string_equal(again, expected);
 }
 
 static void test_reference_valid(void **state)
@@ -81,6 +98,8 @@ static void test_reference_valid(void **state)
         assert_string_equal(full, c->full);
         familiar = reference_familiar_string(&ref);
         assert_string_equal(familiar, c->familiar);
+        check_reparse(full);
+        check_reparse(familiar);
     }
 }
 
