@@ -400,6 +400,10 @@ static int create_entry(struct unpack *u, struct archive_entry *ae, const char *
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "layer %s: entry \"%s\" is a hard link to \"%s\", which does not exist",
                          u->blob_path, name, target);
+    if (rc == -EPERM && e.type == LAYER_OS_HARDLINK)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "layer %s: entry \"%s\" is a hard link to \"%s\", which is a directory",
+                         u->blob_path, name, target);
     if (rc < 0)
         return entry_error(u, rc, name, err);
     if (e.type == LAYER_OS_FILE)

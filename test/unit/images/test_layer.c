@@ -412,6 +412,21 @@ static void test_layer_hardlink_missing_target(void **state)
     assert_non_null(strstr(err.message, "\"nowhere\""));
 }
 
+static void test_layer_hardlink_to_directory(void **state)
+{
+    struct fixture *f = *state;
+    const struct tar_entry entries[] = {
+        {"dir/", 'd', 0755, NULL, 0, 0, NULL, NULL, 0},
+        {"h", 'h', 0, "dir", 0, 0, NULL, NULL, 0},
+        {NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0},
+    };
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    assert_int_equal(unpack_entries(f, entries, TAR_NONE, NULL, &err), -1);
+    assert_int_equal(err.code, ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "directory"));
+}
+
 static void test_layer_replaces_entries(void **state)
 {
     struct fixture *f = *state;
@@ -690,6 +705,7 @@ int main(void)
         TEST(test_layer_flatten_whiteouts),
         TEST(test_layer_flatten_root_opaque),
         TEST(test_layer_hardlink_missing_target),
+        TEST(test_layer_hardlink_to_directory),
         TEST(test_layer_replaces_entries),
         TEST(test_layer_hostile),
         TEST(test_layer_absolute_path_stays_inside),
