@@ -224,6 +224,7 @@ struct list_state {
     enum digest_algorithm algorithm;
     char **digests;
     size_t count;
+    size_t capacity; /* slots in digests, the NULL terminator included */
 };
 
 static int add_listed_blob(const char *name, void *data)
@@ -235,7 +236,10 @@ static int add_listed_blob(const char *name, void *data)
         free(digest);
         return 0;
     }
-    state->digests = xrealloc(state->digests, (state->count + 2) * sizeof(char *));
+    if (state->count + 2 > state->capacity) {
+        state->capacity *= 2;
+        state->digests = xrealloc(state->digests, state->capacity * sizeof(char *));
+    }
     state->digests[state->count++] = digest;
     state->digests[state->count] = NULL;
     return 0;
@@ -243,7 +247,7 @@ static int add_listed_blob(const char *name, void *data)
 
 int content_store_list(const struct content_store *store, char ***digests, struct error *err)
 {
-    struct list_state state = {.digests = xcalloc(1, sizeof(char *))};
+    struct list_state state = {.digests = xcalloc(16, sizeof(char *)), .capacity = 16};
 
     for (size_t i = 0; i < ARRAY_SIZE(store_algorithms); i++) {
         _cleanup_free_ char *dir =

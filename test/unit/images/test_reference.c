@@ -1,6 +1,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,10 @@ static const struct valid_case valid_cases[] = {
      "quay.io/x/y@sha512:" HEX128, "quay.io/x/y@sha512:" HEX128},
     {"localhost:5000", "docker.io", "library/localhost", "5000", NULL,
      "docker.io/library/localhost:5000", "localhost:5000"},
+    {"[::1]/x", "[::1]", "x", "latest", NULL, "[::1]/x:latest", "[::1]/x:latest"},
+    {"Example.COM:443/team/app", "Example.COM:443", "team/app", "latest", NULL,
+     "Example.COM:443/team/app:latest", "Example.COM:443/team/app:latest"},
+    {"app:_", "docker.io", "library/app", "_", NULL, "docker.io/library/app:_", "app:_"},
     {"docker.io/my.org/app:1", "docker.io", "my.org/app", "1", NULL, "docker.io/my.org/app:1",
      "docker.io/my.org/app:1"},
 };
@@ -148,6 +153,20 @@ static void test_reference_invalid(void **state)
     }
 }
 
+static void test_reference_tag_length(void **state)
+{
+    char text[160];
+    _cleanup_reference_ struct image_reference ref = IMAGE_REFERENCE_INIT;
+
+    /* 128 characters is the longest tag. */
+    snprintf(text, sizeof(text), "app:%0128d", 7);
+    assert_int_equal(reference_parse(text, &ref, NULL), 0);
+    assert_int_equal(strlen(ref.tag), 128);
+    reference_clear(&ref);
+    snprintf(text, sizeof(text), "app:%0129d", 7);
+    assert_int_equal(reference_parse(text, &ref, NULL), -1);
+}
+
 static void test_reference_name_too_long(void **state)
 {
     char text[300];
@@ -217,6 +236,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_valid),
         cmocka_unit_test(test_reference_invalid),
+        cmocka_unit_test(test_reference_tag_length),
         cmocka_unit_test(test_reference_name_too_long),
         cmocka_unit_test(test_reference_api_host),
         cmocka_unit_test(test_reference_tag_and_digest_strings),
