@@ -381,6 +381,11 @@ void rc_session_stdin(struct rc_session *session, const void *data, size_t lengt
         return;
     if (!session->started) {
         strbuf_append(&session->pending_stdin, data, length);
+        /* The process does not exist yet: stop reading the client rather than buffer more. */
+        if (session->pending_stdin.length > LINK_BACKLOG_HIGH && !session->input_paused) {
+            session->input_paused = true;
+            session->ops->pause_input(session->transport, true);
+        }
         return;
     }
     write_stdin(session, data, length);
@@ -528,6 +533,10 @@ void rc_session_start(struct rc_session *session)
     if (session->pending_stdin.length > 0)
         write_stdin(session, session->pending_stdin.data, session->pending_stdin.length);
     strbuf_free(&session->pending_stdin);
+    if (session->input_paused && session->stdin_backlog <= LINK_BACKLOG_LOW) {
+        session->input_paused = false;
+        session->ops->pause_input(session->transport, false);
+    }
     if (session->options.close_stdin_at_start)
         session->stdin_closed = true;
     if (session->stdin_closed)

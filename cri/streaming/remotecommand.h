@@ -59,7 +59,7 @@ void rc_session_start(struct rc_session *session);
 /* Stdin from the client; kept until the process exists. */
 void rc_session_stdin(struct rc_session *session, const void *data, size_t length);
 
-/* The client's stdin ended: the process sees EOF (without a tty). */
+/* The client's stdin ended: the process reads EOF (without a tty; a terminal ignores it). */
 void rc_session_stdin_close(struct rc_session *session);
 
 /* Bytes of the resize stream: concatenated {"Width":W,"Height":H} objects, in any chunks. */

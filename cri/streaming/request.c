@@ -36,10 +36,16 @@ int streaming_validate_attach_request(const char *container_id, bool tty, unsign
     return validate_streams(container_id, tty, streams, err);
 }
 
-int streaming_validate_port_forward_request(const char *pod_sandbox_id, struct error *err)
+int streaming_validate_port_forward_request(const char *pod_sandbox_id, const int32_t *ports,
+                                            size_t port_count, struct error *err)
 {
     if (str_empty(pod_sandbox_id))
         return error_set(err, ERROR_INVALID_ARGUMENT, "missing required pod_sandbox_id");
+    for (size_t i = 0; i < port_count; i++) {
+        if (ports[i] < 1 || ports[i] > 65535)
+            return error_set(err, ERROR_INVALID_ARGUMENT, "invalid port %d: expected 1-65535",
+                             ports[i]);
+    }
     return 0;
 }
 

@@ -55,8 +55,9 @@ int streaming_validate_exec_request(const char *container_id, size_t cmd_count, 
                                     unsigned streams, struct error *err);
 int streaming_validate_attach_request(const char *container_id, bool tty, unsigned streams,
                                       struct error *err);
-/* Checks that the pod sandbox id is set. */
-int streaming_validate_port_forward_request(const char *pod_sandbox_id, struct error *err);
+/* Checks that the pod sandbox id is set and every port is in 1-65535 (the list may be empty). */
+int streaming_validate_port_forward_request(const char *pod_sandbox_id, const int32_t *ports,
+                                            size_t port_count, struct error *err);
 
 struct streaming_window_size {
     uint16_t width;

@@ -18,6 +18,9 @@
 #include "cri/streaming/spdy.h"
 #include "cri/streaming/spdy_handler_internal.h"
 
+#define SPDY_MAX_COMMAND_STREAMS 16
+#define SPDY_MAX_FORWARD_STREAMS 512
+
 static struct spdy_stream *find_stream(struct spdy_handler *handler, uint32_t id)
 {
     for (struct spdy_stream *stream = handler->streams; stream; stream = stream->next) {
@@ -192,6 +195,22 @@ static void accept_rc_stream(struct spdy_handler *handler, struct spdy_stream *s
     }
 }
 
+static size_t count_streams(const struct spdy_handler *handler)
+{
+    size_t count = 0;
+
+    for (const struct spdy_stream *stream = handler->streams; stream; stream = stream->next)
+        count++;
+    return count;
+}
+
+/* A remote command uses at most 5 streams; a port-forward 2 per open local connection. */
+static size_t max_streams(const struct spdy_handler *handler)
+{
+    return handler->request->kind == STREAMING_PORT_FORWARD ? SPDY_MAX_FORWARD_STREAMS
+                                                            : SPDY_MAX_COMMAND_STREAMS;
+}
+
 static void on_syn_stream(struct spdy_handler *handler, const struct spdy_frame *frame)
 {
     const char *type = spdy_headers_get(&frame->headers, "streamtype");
@@ -203,6 +222,13 @@ static void on_syn_stream(struct spdy_handler *handler, const struct spdy_frame 
         return;
     }
     handler->last_stream_id = frame->stream_id;
+    if (count_streams(handler) >= max_streams(handler)) {
+        log_warn("streaming: rejected SPDY stream %u: %zu streams are already open",
+                 frame->stream_id, max_streams(handler));
+        spdy_write_rst_stream(&handler->out, frame->stream_id, SPDY_RST_REFUSED_STREAM);
+        spdy_handler_flush(handler);
+        return;
+    }
     if (handler->request->kind == STREAMING_PORT_FORWARD &&
         !spdy_portforward_check_stream(handler, frame))
         return;

@@ -240,7 +240,7 @@ static void msg_recv_cb(wslay_event_context_ptr ctx, const struct wslay_event_on
             session->callbacks.on_close(session->data, arg->status_code);
         break;
     default:
-        /* wslay answers pings itself; pongs need nothing. */
+        /* wslay replies to pings itself; pongs need no action. */
         break;
     }
 }

@@ -242,6 +242,11 @@ static void start_port_forward(struct ws_handler *handler)
     for (size_t i = 0; i < request->port_count; i++) {
         struct ws_port *port = &handler->ports[i];
 
+        if (request->ports[i] < 1 || request->ports[i] > 65535) {
+            port_error(port, "invalid port", UV_EINVAL);
+            port_done(port);
+            continue;
+        }
         port->tcp = tcp_forward_open(handler->config.loop, port->port, &port_callbacks, port);
     }
     if (request->port_count == 0)

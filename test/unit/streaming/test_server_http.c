@@ -459,8 +459,15 @@ static void test_validate_requests(void **state)
     assert_int_equal(streaming_validate_attach_request("c", true, STREAMING_STDERR, &err), -1);
     error_clear(&err);
 
-    assert_int_equal(streaming_validate_port_forward_request("p", &err), 0);
-    assert_int_equal(streaming_validate_port_forward_request("", &err), -1);
+    static const int32_t good_ports[] = {1, 80, 65535}, bad_ports[] = {80, 0}, big[] = {65536};
+    assert_int_equal(streaming_validate_port_forward_request("p", NULL, 0, &err), 0);
+    assert_int_equal(streaming_validate_port_forward_request("p", good_ports, 3, &err), 0);
+    assert_int_equal(streaming_validate_port_forward_request("p", bad_ports, 2, &err), -1);
+    assert_string_equal(err.message, "invalid port 0: expected 1-65535");
+    error_clear(&err);
+    assert_int_equal(streaming_validate_port_forward_request("p", big, 1, &err), -1);
+    error_clear(&err);
+    assert_int_equal(streaming_validate_port_forward_request("", NULL, 0, &err), -1);
     assert_int_equal(err.code, ERROR_INVALID_ARGUMENT);
     assert_string_equal(err.message, "missing required pod_sandbox_id");
     error_clear(&err);
