@@ -401,11 +401,41 @@ static int put_names(struct image_store *store, const char *id, char *const *nam
     return 0;
 }
 
+/*
+ * The blobs of record plus those the stored row keeps: the same image (config) pulled through
+ * another manifest (a zstd or uncompressed variant) keeps the blobs of both, so that the repo
+ * digests of both stay backed by stored blobs.
+ */
+static char **merged_blobs(struct image_store *store, const struct image_record *record)
+{
+    struct image_record existing = {0};
+    size_t n = strv_length(record->blobs);
+    char **blobs = strv_dup(record->blobs);
+
+    if (image_store_get(store, record->id, &existing, NULL) < 0)
+        return blobs;
+    for (size_t i = 0; existing.blobs[i] != NULL; i++) {
+        bool known = false;
+
+        for (size_t j = 0; j < n && !known; j++)
+            known = strcmp(blobs[j], existing.blobs[i]) == 0;
+        if (!known)
+            strv_push(&blobs, &n, existing.blobs[i]);
+    }
+    image_record_clear(&existing);
+    return blobs;
+}
+
 int image_store_put(struct image_store *store, const struct image_record *record, struct error *err)
 {
+    struct image_record merged = *record;
+    _cleanup_strv_ char **blobs = NULL;
+
     if (exec_sql(store, "BEGIN IMMEDIATE", err) < 0)
         return -1;
-    if (put_row(store, record, err) < 0 ||
+    blobs = merged_blobs(store, record);
+    merged.blobs = blobs;
+    if (put_row(store, &merged, err) < 0 ||
         put_names(store, record->id, record->repo_tags, NAME_TAG, err) < 0 ||
         put_names(store, record->id, record->repo_digests, NAME_DIGEST, err) < 0 ||
         exec_sql(store, "COMMIT", err) < 0) {
