@@ -341,3 +341,13 @@ def test_pull_invalid_reference(images):
         images.pull("UPPER/Case:!!")
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "UPPER/Case:!!" in raised.value.details()
+
+
+def test_pinned_image(make_daemon, testbed):
+    pause = f"{testbed['TESTBED_TLS']}/test/pause:1.0"
+    busybox = f"{testbed['TESTBED_TLS']}/test/busybox:1.0"
+    images = make_daemon("--pinned-images", pause)
+    images.pull(pause)
+    images.pull(busybox)
+    assert images.status(pause).image.pinned
+    assert not images.status(busybox).image.pinned
