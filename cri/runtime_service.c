@@ -8,10 +8,15 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#ifndef _WIN32
+#include <unistd.h>
+#endif
 
 #include "api/api.pb-c.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "cri/services.h"
+#include "cri/streaming/server.h"
 #include "runtime/runtime.h"
 
 /* Returns the runtime, or fails the call with UNAVAILABLE and returns NULL. */
@@ -412,28 +417,141 @@ void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *r
     runtime_message_free(response);
 }
 
-/* ---- RPCs that other parts of hostcri will serve ------------------------------------------ */
+/* ---- Exec, Attach and PortForward: URLs of the streaming server ------------------------- */
 
-static void fail_not_built(struct rpc_call *call, const char *what)
+static struct streaming_server *streaming_of(struct rpc_call *call)
 {
-    rpc_call_failf(call, ERROR_UNIMPLEMENTED, "%s: %s is not implemented in this hostcri build",
-                   rpc_call_method(call)->path, what);
+    struct streaming_server *server = rpc_call_services(call)->streaming;
+
+    if (server == NULL)
+        rpc_call_failf(call, ERROR_UNAVAILABLE, "%s: the streaming server is not running",
+                       rpc_call_method(call)->path);
+    return server;
+}
+
+/* Fails the call with FAILED_PRECONDITION unless the container exists and runs. */
+static int require_running(struct rpc_call *call, struct runtime *runtime, const char *id)
+{
+    _cleanup_error_ struct error err = ERROR_INIT;
+    Runtime__V1__ContainerState state;
+    const char *full_id = NULL;
+
+    if (runtime_container_lookup(runtime, id, &full_id, &state, &err) < 0) {
+        rpc_call_fail(call, &err);
+        return -1;
+    }
+    if (state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
+        rpc_call_failf(call, ERROR_FAILED_PRECONDITION, "container %s is not running", full_id);
+        return -1;
+    }
+    return 0;
+}
+
+static unsigned streams_of(bool in, bool out, bool err)
+{
+    return (in ? STREAMING_STDIN : 0) | (out ? STREAMING_STDOUT : 0) | (err ? STREAMING_STDERR : 0);
+}
+
+/* Issues the URL for request and replies with a response whose url field is at url_field. */
+static void reply_url(struct rpc_call *call, struct streaming_server *server,
+                      const struct streaming_request *request, ProtobufCMessage *response,
+                      char **url_field)
+{
+    _cleanup_error_ struct error err = ERROR_INIT;
+    _cleanup_free_ char *url = NULL;
+
+    if (streaming_server_issue_url(server, request, &url, &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    *url_field = url;
+    rpc_call_reply(call, response);
 }
 
 void runtime_service_exec(struct rpc_call *call, const void *request)
 {
-    fail_not_built(call, "streaming exec");
+    const Runtime__V1__ExecRequest *req = request;
+    Runtime__V1__ExecResponse response = RUNTIME__V1__EXEC_RESPONSE__INIT;
+    struct runtime *runtime = runtime_of(call);
+    struct streaming_server *server;
+    _cleanup_error_ struct error err = ERROR_INIT;
+    struct streaming_request stream = {
+        .kind = STREAMING_EXEC,
+        .container_id = req->container_id,
+        .cmd = (const char *const *)req->cmd,
+        .cmd_count = req->n_cmd,
+        .tty = req->tty,
+        .streams = streams_of(req->stdin, req->stdout, req->stderr),
+    };
+
+    if (runtime == NULL)
+        return;
+    if (streaming_validate_exec_request(req->container_id, req->n_cmd, req->tty, stream.streams,
+                                        &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    if (require_running(call, runtime, req->container_id) < 0 ||
+        (server = streaming_of(call)) == NULL)
+        return;
+    reply_url(call, server, &stream, &response.base, &response.url);
 }
 
 void runtime_service_attach(struct rpc_call *call, const void *request)
 {
-    fail_not_built(call, "attach");
+    const Runtime__V1__AttachRequest *req = request;
+    struct runtime *runtime = runtime_of(call);
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    if (runtime == NULL)
+        return;
+    if (streaming_validate_attach_request(req->container_id, req->tty,
+                                          streams_of(req->stdin, req->stdout, req->stderr),
+                                          &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    if (require_running(call, runtime, req->container_id) < 0)
+        return;
+    rpc_call_failf(call, ERROR_UNIMPLEMENTED,
+                   "attach is not supported: the monitor writes the container's output to its "
+                   "log file and keeps no stream to attach to; read the log or use exec");
 }
 
 void runtime_service_port_forward(struct rpc_call *call, const void *request)
 {
-    fail_not_built(call, "port forwarding");
+    const Runtime__V1__PortForwardRequest *req = request;
+    Runtime__V1__PortForwardResponse response = RUNTIME__V1__PORT_FORWARD_RESPONSE__INIT;
+    struct runtime *runtime = runtime_of(call);
+    struct streaming_server *server;
+    _cleanup_error_ struct error err = ERROR_INIT;
+    Runtime__V1__PodSandboxStatusResponse *status = NULL;
+    struct streaming_request stream = {
+        .kind = STREAMING_PORT_FORWARD,
+        .pod_sandbox_id = req->pod_sandbox_id,
+        .ports = req->port,
+        .port_count = req->n_port,
+    };
+
+    if (runtime == NULL)
+        return;
+    if (streaming_validate_port_forward_request(req->pod_sandbox_id, req->port, req->n_port, &err) <
+        0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    if (runtime_sandbox_status(runtime, req->pod_sandbox_id, false, &status, &err) < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    /* Every pod uses the host network, so the forward goes to the host's loopback ports. */
+    stream.pod_sandbox_id = status->status->id;
+    if ((server = streaming_of(call)) != NULL)
+        reply_url(call, server, &stream, &response.base, &response.url);
+    runtime_message_free(status);
 }
+
+/* ---- RPCs with nothing to serve ------------------------------------------------------- */
 
 void runtime_service_checkpoint_container(struct rpc_call *call, const void *request)
 {
@@ -470,3 +588,125 @@ void runtime_service_list_pod_sandbox_metrics(struct rpc_call *call, const void 
 
     rpc_call_reply(call, &response);
 }
+
+/* ---- The streaming server's backend: exec processes through the runtime ------------------ */
+
+#ifndef _WIN32
+
+/* One exec session of the streaming server. */
+struct stream_exec {
+    struct job_exec *exec;
+    streaming_exit_cb exit_cb;
+    void *exit_data;
+};
+
+static void stream_exec_exit_cb(struct job_exec *exec, int exit_code, int signal, void *data)
+{
+    struct stream_exec *session = data;
+
+    session->exit_cb(session->exit_data, exit_code, NULL);
+}
+
+static void close_unless(int fd, bool keep)
+{
+    if (fd >= 0 && !keep)
+        close(fd);
+}
+
+/* Hands the descriptors that the client asked for to the streaming server, closing the rest. */
+static void give_io(const struct job_exec_io *from, bool tty, unsigned streams,
+                    struct streaming_io *to)
+{
+    *to = (struct streaming_io){-1, -1, -1, -1};
+    if (tty) {
+        /* The terminal's one descriptor carries input and output. */
+        close_unless(from->stdin_fd, false);
+        close_unless(from->stderr_fd, false);
+        to->tty_fd = from->stdout_fd;
+        return;
+    }
+    close_unless(from->stdin_fd, streams & STREAMING_STDIN);
+    close_unless(from->stdout_fd, streams & STREAMING_STDOUT);
+    close_unless(from->stderr_fd, streams & STREAMING_STDERR);
+    to->stdin_fd = (streams & STREAMING_STDIN) ? from->stdin_fd : -1;
+    to->stdout_fd = (streams & STREAMING_STDOUT) ? from->stdout_fd : -1;
+    to->stderr_fd = (streams & STREAMING_STDERR) ? from->stderr_fd : -1;
+}
+
+static int backend_exec(void *backend_data, const struct streaming_request *request,
+                        const struct streaming_window_size *size, streaming_exit_cb exit_cb,
+                        void *exit_data, void **handle, struct streaming_io *io, struct error *err)
+{
+    struct stream_exec *session = xcalloc(1, sizeof(*session));
+    _cleanup_free_ const char **argv = xcalloc(request->cmd_count + 1, sizeof(*argv));
+    struct job_exec_io job_io = {-1, -1, -1};
+    struct job_exec_spec spec = {
+        .argv = argv,
+        .tty = request->tty,
+        .stdin_open = (request->streams & STREAMING_STDIN) != 0,
+        .rows = size ? size->height : 0,
+        .cols = size ? size->width : 0,
+    };
+
+    for (size_t i = 0; i < request->cmd_count; i++)
+        argv[i] = request->cmd[i];
+    session->exit_cb = exit_cb;
+    session->exit_data = exit_data;
+    if (runtime_container_exec(backend_data, request->container_id, &spec, stream_exec_exit_cb,
+                               session, &session->exec, &job_io, err) < 0) {
+        free(session);
+        return -1;
+    }
+    give_io(&job_io, request->tty, request->streams, io);
+    *handle = session;
+    return 0;
+}
+
+static int backend_attach(void *backend_data, const struct streaming_request *request,
+                          streaming_exit_cb exit_cb, void *exit_data, void **handle,
+                          struct streaming_io *io, struct error *err)
+{
+    return error_set(err, ERROR_UNIMPLEMENTED, "attach to container %s is not supported",
+                     request->container_id);
+}
+
+static int backend_resize(void *backend_data, void *handle,
+                          const struct streaming_window_size *size, struct error *err)
+{
+    struct stream_exec *session = handle;
+
+    return job_exec_resize(session->exec, size->height, size->width, err);
+}
+
+static void backend_detach(void *backend_data, void *handle, bool kill)
+{
+    struct stream_exec *session = handle;
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    /* SIGKILL: the client left, and nothing reads the process's output any more. */
+    if (kill && job_exec_signal(session->exec, 9, &err) < 0 && err.code != ERROR_NOT_FOUND)
+        log_warn("killing an exec whose client left failed: %s", err.message);
+    job_exec_release(session->exec);
+    free(session);
+}
+
+static const struct streaming_backend runtime_streaming_backend = {
+    .exec = backend_exec,
+    .attach = backend_attach,
+    .resize = backend_resize,
+    .detach = backend_detach,
+};
+
+const struct streaming_backend *runtime_service_streaming_backend(void)
+{
+    return &runtime_streaming_backend;
+}
+
+#else
+
+const struct streaming_backend *runtime_service_streaming_backend(void)
+{
+    return NULL; /* NOTE: the Windows exec streams are not built yet */
+}
+
+#endif

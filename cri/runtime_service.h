@@ -30,4 +30,13 @@ void runtime_service_get_container_events(struct rpc_call *call, const void *req
 void runtime_service_list_metric_descriptors(struct rpc_call *call, const void *request);
 void runtime_service_list_pod_sandbox_metrics(struct rpc_call *call, const void *request);
 
+struct streaming_backend;
+
+/*
+ * The streaming server's backend (cri/streaming/server.h) for Exec: starts the command in the
+ * container's job through runtime_container_exec. Pass it to streaming_server_start with the
+ * struct runtime as backend_data. Attach fails with UNIMPLEMENTED. NULL where it is not built.
+ */
+const struct streaming_backend *runtime_service_streaming_backend(void);
+
 #endif
