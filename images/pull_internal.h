@@ -63,6 +63,7 @@ struct pull {
 
     struct pull_layer *layers;
     size_t layer_count;
+    bool in_layer_phase; /* layers, chain_ids and config are set */
     size_t active_downloads;
     size_t finished_layers;
     unsigned pending_work;

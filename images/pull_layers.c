@@ -8,6 +8,40 @@
 
 static void schedule_layers(struct pull *pull);
 
+/*
+ * Concurrent pulls of different images share their common layers: a layer that another pull
+ * is downloading or unpacking waits for it instead of being fetched twice. These two
+ * functions find such a layer and wake the waiting pulls when it is done, or when its pull
+ * failed so that they fetch it themselves.
+ */
+static bool in_flight_elsewhere(const struct pull *pull, const char *chain_id)
+{
+    for (struct pull *other = pull->manager->pulls; other != NULL; other = other->next) {
+        if (other == pull || other->failed || other->completed)
+            continue;
+        for (size_t i = 0; i < other->layer_count; i++) {
+            enum pull_layer_state state = other->layers[i].state;
+
+            if ((state == PULL_LAYER_DOWNLOADING || state == PULL_LAYER_UNPACKING) &&
+                strcmp(other->layers[i].chain_id, chain_id) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+static void wake_other_pulls(struct pull *pull)
+{
+    struct pull *next;
+
+    /* A woken pull may complete, which unlinks it but keeps its next pointer valid. */
+    for (struct pull *other = pull->manager->pulls; other != NULL; other = next) {
+        next = other->next;
+        if (other != pull && other->in_layer_phase && !other->failed && !other->completed)
+            schedule_layers(other);
+    }
+}
+
 /* Unpacking on the thread pool. */
 
 static void unpack_work_cb(uv_work_t *work)
@@ -50,6 +84,7 @@ static void unpack_after_cb(uv_work_t *work, int status)
     log_debug_id("image", pull->text, "layer %s unpacked as %s", layer->descriptor->digest,
                  layer->chain_id);
     schedule_layers(pull);
+    wake_other_pulls(pull);
 }
 
 static void queue_unpack(struct pull_layer *layer, struct content_writer *writer)
@@ -169,6 +204,8 @@ static void schedule_layers(struct pull *pull)
         if (layer_exists(context->root_dir, layer->chain_id)) {
             layer->state = PULL_LAYER_DONE;
             pull->finished_layers++;
+        } else if (in_flight_elsewhere(pull, layer->chain_id)) {
+            continue;
         } else if (blob_is_stored(pull, layer->descriptor)) {
             queue_unpack(layer, NULL);
         } else if (pull->active_downloads < limit) {
@@ -181,6 +218,7 @@ static void schedule_layers(struct pull *pull)
 
 void pull_layers_start(struct pull *pull)
 {
+    pull->in_layer_phase = true;
     pull->layer_count = pull->manifest.layer_count;
     pull->layers = xcalloc(pull->layer_count ? pull->layer_count : 1, sizeof(*pull->layers));
     for (size_t i = 0; i < pull->layer_count; i++) {
@@ -208,4 +246,6 @@ void pull_layers_cancel(struct pull *pull)
         content_writer_abort(layer->writer);
         layer->writer = NULL;
     }
+    if (pull->in_layer_phase)
+        wake_other_pulls(pull);
 }

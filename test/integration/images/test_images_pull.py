@@ -351,3 +351,36 @@ def test_pinned_image(make_daemon, testbed):
     images.pull(busybox)
     assert images.status(pause).image.pinned
     assert not images.status(busybox).image.pinned
+
+
+def test_concurrent_images_share_layers(images, testbed):
+    """Three images with one common layer (gzip, Docker gzip and zstd blobs of the same tar):
+    pulled at once, the layer is fetched once in all."""
+    references = [f"{testbed['TESTBED_TLS']}/{name}" for name in
+                  ("test/busybox:1.0", "test/busybox:docker", "test/busybox-zstd:1.0")]
+    before = blob_requests(testbed, "tls.log")
+    errors = []
+
+    def pull(reference):
+        try:
+            images.pull(reference)
+        except grpc.RpcError as error:
+            errors.append(error.details())
+
+    threads = [threading.Thread(target=pull, args=(r,)) for r in references]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    after = blob_requests(testbed, "tls.log")
+    layers = set()
+    for reference in references:
+        info = json.loads(images.status(reference, verbose=True).info["info"])
+        assert len(info["chainIDs"]) == 1
+        layers.add(info["chainIDs"][0])
+    assert len(layers) == 1
+    configs = {json.loads(images.status(r, verbose=True).info["info"])["id"] for r in references}
+    fetched = {digest: after[digest] - before.get(digest, 0) for digest in after
+               if after[digest] > before.get(digest, 0) and digest not in configs}
+    assert sum(fetched.values()) == 1
