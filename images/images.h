@@ -56,7 +56,7 @@ struct images_config {
     uint64_t stall_timeout_ms;
     /* Whole-request limit for manifests and tokens (not blobs), milliseconds. Default 120000. */
     uint64_t request_timeout_ms;
-    /* Retries of one request after a connection failure, 429 or 5xx. Default 3. */
+    /* Retries of one request after a connection failure or a 5xx status. Default 3. */
     unsigned retries;
     /* Delay before the first retry, doubled for each next one (at most 10 s), milliseconds.
      * Default 500. */

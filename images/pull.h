@@ -19,7 +19,8 @@
  * config, layer downloads into the content store (at most max_parallel_downloads at a time,
  * each verified by digest and size while it streams), layer unpacking on the thread pool into
  * chain-ID directories, and the image record. Blobs and layers already present are skipped.
- * Concurrent pulls of the same reference and credentials share one pull.
+ * Concurrent pulls of the same reference and credentials share one pull, and concurrent pulls
+ * of different images wait for each other's common layers instead of fetching them twice.
  *
  * Nothing is recorded before every layer is in place, so a failed pull leaves the image
  * store as it was; blobs it committed stay until a garbage collection removes them.

@@ -622,7 +622,7 @@ static void attempt_done_cb(const struct registry_http_response *response, const
         return;
     }
     snprintf(reason, sizeof(reason), "HTTP %ld", status);
-    if ((status == 429 || status >= 500) && schedule_retry(fetch, reason))
+    if (status >= 500 && schedule_retry(fetch, reason))
         return;
     fail_status(fetch, status, error_body);
 }

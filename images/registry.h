@@ -19,7 +19,7 @@
  * handles 401 challenges (Basic with credentials; Bearer by fetching a token from the realm
  * and caching it per host and scope), follows redirects itself (at most 10, dropping the
  * Authorization header when the redirect leaves the endpoint's origin, and refusing https to
- * http), and retries connection failures, 429 and 5xx with exponential backoff. 4xx
+ * http), and retries connection failures and 5xx with exponential backoff. 4xx (429 too)
  * responses are never retried. A failing mirror hands over to the next endpoint; the
  * registry itself hands over to its insecure fallbacks only after connection or TLS failures.
  *
