@@ -10,6 +10,9 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#ifdef _WIN32
+#include "cri/endpoint_windows.h"
+#endif
 
 char *endpoint_pipe_name(const char *endpoint, int *is_unix_socket, struct error *err)
 {
@@ -139,15 +142,13 @@ int endpoint_listen(uv_pipe_t *pipe, const char *name, int is_unix_socket,
     if (is_unix_socket && bind_unix_socket(pipe, name, err) < 0)
         return -1;
 #else
+    /*
+     * uv_pipe_bind cannot give the pipe a security descriptor, so endpoint_windows.c creates
+     * the pipe instances and hands connected ones to the server itself.
+     */
     (void)is_unix_socket;
-    rc = uv_pipe_bind(pipe, name);
-    if (rc == UV_EADDRINUSE)
-        return error_set(err, ERROR_ALREADY_EXISTS,
-                         "another server already owns the pipe %s: stop it, or start hostcri "
-                         "with another --listen endpoint",
-                         name);
-    if (rc < 0)
-        return error_set(err, ERROR_INTERNAL, "bind %s: %s", name, uv_strerror(rc));
+    (void)connection_cb;
+    return endpoint_windows_listen(pipe, name, err);
 #endif
     rc = uv_listen((uv_stream_t *)pipe, 511, connection_cb);
     if (rc < 0)

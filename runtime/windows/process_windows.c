@@ -1,0 +1,247 @@
+/* Command lines, environment blocks and process creation inside a job object. */
+#include "runtime/windows/process_windows.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error_windows.h"
+#include "common/strbuf.h"
+#include "common/text_windows.h"
+#include "common/util.h"
+
+static bool argument_needs_quotes(const char *argument)
+{
+    return argument[0] == '\0' || strpbrk(argument, " \t\n\v\"") != NULL;
+}
+
+/* Appends argument in the quoting that CommandLineToArgvW undoes. */
+static void append_quoted(struct strbuf *line, const char *argument)
+{
+    size_t backslashes = 0;
+
+    if (!argument_needs_quotes(argument)) {
+        strbuf_append_str(line, argument);
+        return;
+    }
+    strbuf_append_char(line, '"');
+    for (const char *p = argument;; p++) {
+        if (*p == '\\') {
+            backslashes++;
+            continue;
+        }
+        /* Backslashes count literally unless a quote follows them. */
+        if (*p == '\0' || *p == '"') {
+            for (size_t i = 0; i < backslashes * 2; i++)
+                strbuf_append_char(line, '\\');
+            if (*p == '\0')
+                break;
+            strbuf_append_str(line, "\\\"");
+        } else {
+            for (size_t i = 0; i < backslashes; i++)
+                strbuf_append_char(line, '\\');
+            strbuf_append_char(line, *p);
+        }
+        backslashes = 0;
+    }
+    strbuf_append_char(line, '"');
+}
+
+wchar_t *process_windows_command_line(const char *const *argv)
+{
+    struct strbuf line = STRBUF_INIT;
+    wchar_t *wide;
+
+    for (size_t i = 0; argv[i]; i++) {
+        if (i > 0)
+            strbuf_append_char(&line, ' ');
+        append_quoted(&line, argv[i]);
+    }
+    wide = text_windows_utf8_to_wide(line.data ? line.data : "");
+    strbuf_free(&line);
+    return wide;
+}
+
+wchar_t *process_windows_environment(const char *const *env)
+{
+    size_t length = 0;
+    wchar_t *block = NULL;
+
+    for (size_t i = 0; env[i]; i++) {
+        _cleanup_free_ wchar_t *entry = text_windows_utf8_to_wide(env[i]);
+        size_t entry_length;
+
+        if (entry == NULL) {
+            free(block);
+            return NULL;
+        }
+        entry_length = wcslen(entry) + 1;
+        block = xrealloc(block, (length + entry_length + 1) * sizeof(*block));
+        memcpy(block + length, entry, entry_length * sizeof(*block));
+        length += entry_length;
+    }
+    /* The block ends with an empty string; an empty block still needs two NULs. */
+    block = xrealloc(block, (length + 2) * sizeof(*block));
+    block[length] = L'\0';
+    block[length + 1] = L'\0';
+    return block;
+}
+
+/* The handles a child inherits: the standard ones, each once. */
+struct inherited_handles {
+    HANDLE null_device;
+    HANDLE list[3];
+    size_t count;
+};
+
+static void inherited_add(struct inherited_handles *handles, HANDLE handle)
+{
+    for (size_t i = 0; i < handles->count; i++) {
+        if (handles->list[i] == handle)
+            return;
+    }
+    handles->list[handles->count++] = handle;
+}
+
+static int open_null_device(struct inherited_handles *handles, struct error *err)
+{
+    SECURITY_ATTRIBUTES inheritable = {.nLength = sizeof(inheritable), .bInheritHandle = TRUE};
+
+    handles->null_device =
+        CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                    &inheritable, OPEN_EXISTING, 0, NULL);
+    if (handles->null_device == INVALID_HANDLE_VALUE)
+        return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "open the NUL device");
+    return 0;
+}
+
+/*
+ * Fills attributes with the inherited handles and, when with_job is set, the job. Returns 0,
+ * or -1 with err set; *attributes is then NULL.
+ */
+static int make_attributes(LPPROC_THREAD_ATTRIBUTE_LIST *attributes,
+                           struct inherited_handles *handles, HANDLE *job, bool with_job,
+                           struct error *err)
+{
+    SIZE_T size = 0;
+    DWORD count = with_job ? 2 : 1;
+
+    InitializeProcThreadAttributeList(NULL, count, 0, &size);
+    *attributes = xmalloc(size);
+    if (!InitializeProcThreadAttributeList(*attributes, count, 0, &size)) {
+        free(*attributes);
+        *attributes = NULL;
+        return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
+                                 "InitializeProcThreadAttributeList");
+    }
+    if (!UpdateProcThreadAttribute(*attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handles->list,
+                                   handles->count * sizeof(HANDLE), NULL, NULL) ||
+        (with_job && !UpdateProcThreadAttribute(*attributes, 0, PROC_THREAD_ATTRIBUTE_JOB_LIST, job,
+                                                sizeof(*job), NULL, NULL))) {
+        DWORD error = GetLastError();
+
+        DeleteProcThreadAttributeList(*attributes);
+        free(*attributes);
+        *attributes = NULL;
+        return error_set_windows(err, ERROR_INTERNAL, error, "UpdateProcThreadAttribute");
+    }
+    return 0;
+}
+
+static int start_error(DWORD error, const char *program, struct error *err)
+{
+    if (error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND)
+        return error_set(err, ERROR_NOT_FOUND, "start %s: program not found", program);
+    if (error == ERROR_DIRECTORY)
+        return error_set(err, ERROR_NOT_FOUND, "start %s: working directory not found", program);
+    return error_set_windows(err, ERROR_INTERNAL, error, "start %s", program);
+}
+
+/* CreateProcessW with the job in the attribute list, or assigned while suspended. */
+static int create_in_job(const struct process_windows_spec *spec, wchar_t *command_line,
+                         wchar_t *environment, wchar_t *working_dir,
+                         struct inherited_handles *handles, PROCESS_INFORMATION *info,
+                         struct error *err)
+{
+    STARTUPINFOEXW startup = {.StartupInfo.cb = sizeof(startup)};
+    DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT |
+                  CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW;
+    HANDLE job = spec->job;
+    bool with_job = true;
+    BOOL created;
+    DWORD error;
+
+    startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    startup.StartupInfo.hStdInput = handles->null_device;
+    startup.StartupInfo.hStdOutput =
+        spec->stdout_handle ? spec->stdout_handle : handles->null_device;
+    startup.StartupInfo.hStdError =
+        spec->stderr_handle ? spec->stderr_handle : handles->null_device;
+    /* Versions before Windows 10 lack the job-list attribute: assign the job before resuming. */
+    if (make_attributes(&startup.lpAttributeList, handles, &job, true, NULL) < 0) {
+        with_job = false;
+        if (make_attributes(&startup.lpAttributeList, handles, &job, false, err) < 0)
+            return -1;
+    }
+    created = CreateProcessW(NULL, command_line, NULL, NULL, TRUE, flags, environment, working_dir,
+                             &startup.StartupInfo, info);
+    error = GetLastError();
+    DeleteProcThreadAttributeList(startup.lpAttributeList);
+    free(startup.lpAttributeList);
+    if (!created)
+        return start_error(error, spec->argv[0], err);
+    if (!with_job && !AssignProcessToJobObject(spec->job, info->hProcess)) {
+        error_set_windows(err, ERROR_INTERNAL, GetLastError(), "put %s in its job", spec->argv[0]);
+        TerminateProcess(info->hProcess, 1);
+        CloseHandle(info->hThread);
+        CloseHandle(info->hProcess);
+        return -1;
+    }
+    return 0;
+}
+
+int process_windows_start(const struct process_windows_spec *spec, HANDLE *process, DWORD *pid,
+                          struct error *err)
+{
+    _cleanup_free_ wchar_t *command_line = NULL;
+    _cleanup_free_ wchar_t *environment = NULL;
+    _cleanup_free_ wchar_t *working_dir = NULL;
+    struct inherited_handles handles = {.null_device = INVALID_HANDLE_VALUE};
+    PROCESS_INFORMATION info;
+    int rc;
+
+    if (spec->argv == NULL || spec->argv[0] == NULL || spec->argv[0][0] == '\0')
+        return error_set(err, ERROR_INVALID_ARGUMENT, "start a process: empty command");
+    command_line = process_windows_command_line(spec->argv);
+    if (spec->env)
+        environment = process_windows_environment(spec->env);
+    if (spec->working_dir)
+        working_dir = text_windows_utf8_to_wide(spec->working_dir);
+    if (command_line == NULL || (spec->env && environment == NULL) ||
+        (spec->working_dir && working_dir == NULL))
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "start %s: the command, environment or working directory is not UTF-8",
+                         spec->argv[0]);
+
+    if (open_null_device(&handles, err) < 0)
+        return -1;
+    inherited_add(&handles, handles.null_device);
+    inherited_add(&handles, spec->stdout_handle ? spec->stdout_handle : handles.null_device);
+    inherited_add(&handles, spec->stderr_handle ? spec->stderr_handle : handles.null_device);
+    rc = create_in_job(spec, command_line, environment, working_dir, &handles, &info, err);
+    CloseHandle(handles.null_device);
+    if (rc < 0)
+        return -1;
+
+    if (ResumeThread(info.hThread) == (DWORD)-1) {
+        error_set_windows(err, ERROR_INTERNAL, GetLastError(), "resume %s", spec->argv[0]);
+        TerminateProcess(info.hProcess, 1);
+        CloseHandle(info.hThread);
+        CloseHandle(info.hProcess);
+        return -1;
+    }
+    CloseHandle(info.hThread);
+    *process = info.hProcess;
+    *pid = info.dwProcessId;
+    return 0;
+}

@@ -1,0 +1,45 @@
+#ifndef HOSTCRI_RUNTIME_WINDOWS_PROCESS_WINDOWS_H
+#define HOSTCRI_RUNTIME_WINDOWS_PROCESS_WINDOWS_H
+
+/* Starting a process inside a job object (Windows build only). */
+
+#include <stdint.h>
+
+#include <windows.h>
+
+#include "common/error.h"
+
+/*
+ * Joins argv into a command line that CommandLineToArgvW and the Microsoft C runtime split
+ * back into the same arguments: an argument with spaces, tabs or quotes is quoted, and
+ * backslashes before a quote are doubled. Returns a new UTF-16 string (free), or NULL when an
+ * argument is not valid UTF-8.
+ */
+wchar_t *process_windows_command_line(const char *const *argv);
+
+/*
+ * Builds a CREATE_UNICODE_ENVIRONMENT block from "NAME=value" strings: each string, a NUL, and
+ * a final NUL. Returns a new block (free), or NULL when a string is not valid UTF-8.
+ */
+wchar_t *process_windows_environment(const char *const *env);
+
+struct process_windows_spec {
+    const char *const *argv; /* NULL-terminated; argv[0] is found on the daemon's PATH */
+    const char *const *env;  /* NULL-terminated "NAME=value"; NULL inherits the daemon's */
+    const char *working_dir; /* NULL inherits the daemon's */
+    HANDLE job;              /* the job object the process starts in */
+    HANDLE stdout_handle;    /* inheritable, or NULL for the NUL device */
+    HANDLE stderr_handle;    /* inheritable, or NULL for the NUL device */
+};
+
+/*
+ * Creates spec's process suspended and already inside spec->job (PROC_THREAD_ATTRIBUTE_JOB_LIST,
+ * Windows 10 and later; earlier versions assign it before it runs), then resumes it. Only
+ * the standard handles are inherited. On success returns 0 with the process handle in
+ * *process (owned by the caller) and its id in *pid. ERROR_NOT_FOUND when the program does not
+ * exist, ERROR_INVALID_ARGUMENT for an empty argv or non-UTF-8 text.
+ */
+int process_windows_start(const struct process_windows_spec *spec, HANDLE *process, DWORD *pid,
+                          struct error *err);
+
+#endif

@@ -1,0 +1,180 @@
+#!/bin/bash
+# Cross-builds hostcri.exe and the Windows test programs with mingw-w64, checks that they import
+# only Windows system DLLs, and runs them headless under Wine in a fresh WINEPREFIX. The daemon
+# serves a test pipe and cri_pipe_client.exe calls it. A second daemon on the same pipe must fail
+# to start, and Ctrl-C (SIGINT to Wine) must stop the daemon cleanly. job_windows_test.exe
+# starts and kills process trees in job objects. The last line of output is
+# "N passed, N failed"; the exit status is non-zero when a check failed.
+#
+# Needs the dependency prefix of scripts/windows/build-deps.sh. Installs wine and
+# protobuf-c-compiler with apt when they are missing (as root).
+#
+# Environment: HOSTCRI_WINDEPS_PREFIX (default /opt/hostcri-windeps), BUILD_DIR (default
+# build-windows in the source tree), JOBS (default nproc), KEEP_WINEPREFIX=1 keeps the Wine
+# prefix and logs for debugging.
+set -uo pipefail
+
+cd "$(dirname "$0")/../.."
+source_dir=$(pwd)
+prefix=${HOSTCRI_WINDEPS_PREFIX:-/opt/hostcri-windeps}
+toolchain=$prefix/mingw-w64-x86_64.cmake
+build_dir=${BUILD_DIR:-$source_dir/build-windows}
+tests_build_dir=$build_dir/test-windows
+jobs=${JOBS:-$(nproc)}
+pipe_name=hostcri-wine-test-$$
+endpoint="npipe:////./pipe/$pipe_name"
+# Windows system DLLs; anything else would have to ship beside hostcri.exe.
+allowed_dlls='^(kernel32|msvcrt|advapi32|bcrypt|crypt32|ws2_32|iphlpapi|psapi|user32|userenv|shell32|ole32|dbghelp|ntdll|secur32|normaliz|wldap32|shlwapi)\.dll$'
+
+passed=0
+failed=0
+result() { # result NAME OK [DETAIL]
+    if [ "$2" = 0 ]; then
+        echo "PASS $1"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $1${3:+: $3}"
+        failed=$((failed + 1))
+    fi
+}
+
+finish() {
+    echo
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+    exit
+}
+
+install_missing_tools() {
+    local missing=""
+    command -v wine >/dev/null || missing="$missing wine wine64"
+    command -v protoc-c >/dev/null || missing="$missing protobuf-c-compiler"
+    [ -z "$missing" ] && return 0
+    echo "installing:$missing"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing \
+        >"$build_dir/apt.log" 2>&1 || { tail -n 20 "$build_dir/apt.log"; return 1; }
+}
+
+build_all() {
+    cmake -S . -B "$build_dir" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DHOSTCRI_TESTS=OFF \
+        -DHOSTCRI_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build_dir/cmake.log" 2>&1 &&
+        cmake --build "$build_dir" -j"$jobs" --target hostcri >"$build_dir/build.log" 2>&1
+    result "build hostcri.exe" $? "see $build_dir/cmake.log and build.log" || true
+    [ -f "$build_dir/hostcri.exe" ] || { tail -n 30 "$build_dir/build.log"; return 1; }
+
+    cmake -S test/windows -B "$tests_build_dir" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+        -DCMAKE_BUILD_TYPE=Release >"$tests_build_dir.cmake.log" 2>&1 &&
+        cmake --build "$tests_build_dir" -j"$jobs" >"$tests_build_dir.build.log" 2>&1
+    result "build the test programs" $? "see $tests_build_dir.build.log"
+    [ -f "$tests_build_dir/cri_pipe_client.exe" ] || { tail -n 30 "$tests_build_dir.build.log"; return 1; }
+}
+
+check_imports() {
+    local exe dll bad
+    for exe in "$build_dir/hostcri.exe" "$tests_build_dir"/*.exe; do
+        bad=""
+        for dll in $(x86_64-w64-mingw32-objdump -p "$exe" | awk '/DLL Name:/ {print tolower($3)}' | sort -u); do
+            [[ $dll =~ $allowed_dlls ]] || bad="$bad $dll"
+        done
+        result "$(basename "$exe") imports only Windows system DLLs" "$([ -z "$bad" ]; echo $?)" \
+            "imports$bad"
+    done
+}
+
+start_wine() {
+    WINEPREFIX=$(mktemp -d /tmp/hostcri-wine.XXXXXX)
+    export WINEPREFIX WINEDEBUG=-all WINEARCH=win64 WINEDLLOVERRIDES="mscoree,mshtml="
+    unset DISPLAY WAYLAND_DISPLAY
+    timeout 300 wine wineboot --init >"$build_dir/wineboot.log" 2>&1
+    timeout 300 wineserver -w
+}
+
+stop_wine() {
+    [ -n "${WINEPREFIX:-}" ] || return 0
+    wineserver -k 2>/dev/null || true
+    if [ "${KEEP_WINEPREFIX:-0}" = 1 ]; then
+        echo "kept WINEPREFIX=$WINEPREFIX"
+    else
+        rm -rf "$WINEPREFIX"
+    fi
+}
+
+# Waits until the daemon logs that it serves, or exits. Returns 0 when it serves.
+wait_for_daemon() {
+    local log=$1 pid=$2
+    for _ in $(seq 600); do
+        grep -q "serving CRI v1 on" "$log" && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.2
+    done
+    return 1
+}
+
+# Runs a test program that prints PASS/FAIL lines and a summary, and counts its checks.
+run_test_program() {
+    local exe=$1 output
+    shift
+    output=$build_dir/$(basename "$exe" .exe).out
+    timeout 300 wine "$exe" "$@" 2>&1 | tr -d '\r' >"$output"
+    cat "$output"
+    passed=$((passed + $(grep -c '^PASS ' "$output")))
+    failed=$((failed + $(grep -c '^FAIL ' "$output")))
+    grep -q '^[0-9]* passed, [0-9]* failed$' "$output"
+    result "$(basename "$exe") ran to the end" $? "no summary line (crashed or timed out)"
+}
+
+check_second_daemon() {
+    local log=$build_dir/hostcri-second.log status
+    timeout 300 wine "$build_dir/hostcri.exe" --listen "$endpoint" >"$log" 2>&1
+    status=$?
+    result "second daemon on the same pipe exits with status 1" "$([ $status = 1 ]; echo $?)" \
+        "status $status"
+    grep -q "already owns the pipe" "$log"
+    result "second daemon names the pipe owner conflict" $? "$(tail -n 3 "$log" | tr -d '\r')"
+}
+
+stop_daemon() {
+    local log=$1 pid=$2 status
+    # Wine turns SIGINT into a CTRL_C_EVENT, which libuv reports as SIGINT.
+    kill -INT "$pid"
+    for _ in $(seq 300); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid"
+        result "daemon stops on Ctrl-C" 1 "still running after SIGINT"
+        return
+    fi
+    wait "$pid"
+    status=$?
+    result "daemon stops on Ctrl-C with status 0" "$([ $status = 0 ]; echo $?)" "status $status"
+    grep -q "hostcri stopped" "$log"
+    result "daemon logs its stop" $? "$(tail -n 3 "$log" | tr -d '\r')"
+}
+
+main() {
+    local daemon_log daemon_pid
+    mkdir -p "$build_dir" "$tests_build_dir"
+    [ -f "$toolchain" ] || { result "dependency prefix" 1 "$toolchain missing: run scripts/windows/build-deps.sh"; finish; }
+    install_missing_tools || { result "install wine and protoc-c" 1; finish; }
+    build_all || finish
+    check_imports
+
+    trap stop_wine EXIT
+    start_wine
+    daemon_log=$build_dir/hostcri.log
+    wine "$build_dir/hostcri.exe" --listen "$endpoint" --log-level debug >"$daemon_log" 2>&1 &
+    daemon_pid=$!
+    wait_for_daemon "$daemon_log" "$daemon_pid"
+    result "daemon serves $endpoint" $? "$(tail -n 5 "$daemon_log" | tr -d '\r')"
+    if kill -0 "$daemon_pid" 2>/dev/null; then
+        run_test_program "$tests_build_dir/cri_pipe_client.exe" "\\\\.\\pipe\\$pipe_name"
+        check_second_daemon
+        stop_daemon "$daemon_log" "$daemon_pid"
+    fi
+    run_test_program "$tests_build_dir/job_windows_test.exe"
+    finish
+}
+
+main "$@"
