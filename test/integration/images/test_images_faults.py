@@ -139,3 +139,24 @@ def test_killed_mid_pull_then_pulls_again(images, proxy):
     leftovers = [name for name in os.listdir(os.path.join(images.root, "layers"))
                  if name.startswith(".tmp")]
     assert leftovers == []
+
+
+def test_shutdown_during_pull(make_daemon, proxy):
+    images = make_daemon("--shutdown-grace-period", "500ms")
+    reference = f"{proxy.host}/test/busybox:1.0"
+    proxy.stall_blobs = True
+    errors = []
+
+    def pull():
+        try:
+            images.pull(reference, timeout=60)
+        except grpc.RpcError as error:
+            errors.append(error.code())
+
+    thread = threading.Thread(target=pull)
+    thread.start()
+    assert proxy.stalled.wait(30)
+    assert images.stop() == 0
+    thread.join(30)
+    assert errors
+    proxy.release.set()
