@@ -77,7 +77,8 @@ char *reference_digested_string(const struct image_reference *ref, const char *d
 
 /*
  * The short form that Docker shows: the domain is dropped for docker.io, and so is
- * "library/" for official images ("busybox:latest", "user/app:1.0"). Caller frees.
+ * "library/" for official images ("busybox:latest", "user/app:1.0"). The domain stays when
+ * the short form would read as another registry ("docker.io/my.org/app"). Caller frees.
  */
 char *reference_familiar_string(const struct image_reference *ref);
 
