@@ -551,6 +551,61 @@ void runtime_service_port_forward(struct rpc_call *call, const void *request)
     runtime_message_free(status);
 }
 
+/* ---- GetContainerEvents: a server-streaming call per subscriber ------------------------- */
+
+/* One GetContainerEvents call, freed when the call is finished. */
+struct events_call {
+    struct rpc_call *call;
+    struct runtime_event_subscription *subscription;
+};
+
+static void events_finish(struct events_call *events, enum error_code code, const char *why)
+{
+    struct error err = ERROR_INIT;
+
+    runtime_events_unsubscribe(events->subscription);
+    if (code != ERROR_OK)
+        error_set(&err, code, "%s", why);
+    rpc_call_finish(events->call, &err);
+    error_clear(&err);
+    free(events);
+}
+
+static void event_cb(const Runtime__V1__ContainerEventResponse *event, void *data)
+{
+    struct events_call *events = data;
+
+    if (event == NULL) {
+        events_finish(events, ERROR_UNAVAILABLE, "the container runtime is shutting down");
+        return;
+    }
+    /* A failed send means the client is gone or too slow; the call is cancelled then. */
+    if (rpc_call_send(events->call, event) < 0)
+        events_finish(events, ERROR_CANCELLED, "the client stopped receiving events");
+}
+
+static void events_cancel_cb(struct rpc_call *call, void *data)
+{
+    events_finish(data, ERROR_CANCELLED, "the client cancelled the call");
+}
+
+void runtime_service_get_container_events(struct rpc_call *call, const void *request)
+{
+    struct runtime *runtime = rpc_call_services(call)->runtime;
+    struct events_call *events;
+
+    if (runtime == NULL) {
+        struct error err = {ERROR_UNAVAILABLE, (char *)"the container runtime is not available"};
+
+        rpc_call_finish(call, &err);
+        return;
+    }
+    events = xcalloc(1, sizeof(*events));
+    events->call = call;
+    events->subscription = runtime_events_subscribe(runtime, event_cb, events);
+    rpc_call_on_cancel(call, events_cancel_cb, events);
+}
+
 /* ---- RPCs with nothing to serve ------------------------------------------------------- */
 
 void runtime_service_checkpoint_container(struct rpc_call *call, const void *request)
@@ -558,19 +613,6 @@ void runtime_service_checkpoint_container(struct rpc_call *call, const void *req
     rpc_call_failf(call, ERROR_UNIMPLEMENTED,
                    "CheckpointContainer is not supported: hostcri runs containers as host "
                    "processes, which cannot be checkpointed");
-}
-
-void runtime_service_get_container_events(struct rpc_call *call, const void *request)
-{
-    struct error err = ERROR_INIT;
-
-    /* A server-streaming call ends through rpc_call_finish. */
-    error_set(&err, ERROR_UNIMPLEMENTED,
-              "%s: container events are not implemented in this "
-              "hostcri build",
-              rpc_call_method(call)->path);
-    rpc_call_finish(call, &err);
-    error_clear(&err);
 }
 
 void runtime_service_list_metric_descriptors(struct rpc_call *call, const void *request)

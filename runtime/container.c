@@ -88,6 +88,9 @@ void container_exit_cb(struct job_container *job, const struct job_exit_status *
     container_save(container, &err);
     log_info_id("container", container->record.id, "container exited with code %d (%s)",
                 container->record.exit_code, container->record.reason);
+    runtime_emit_container_event(container->runtime, container->record.id,
+                                 container->record.sandbox_id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
     container_complete_waiters(container, NULL);
 }
 
@@ -162,6 +165,8 @@ static void record_start_error(struct container *container, const struct error *
     record->message = xstrdup(cause->message ? cause->message : "start failed");
     container_save(container, &err);
     log_warn_id("container", record->id, "start failed: %s", record->message);
+    runtime_emit_container_event(container->runtime, record->id, record->sandbox_id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
 }
 
 int runtime_container_start(struct runtime *runtime, const char *id, struct error *err)
@@ -196,6 +201,8 @@ int runtime_container_start(struct runtime *runtime, const char *id, struct erro
      * its job state, so the call still succeeds. */
     container_save(container, &save_err);
     log_info_id("container", container->record.id, "started container, init pid %d", pid);
+    runtime_emit_container_event(runtime, container->record.id, container->record.sandbox_id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
     return 0;
 }
 
@@ -203,6 +210,8 @@ int container_remove_stopped(struct container *container, struct error *err)
 {
     struct runtime *runtime = container->runtime;
     _cleanup_free_ char *dir = container_dir(container);
+    _cleanup_free_ char *id = NULL;
+    _cleanup_free_ char *sandbox_id = NULL;
 
     if (container->record.state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
         return error_set(err, ERROR_FAILED_PRECONDITION, "container %s is still running",
@@ -215,7 +224,11 @@ int container_remove_stopped(struct container *container, struct error *err)
         return -1;
     log_info_id("container", container->record.id, "removed container");
     runtime_drop_container(runtime, container);
+    id = steal_pointer(&container->record.id);
+    sandbox_id = steal_pointer(&container->record.sandbox_id);
     container_free(container);
+    runtime_emit_container_event(runtime, id, sandbox_id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
     return 0;
 }
 

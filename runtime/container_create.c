@@ -304,6 +304,8 @@ int runtime_container_create(struct runtime *runtime, const char *sandbox_id,
         goto out;
     }
     runtime_add_container(runtime, container);
+    runtime_emit_container_event(runtime, container->record.id, sandbox->record.id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT);
     log_info_id("container", container->record.id, "created container %s in sandbox %s from %s",
                 config->metadata->name, sandbox->record.id, image.id);
     *id = xstrdup(container->record.id);

@@ -229,6 +229,24 @@ int runtime_container_exec_sync(struct runtime *runtime, const char *id, const c
                                 int64_t timeout_seconds, runtime_exec_sync_cb cb, void *data,
                                 struct error *err);
 
+/* ---- Container events ------------------------------------------------------------------ */
+
+struct runtime_event_subscription;
+
+/*
+ * Receives each container event (CREATED, STARTED, STOPPED, DELETED) with the sandbox's status
+ * and the statuses of its containers; event is valid during the call only. event is NULL once,
+ * when the runtime closes: the subscription is then over.
+ */
+typedef void (*runtime_event_cb)(const Runtime__V1__ContainerEventResponse *event, void *data);
+
+/* GetContainerEvents: subscribes cb to the events from now on. Never fails. */
+struct runtime_event_subscription *runtime_events_subscribe(struct runtime *runtime,
+                                                            runtime_event_cb cb, void *data);
+
+/* Ends a subscription; cb is not called again. Safe from inside cb and on NULL. */
+void runtime_events_unsubscribe(struct runtime_event_subscription *subscription);
+
 /* ---- Statistics ------------------------------------------------------------------------ */
 
 /*

@@ -62,11 +62,20 @@ struct runtime {
     int64_t sandbox_stop_grace_ms;
     int64_t kill_timeout_ms;
 
+    struct runtime_event_subscription *subscriptions;
+
     struct sandbox **sandboxes;
     size_t n_sandboxes;
     struct container **containers;
     size_t n_containers;
 };
+
+/* Sends a container event to every subscriber (events.c). */
+void runtime_emit_container_event(struct runtime *runtime, const char *container_id,
+                                  const char *sandbox_id, Runtime__V1__ContainerEventType type);
+
+/* Ends every subscription, calling each callback with NULL, before the runtime closes. */
+void runtime_events_close(struct runtime *runtime);
 
 /* Generates a random 64-hex-digit id into a new string. */
 char *runtime_new_id(void);
