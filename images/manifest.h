@@ -85,7 +85,7 @@ struct manifest {
 
 /*
  * Parses a manifest or index document. content_type is the HTTP Content-Type it came with
- * (parameters such as "; charset=utf-8" are ignored) or NULL when unknown; the "mediaType"
+ * (parameters such as "; charset=utf-8" are ignored) or NULL when unknown. The "mediaType"
  * field of the document is used too, and the two must agree when both name a known type.
  * When neither is known, the shape of the document decides (OCI allows "mediaType" to be
  * absent): "manifests" means an OCI index, "config" and "layers" an OCI manifest.

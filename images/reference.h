@@ -46,8 +46,8 @@ struct image_reference {
 
 /*
  * Parses and normalizes text into *ref (which the caller clears with reference_clear).
- * Returns 0, or -1 with ERROR_INVALID_ARGUMENT and a message that quotes text and says what
- * is wrong. A bare 64-hex string is rejected here, as Docker does: it is an image id, which
+ * Returns 0, or -1 with ERROR_INVALID_ARGUMENT and a message that quotes text and names the
+ * problem. A bare 64-hex string is rejected here, as Docker does: it is an image id, which
  * the image store resolves (see reference_is_image_id).
  */
 int reference_parse(const char *text, struct image_reference *ref, struct error *err);
