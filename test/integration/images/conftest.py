@@ -167,11 +167,14 @@ def make_daemon(api, tmp_path, certs_dir):
         return instance.start()
 
     yield make
+    failures = []
     for instance in daemons:
         if instance.daemon is not None and instance.daemon.process.poll() is None:
             code = instance.stop()
             if code not in (0, None):
                 print(instance.log())
+                failures.append(code)
+    assert failures == [], f"hostcri exited with {failures}"
 
 
 @pytest.fixture
