@@ -155,7 +155,7 @@ static void apply_key(struct hosts_toml_host *host, const char *key, struct toml
         set_string(&host->ca_file, steal_pointer(&value->strings[0]));
     } else if (strcmp(key, "client") == 0 && value->count > 0) {
         set_string(&host->client_cert, steal_pointer(&value->strings[0]));
-        /* A single file holds both the certificate and the key. */
+        /* A single file contains both the certificate and the key. */
         set_string(
             &host->client_key,
             xstrdup(value->count > 1 && value->strings[1] ? value->strings[1] : host->client_cert));
