@@ -1,9 +1,9 @@
 """Fixtures of the image integration tests: the testbed registries, a daemon that trusts them,
 and a client.
 
-The testbed is $HOSTCRI_TESTBED_ENV (a registry.env) when that is set and its registry responds; otherwise
-the session starts its own in /tmp/hostcri-images-testbed on ports 28300-28746 and stops it at
-the end.
+The testbed is $HOSTCRI_TESTBED_ENV (a registry.env) when that is set and its registry
+responds; otherwise the session starts its own in /tmp/hostcri-images-testbed on ports
+28300-28746 and stops it at the end.
 """
 
 import os
