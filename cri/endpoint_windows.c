@@ -218,6 +218,9 @@ static void async_cb(uv_async_t *async)
 {
     struct pipe_listener *listener = async->data;
 
+    /* A stopping server takes no new connections; check_cb closes the instances. */
+    if (uv_is_closing((uv_handle_t *)listener->handle))
+        return;
     for (size_t i = 0; i < ARRAY_SIZE(listener->instances); i++) {
         struct pipe_instance *instance = &listener->instances[i];
 

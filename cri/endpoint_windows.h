@@ -25,6 +25,10 @@
  * listener stays an unbound handle: closing it (cri_server_stop does) stops the listener on
  * the next loop iteration, which closes the waiting instances. Returns 0, or -1 with err set
  * and nothing left open. Loop thread only.
+ *
+ * NOTE: tested under Wine only, which enforces neither the DACL nor the first-instance flag.
+ * On Windows the DACL also governs creating further instances, so hostcri must run as SYSTEM
+ * or as an elevated administrator.
  */
 int endpoint_windows_listen(uv_pipe_t *listener, const char *name, struct error *err);
 
