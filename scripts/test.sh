@@ -56,11 +56,14 @@ run_fuzzers() {
     return $status
 }
 
+# One registry testbed for every integration test module (they share it through
+# HOSTCRI_TESTBED_ENV instead of each starting its own).
 start_testbed() {
     [ -x test/testbed/start-registry.sh ] || return 0
     export TESTBED_DIR=${TESTBED_DIR:-/tmp/hostcri-testbed}
     test/testbed/stop-registry.sh >/dev/null 2>&1 || true
-    test/testbed/start-registry.sh && test/testbed/make-images.sh
+    test/testbed/start-registry.sh && test/testbed/make-images.sh &&
+        export HOSTCRI_TESTBED_ENV="$TESTBED_DIR/registry.env"
 }
 
 stop_testbed() {
