@@ -1,9 +1,9 @@
 """Fixtures of the image integration tests: the testbed registries, a daemon that trusts them,
 and a client.
 
-The testbed is $HOSTCRI_TESTBED_ENV (a registry.env) when that is set and its registry
-responds; otherwise the session starts its own in /tmp/hostcri-images-testbed on ports
-28300-28746 and stops it at the end.
+The testbed is $HOSTCRI_TESTBED_ENV (a registry.env) when that is set, else a running testbed
+in $TESTBED_DIR or /tmp/testbed-registry with its images pushed; otherwise the session starts
+its own in /tmp/hostcri-images-testbed on ports 28300-28746 and stops it at the end.
 """
 
 import os
@@ -62,9 +62,17 @@ def testbed():
     if given:
         env = read_env(given)
         if not registry_answers(env):
-            pytest.fail(f"HOSTCRI_TESTBED_ENV={given}: its registry does not answer")
+            pytest.fail(f"HOSTCRI_TESTBED_ENV={given}: its registry does not respond")
         yield env
         return
+    running = [os.path.join(os.environ.get("TESTBED_DIR", "/tmp/testbed-registry"), "registry.env"),
+               "/tmp/testbed-registry/registry.env"]
+    for path in running:
+        if os.path.exists(path):
+            env = read_env(path)
+            if registry_answers(env) and os.path.exists(env.get("TESTBED_IMAGES", "")):
+                yield env
+                return
     own = dict(os.environ, TESTBED_DIR=OWN_TESTBED_DIR, TESTBED_PORT_BASE=OWN_TESTBED_PORT_BASE)
     log_path = "/tmp/hostcri-images-testbed.log"
     with open(log_path, "w") as log:
