@@ -16,7 +16,8 @@
  * connection to SPDY/3.1 or WebSocket; the server then runs the command through the backend or
  * forwards TCP connections to the pod's ports on the loopback interface.
  *
- * Everything runs on the thread of the loop passed to streaming_server_start.
+ * Everything runs on the thread of the loop passed to streaming_server_start. The process must
+ * ignore SIGPIPE (the daemon does), because clients and pods close connections at any time.
  */
 
 enum streaming_kind {

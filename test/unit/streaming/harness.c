@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ void harness_init(struct harness *harness, const struct streaming_config *config
     struct error err = ERROR_INIT;
 
     memset(harness, 0, sizeof(*harness));
+    /* As in the daemon: a write to a connection the peer closed must fail, not kill. */
+    signal(SIGPIPE, SIG_IGN);
     streaming_config_init(&defaults);
     assert_int_equal(uv_loop_init(&harness->loop), 0);
     uv_async_init(&harness->loop, &harness->stop_async, stop_cb);

@@ -16,10 +16,11 @@
 #include "common/util.h"
 #include "harness.h"
 
-/* Runs the Go client against a fresh URL for request and returns its JSON result. */
-static json_t *run_client(const struct streaming_request *request, const char *extra_args)
+/* Runs a Go client (path in env_name) against a fresh URL for request; returns its JSON result. */
+static json_t *run_go_client(const char *env_name, const struct streaming_request *request,
+                             const char *extra_args)
 {
-    const char *client = getenv("HOSTCRI_SPDYCLIENT");
+    const char *client = getenv(env_name);
     struct harness harness;
     json_error_t error;
     char buffer[65536];
@@ -39,12 +40,17 @@ static json_t *run_client(const struct streaming_request *request, const char *e
     harness_free(&harness);
 
     if (status != 0)
-        fail_msg("spdyclient failed (status %d): %s", status, output.data ? output.data : "");
+        fail_msg("%s failed (status %d): %s", client, status, output.data ? output.data : "");
     json_t *result = json_loadb(output.data, output.length, 0, &error);
     if (result == NULL)
-        fail_msg("spdyclient printed invalid JSON: %s", error.text);
+        fail_msg("%s printed invalid JSON: %s", client, error.text);
     strbuf_free(&output);
     return result;
+}
+
+static json_t *run_client(const struct streaming_request *request, const char *extra_args)
+{
+    return run_go_client("HOSTCRI_SPDYCLIENT", request, extra_args);
 }
 
 static const char *get(json_t *result, const char *key)
@@ -130,12 +136,80 @@ static void test_interop_bulk_output(void **state)
     json_decref(result);
 }
 
+static void skip_without_ws_client(void)
+{
+    if (getenv("HOSTCRI_WSCLIENT") == NULL)
+        skip();
+}
+
+static void test_interop_ws5_stdin_close_signal(void **state)
+{
+    static const char *const cmd[] = {"cat"};
+    struct streaming_request request = {
+        .kind = STREAMING_EXEC,
+        .container_id = "c0ffee",
+        .cmd = cmd,
+        .cmd_count = 1,
+        .streams = STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR,
+    };
+
+    skip_without_ws_client();
+    json_t *result = run_go_client("HOSTCRI_WSCLIENT", &request, "-mode exec -stdin 'hello\n'");
+    assert_string_equal(get(result, "protocol"), "v5.channel.k8s.io");
+    assert_true(json_is_true(json_object_get(result, "ready")));
+    assert_true(json_is_true(json_object_get(result, "pong")));
+    assert_string_equal(get(result, "stdout"), "hello\n");
+    assert_string_equal(get(result, "error"), "{\"metadata\":{},\"status\":\"Success\"}");
+    assert_int_equal(json_integer_value(json_object_get(result, "close_code")), 1000);
+    json_decref(result);
+}
+
+static void test_interop_ws5_exit_code(void **state)
+{
+    static const char *const cmd[] = {"sh", "-c", "echo hi; echo err >&2; exit 3"};
+    struct streaming_request request = {
+        .kind = STREAMING_EXEC,
+        .container_id = "c0ffee",
+        .cmd = cmd,
+        .cmd_count = 3,
+        .streams = STREAMING_STDOUT | STREAMING_STDERR,
+    };
+
+    skip_without_ws_client();
+    json_t *result = run_go_client("HOSTCRI_WSCLIENT", &request, "-mode exec");
+    assert_string_equal(get(result, "stdout"), "hi\n");
+    assert_string_equal(get(result, "stderr"), "err\n");
+    assert_non_null(strstr(get(result, "error"), "\"reason\":\"NonZeroExitCode\""));
+    assert_non_null(strstr(get(result, "error"), "{\"reason\":\"ExitCode\",\"message\":\"3\"}"));
+    assert_int_equal(json_integer_value(json_object_get(result, "close_code")), 1000);
+    json_decref(result);
+}
+
+static void test_interop_ws_spdy_tunnel(void **state)
+{
+    struct streaming_request request = {.kind = STREAMING_PORT_FORWARD, .pod_sandbox_id = "p0d"};
+    struct pod_server pod;
+
+    skip_without_ws_client();
+    pod_server_start(&pod, 1);
+    _cleanup_free_ char *args = xasprintf("-mode tunnel -port %u", pod.port);
+    json_t *result = run_go_client("HOSTCRI_WSCLIENT", &request, args);
+    pod_server_join(&pod);
+    assert_string_equal(get(result, "protocol"), "SPDY/3.1+portforward.k8s.io");
+    assert_string_equal(get(result, "data"), POD_RESPONSE);
+    assert_string_equal(get(result, "error"), "");
+    json_decref(result);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interop_exit_code),
         cmocka_unit_test(test_interop_stdin_eof),
         cmocka_unit_test(test_interop_bulk_output),
+        cmocka_unit_test(test_interop_ws5_stdin_close_signal),
+        cmocka_unit_test(test_interop_ws5_exit_code),
+        cmocka_unit_test(test_interop_ws_spdy_tunnel),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
