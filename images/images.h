@@ -79,8 +79,9 @@ int images_open(uv_loop_t *loop, const struct images_config *config, struct imag
                 struct error *err);
 
 /*
- * Stops the subsystem: running pulls complete at once with ERROR_CANCELLED, while fs-info and
- * flatten jobs already on the thread pool finish and run their callbacks. The memory is freed
+ * Stops the subsystem: running pulls fail with ERROR_CANCELLED, at once or (when a layer is
+ * being unpacked) as soon as their thread pool job returns, while fs-info and flatten jobs
+ * already on the thread pool finish and run their callbacks. The memory is freed
  * when the last job and libuv handle has finished, so the caller must keep running the loop
  * afterwards. Safe on NULL.
  */
