@@ -562,6 +562,60 @@ static void test_records_survive_restart(void **state)
     result_clear(&result);
 }
 
+static void flatten_cb(const struct error *err, void *data)
+{
+    struct pull_result *result = data;
+
+    result->done = true;
+    if (err != NULL) {
+        result->error.code = err->code;
+        result->error.message = xstrdup(err->message);
+    }
+}
+
+static void test_flatten_layers_image(void **state)
+{
+    struct fixture *fixture = *state;
+    struct pull_result result;
+    struct pull_result flattened = {0};
+    _cleanup_free_ char *target = NULL;
+    _cleanup_free_ char *deleted = NULL;
+    _cleanup_free_ char *keep = NULL;
+    _cleanup_free_ char *text = NULL;
+
+    REQUIRE_TESTBED();
+    pull(fixture, testbed.tls, "test/layers:1.0", NULL, &result);
+    assert_pulled(&result);
+    target = xasprintf("%s/flat", fixture->root);
+    assert_int_equal(
+        images_flatten_start(fixture->images, result.id, target, flatten_cb, &flattened, NULL), 0);
+    while (!flattened.done)
+        uv_run(&fixture->loop, UV_RUN_ONCE);
+    if (flattened.error.message != NULL)
+        print_error("flatten failed: %s\n", flattened.error.message);
+    assert_null(flattened.error.message);
+
+    /* A few lines of the testbed's expected-layers.txt: whiteouts and overwrites applied. */
+    deleted = xasprintf("%s/etc/deleteme.txt", target);
+    assert_int_not_equal(access(deleted, F_OK), 0);
+    keep = xasprintf("%s/data/keep.txt", target);
+    text = read_text(keep);
+    assert_string_equal(text, "keep v2 (layer 3)\n");
+    result_clear(&result);
+}
+
+static void test_flatten_unknown_image(void **state)
+{
+    struct fixture *fixture = *state;
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    REQUIRE_TESTBED();
+    assert_int_equal(images_flatten_start(fixture->images, "sha256:0123456789ab", "/nonexistent",
+                                          flatten_cb, NULL, &err),
+                     -1);
+    assert_int_equal(err.code, ERROR_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +633,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_untags_then_collects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_in_use_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_survive_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flatten_layers_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flatten_unknown_image, setup, teardown),
     };
 
     log_configure(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT);
