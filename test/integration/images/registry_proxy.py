@@ -7,6 +7,7 @@ their first bytes until released.
 """
 
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,9 @@ class RegistryProxy:
         self.corrupt_blobs = False
         self.stall_blobs = False
         self.truncate_blobs = 0  # blob bodies cut off after their first bytes, then served whole
+        self.delay_blobs = 0.0  # seconds each blob response waits before it starts
+        self.blobs_in_flight = 0
+        self.max_blobs_in_flight = 0
         self.stalled = threading.Event()   # set when a blob body is held back
         self.release = threading.Event()   # set to let held bodies continue
         self.server = self._serve("registry")
@@ -101,11 +105,25 @@ class RegistryProxy:
             if status is not None:
                 self._reply(handler, status, b'{"errors":[{"code":"X","message":"injected"}]}')
                 return
+            if "/blobs/" in path and self.delay_blobs > 0:
+                self._forward_delayed(handler, path.split("?", 1)[0])
+                return
             if self.redirect_blobs and "/blobs/" in path:
                 self._reply(handler, 307, b"",
                             {"Location": f"{self.storage_url}{path}?X-Signature=test"})
                 return
         self._forward(handler, path.split("?", 1)[0])
+
+    def _forward_delayed(self, handler, path):
+        with self.lock:
+            self.blobs_in_flight += 1
+            self.max_blobs_in_flight = max(self.max_blobs_in_flight, self.blobs_in_flight)
+        try:
+            time.sleep(self.delay_blobs)
+            self._forward(handler, path)
+        finally:
+            with self.lock:
+                self.blobs_in_flight -= 1
 
     def _reply(self, handler, status, body, headers=None):
         handler.send_response(status)

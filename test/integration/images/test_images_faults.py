@@ -160,3 +160,12 @@ def test_shutdown_during_pull(make_daemon, proxy):
     thread.join(30)
     assert errors
     proxy.release.set()
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_parallel_download_limit(make_daemon, proxy, limit):
+    images = make_daemon("--max-parallel-downloads", str(limit))
+    proxy.delay_blobs = 0.3
+    images.pull(f"{proxy.host}/test/layers:1.0")
+    # Four layers; the config comes alone before them.
+    assert proxy.max_blobs_in_flight == limit
