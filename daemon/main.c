@@ -14,8 +14,10 @@
 #include "common/metrics.h"
 #include "common/util.h"
 #include "cri/methods.h"
+#include "cri/runtime_service.h"
 #include "cri/server.h"
 #include "cri/services.h"
+#include "cri/streaming/server.h"
 #include "daemon/config.h"
 #include "daemon/metrics_http.h"
 #include "daemon/notify.h"
@@ -151,9 +153,34 @@ static int open_runtime(struct daemon *daemon, struct error *err)
     return 0;
 }
 
+static int start_streaming(struct daemon *daemon, struct error *err)
+{
+    const struct hostcri_config *config = &daemon->config;
+    struct streaming_config streaming_config;
+
+    streaming_config_init(&streaming_config);
+    streaming_config.address = config->streaming_address;
+    streaming_config.port = (uint16_t)config->streaming_port;
+    streaming_config.tls_cert_file = config->streaming_tls_cert;
+    streaming_config.tls_key_file = config->streaming_tls_key;
+    streaming_config.token_ttl_ms = config->streaming_token_ttl_ms;
+    if (config->streaming_port > 65535)
+        return error_set(err, ERROR_INVALID_ARGUMENT, "invalid streaming port %lu: use 0 to 65535",
+                         (unsigned long)config->streaming_port);
+    if (streaming_server_start(daemon->loop, &streaming_config, runtime_service_streaming_backend(),
+                               daemon->services.runtime, &daemon->services.streaming, err) < 0)
+        return error_prefix(err, "start the streaming server on %s", config->streaming_address);
+    log_info("streaming server for Exec, Attach and PortForward on %s",
+             streaming_server_base_url(daemon->services.streaming));
+    return 0;
+}
+
 /* Closes the subsystems; their handles close on the following loop run. */
 static void close_subsystems(struct daemon *daemon)
 {
+    if (daemon->services.streaming)
+        streaming_server_stop(daemon->services.streaming);
+    daemon->services.streaming = NULL;
     metrics_http_stop(daemon->metrics);
     daemon->metrics = NULL;
     runtime_close(daemon->services.runtime);
@@ -303,7 +330,8 @@ int main(int argc, char **argv)
     daemon.services.config_json = config_json;
 
     if (open_images(&daemon, &err) < 0 || open_runtime(&daemon, &err) < 0 ||
-        start_metrics(&daemon, &err) < 0 || start_server(&daemon, &err) < 0) {
+        start_streaming(&daemon, &err) < 0 || start_metrics(&daemon, &err) < 0 ||
+        start_server(&daemon, &err) < 0) {
         log_error("cannot start: %s", err.message);
         error_clear(&err);
         close_subsystems(&daemon);
