@@ -301,8 +301,8 @@ static void fs_info_done_cb(const struct images_fs_usage *usage, const struct er
     response.n_image_filesystems = ARRAY_SIZE(filesystems);
     response.image_filesystems = filesystems;
     /*
-     * TODO: container_filesystems stays empty until the runtime reports the disk use of the
-     * writable layers; the CRI sets it only when they live on another file system.
+     * NOTE: container_filesystems stays empty because the runtime keeps the writable layers
+     * under the same root directory, and the CRI sets it only for another file system.
      */
     rpc_call_reply(call, &response);
 }
