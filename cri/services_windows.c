@@ -50,4 +50,10 @@ UNAVAILABLE_ON_WINDOWS(image_service_pull_image)
 UNAVAILABLE_ON_WINDOWS(image_service_remove_image)
 UNAVAILABLE_ON_WINDOWS(image_service_image_fs_info)
 
+/* No backend: the streaming server is not built either (streaming_windows.c). */
+const struct streaming_backend *runtime_service_streaming_backend(void)
+{
+    return NULL;
+}
+
 #endif

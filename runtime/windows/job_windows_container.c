@@ -10,6 +10,7 @@
  */
 #include "runtime/windows/job_windows.h"
 
+#include <psapi.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +243,35 @@ int job_container_reopen_log(struct job_container *container, struct error *err)
                      "container %s: CRI logs are not written on Windows yet", container->id);
 }
 
+/*
+ * Adds up the memory counters of the job's processes. A process that exits meanwhile is
+ * skipped, so the sum is a snapshot.
+ */
+static void add_memory_stats(const struct job_container *container, struct job_stats *stats)
+{
+    _cleanup_free_ int *pids = NULL;
+    size_t n_pids = 0;
+
+    if (job_container_pids(container, &pids, &n_pids, NULL) < 0)
+        return;
+    stats->has_memory = true;
+    for (size_t i = 0; i < n_pids; i++) {
+        HANDLE process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pids[i]);
+        PROCESS_MEMORY_COUNTERS_EX counters = {.cb = sizeof(counters)};
+
+        if (process == NULL)
+            continue;
+        if (GetProcessMemoryInfo(process, (PROCESS_MEMORY_COUNTERS *)&counters, sizeof(counters))) {
+            /* Commit charge is the usage; the working set includes shared pages. */
+            stats->memory_usage_bytes += counters.PrivateUsage;
+            stats->memory_working_set_bytes += counters.WorkingSetSize;
+            stats->memory_rss_bytes += counters.WorkingSetSize;
+            stats->page_faults += counters.PageFaultCount;
+        }
+        CloseHandle(process);
+    }
+}
+
 int job_container_stats(const struct job_container *container, struct job_stats *stats,
                         struct error *err)
 {
@@ -258,7 +288,7 @@ int job_container_stats(const struct job_container *container, struct job_stats 
         (uint64_t)(accounting.TotalUserTime.QuadPart + accounting.TotalKernelTime.QuadPart) * 100;
     stats->has_pids = true;
     stats->pids = accounting.ActiveProcesses;
-    /* TODO: memory from the members' working sets (psapi); has_memory stays false. */
+    add_memory_stats(container, stats);
     return 0;
 }
 
