@@ -46,6 +46,7 @@ bool auth_credentials_have_password(const struct auth_credentials *creds);
  */
 char *auth_credentials_fingerprint(const struct auth_credentials *creds);
 
+/* Wipes and frees the secrets in creds and zeroes it. Safe on NULL. */
 void auth_credentials_clear(struct auth_credentials *creds);
 
 /* "Authorization: Basic <base64(user:password)>"; the caller frees it. Needs a password. */
@@ -74,6 +75,7 @@ struct auth_challenge {
  */
 int auth_challenge_parse(const char *header, struct auth_challenge *out, struct error *err);
 
+/* Frees the parameters of challenge and zeroes it. Safe on NULL. */
 void auth_challenge_clear(struct auth_challenge *challenge);
 
 /* The default scope of a pull: "repository:<repository>:pull". The caller frees it. */
@@ -105,7 +107,10 @@ int auth_token_parse_response(const char *body, size_t length, char **token, int
 /* Tokens by (registry host, scope, credentials fingerprint) until they expire. */
 struct auth_token_cache;
 
+/* Creates an empty cache; never returns NULL. */
 struct auth_token_cache *auth_token_cache_new(void);
+
+/* Wipes and frees every token and the cache. Safe on NULL. */
 void auth_token_cache_free(struct auth_token_cache *cache);
 
 /*

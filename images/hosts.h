@@ -78,6 +78,7 @@ int hosts_endpoints(const char *certs_dir, const struct images_registry_config *
                     size_t count, const char *domain, const char *api_host,
                     struct registry_endpoint **endpoints, size_t *n, struct error *err);
 
+/* Frees the n endpoints of hosts_endpoints and the array. */
 void hosts_endpoints_free(struct registry_endpoint *endpoints, size_t n);
 
 /*

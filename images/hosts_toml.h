@@ -47,6 +47,7 @@ int hosts_toml_load(const char *path, struct hosts_toml *out, struct error *err)
 /* Parses text (the contents of a hosts.toml; path is for messages) into *out. */
 int hosts_toml_parse(const char *text, const char *path, struct hosts_toml *out, struct error *err);
 
+/* Frees everything in toml and zeroes it. */
 void hosts_toml_clear(struct hosts_toml *toml);
 
 #endif

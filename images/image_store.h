@@ -36,8 +36,13 @@ struct image_record {
     int64_t created_ns; /* when it was first recorded, nanoseconds since the epoch */
 };
 
+/* Frees everything in record and zeroes it. Safe on a zeroed record and on NULL. */
 void image_record_clear(struct image_record *record);
+
+/* Deep copy of src into *dst. */
 void image_record_copy(struct image_record *dst, const struct image_record *src);
+
+/* Clears count records and frees the array. */
 void image_records_free(struct image_record *records, size_t count);
 
 #define _cleanup_image_record_ __attribute__((cleanup(image_record_clear)))
@@ -48,6 +53,7 @@ void image_records_free(struct image_record *records, size_t count);
  */
 int image_store_open(const char *path, struct image_store **out, struct error *err);
 
+/* Closes the database. Safe on NULL. */
 void image_store_close(struct image_store *store);
 
 /*

@@ -34,6 +34,7 @@ int image_gc_prepare(struct image_store *store, struct image_gc **out, struct er
  */
 void image_gc_run(struct image_gc *gc, struct content_store *content, const char *root);
 
+/* Frees the collection. Safe on NULL. */
 void image_gc_free(struct image_gc *gc);
 
 #endif

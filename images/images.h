@@ -179,6 +179,7 @@ struct images_resolved {
 int images_resolve(struct images *images, const char *ref_or_id, struct images_resolved *out,
                    struct error *err);
 
+/* Frees everything in resolved and zeroes it. Safe on NULL. */
 void images_resolved_clear(struct images_resolved *resolved);
 
 typedef void (*images_flatten_cb)(const struct error *err, void *data);

@@ -46,6 +46,10 @@ typedef void (*pull_done_cb)(const char *image_id, const struct error *err, void
 /* Runs when the last pull has finished (for a deferred garbage collection). */
 typedef void (*pull_idle_cb)(void *data);
 
+/*
+ * Creates the pull manager; context is copied (the objects it points to are borrowed).
+ * idle_cb (may be NULL) runs each time the last running pull completes.
+ */
 struct pull_manager *pull_manager_new(const struct pull_context *context, pull_idle_cb idle_cb,
                                       void *idle_data);
 
