@@ -10,17 +10,14 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "images/manifest.h"
 #include "images/registry_http.h"
 
 #define MAX_REDIRECTS 10
 #define MAX_TOKEN_RESPONSE (1024 * 1024)
 #define MAX_BACKOFF_MS 10000
 
-const char *const registry_manifest_accept =
-    "Accept: application/vnd.oci.image.index.v1+json, "
-    "application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.docker.distribution.manifest.list.v2+json, "
-    "application/vnd.docker.distribution.manifest.v2+json";
+const char *const registry_manifest_accept = "Accept: " MANIFEST_ACCEPT_HEADER;
 
 struct registry_client {
     uv_loop_t *loop;
