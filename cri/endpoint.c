@@ -146,8 +146,12 @@ int endpoint_listen(uv_pipe_t *pipe, const char *name, int is_unix_socket,
      * uv_pipe_bind cannot give the pipe a security descriptor, so endpoint_windows.c creates
      * the pipe instances and hands connected ones to the server itself.
      */
-    (void)is_unix_socket;
     (void)connection_cb;
+    if (is_unix_socket)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "unix socket endpoint %s is not supported on Windows: use "
+                         "npipe:////./pipe/<name>",
+                         name);
     return endpoint_windows_listen(pipe, name, err);
 #endif
     rc = uv_listen((uv_stream_t *)pipe, 511, connection_cb);

@@ -133,6 +133,14 @@ check_second_daemon() {
     result "second daemon names the pipe owner conflict" $? "$(tail -n 3 "$log" | tr -d '\r')"
 }
 
+check_unix_endpoint() {
+    local log=$build_dir/hostcri-unix.log status
+    timeout 300 wine "$build_dir/hostcri.exe" --listen unix:///run/hostcri-test.sock >"$log" 2>&1
+    status=$?
+    result "unix socket endpoint is rejected" "$([ $status = 1 ] && grep -q 'not supported on Windows' "$log"; echo $?)" \
+        "status $status: $(tail -n 1 "$log" | tr -d '\r')"
+}
+
 stop_daemon() {
     local log=$1 pid=$2 status
     # Wine turns SIGINT into a CTRL_C_EVENT, which libuv reports as SIGINT.
@@ -171,6 +179,7 @@ main() {
     if kill -0 "$daemon_pid" 2>/dev/null; then
         run_test_program "$tests_build_dir/cri_pipe_client.exe" "\\\\.\\pipe\\$pipe_name"
         check_second_daemon
+        check_unix_endpoint
         stop_daemon "$daemon_log" "$daemon_pid"
     fi
     run_test_program "$tests_build_dir/job_windows_test.exe"
