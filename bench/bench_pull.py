@@ -1,153 +1,344 @@
 #!/usr/bin/python3
 """Benchmark a cold image pull: hostcri's PullImage against `skopeo copy` followed by
-`umoci unpack`, from the same testbed registry (HTTPS, loopback) on the same machine.
+`umoci unpack`, from the same loopback registry on the same machine in the same run.
 
-The image is built here and pushed to the testbed: LAYERS layers, each holding one file of
-random bytes (incompressible) and many small text files (compressible, and costly to unpack),
-so both network transfer and unpacking count. Each round starts from empty directories: a new
-hostcri root, a new OCI layout and bundle for skopeo and umoci. Dirty pages are synced before
-each timed run, so that the writeback of one run does not slow down the next.
+The script starts its own testbed (test/testbed/start-registry.sh and make-images.sh, on ports
+from --port-base in --testbed-dir), builds a large image of random data into a temporary
+directory and pushes it there, times each tool on each image several times, and stops the
+testbed with stop-registry.sh --purge at the end. The images:
 
-Usage: bench/bench_pull.py --testbed-env /tmp/testbed-registry/registry.env
-                           [--build-dir build] [--rounds 5] [--layers 4] [--random-mib 32]
+- test/layers:1.0, the testbed's multi-layer image (four small layers with whiteouts and links);
+- bench/big:1.0, generated here: --big-layers layers of random bytes, --big-mb MB in all, so
+  the gzip blobs are as large as the data.
+
+Both tools pull from the plain-HTTP registry instance by default (--transport tls for the
+HTTPS one). Each repetition starts from empty directories: a fresh hostcri daemon with a new
+root, a new OCI layout and bundle for skopeo and umoci. The two tools take turns going first.
+Dirty pages are written back (sync) before each timed run, so that one run's writeback does
+not slow down the next. hostcri's time runs from the PullImage call until it returns; its CPU
+time is the daemon's user plus system time over that call, from /proc/<pid>/stat. The CPU time
+of skopeo and umoci is their rusage.
+
+Usage: bench/bench_pull.py [--build-dir build] [--repetitions 5] [--transport http|tls]
 Prints a Markdown table and writes the figures as JSON to bench/results/pull.json.
-
-What differs between the two: hostcri unpacks each layer into its own directory (overlayfs
-lower directories, unpacked in parallel on the libuv thread pool) and keeps the compressed
-blobs; umoci applies the layers in order into one root file system.
 """
 
 import argparse
+import io
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import urllib.request
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(BENCH_DIR)
+TESTBED_SCRIPTS = os.path.join(SOURCE_DIR, "test", "testbed")
 sys.path.insert(0, os.path.join(SOURCE_DIR, "test", "integration"))
 
 from cri_client import CriClient, load_api, open_channel  # noqa: E402
 from daemon import Daemon  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LAYERS_IMAGE = "test/layers:1.0"
+BIG_IMAGE = "bench/big:1.0"
+EPOCH = 1700000000
 
 
 def read_env(path):
     values = {}
     with open(path) as f:
         for line in f:
+            line = line.strip()
             if line.startswith("export "):
-                name, _, value = line[len("export "):].strip().partition("=")
+                name, _, value = line[len("export "):].partition("=")
                 values[name] = value.strip("'\"")
     return values
 
 
 def run(*args, **kwargs):
-    return subprocess.run(list(args), check=True, stdout=subprocess.DEVNULL, **kwargs)
+    subprocess.run(list(args), check=True, stdout=subprocess.DEVNULL, **kwargs)
 
 
-def build_image(env, work, layers, random_mib, tag):
-    """Builds the benchmark image with umoci and pushes it; returns its reference."""
-    layout = os.path.join(work, "build-oci")
-    bundle = os.path.join(work, "build-bundle")
+def machine_description():
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
+
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return [float(value) for value in f.read().split()[:3]]
+
+
+class Testbed:
+    """The testbed registries of this benchmark, started and purged by it."""
+
+    def __init__(self, directory, port_base, log_path):
+        self.env_vars = dict(os.environ, TESTBED_DIR=directory, TESTBED_PORT_BASE=str(port_base))
+        self.directory = directory
+        self.log_path = log_path
+        self.env = None
+
+    def start(self):
+        with open(self.log_path, "w") as log:
+            for script in ("start-registry.sh", "make-images.sh"):
+                result = subprocess.run([os.path.join(TESTBED_SCRIPTS, script)],
+                                        env=self.env_vars, stdout=log, stderr=subprocess.STDOUT)
+                if result.returncode != 0:
+                    self.stop()
+                    raise RuntimeError(f"{script} failed with {result.returncode}; "
+                                       f"see {self.log_path}")
+        self.env = read_env(os.path.join(self.directory, "registry.env"))
+        return self
+
+    def stop(self):
+        subprocess.run([os.path.join(TESTBED_SCRIPTS, "stop-registry.sh"), "--purge"],
+                       env=self.env_vars, stdout=subprocess.DEVNULL)
+
+
+def random_layer_tar(path, index, size, files):
+    """Writes an uncompressed tar of `files` files of random bytes, `size` bytes in all."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        directory = tarfile.TarInfo(f"data{index}")
+        directory.type = tarfile.DIRTYPE
+        directory.mode = 0o755
+        directory.mtime = EPOCH
+        tar.addfile(directory)
+        for i in range(files):
+            length = size // files + (1 if i < size % files else 0)
+            entry = tarfile.TarInfo(f"data{index}/blob{i:03d}.bin")
+            entry.size = length
+            entry.mode = 0o644
+            entry.mtime = EPOCH
+            tar.addfile(entry, io.BytesIO(os.urandom(length)))
+
+
+def build_big_image(env, work, layers, total_bytes, registry, tls_args):
+    """Builds BIG_IMAGE with umoci from random layers and pushes it with skopeo."""
+    layout = os.path.join(work, "big-oci")
+    tag = BIG_IMAGE.split(":")[1]
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH))
     run("umoci", "init", "--layout", layout)
     run("umoci", "new", "--image", f"{layout}:{tag}")
+    run("umoci", "config", "--image", f"{layout}:{tag}", "--os", "linux", "--architecture",
+        {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
+        "--created", created, "--no-history")
     for index in range(layers):
-        run("umoci", "unpack", "--image", f"{layout}:{tag}", bundle)
-        rootfs = os.path.join(bundle, "rootfs", f"layer{index}")
-        os.makedirs(rootfs)
-        with open(os.path.join(rootfs, "random.bin"), "wb") as f:
-            f.write(os.urandom(random_mib * 1024 * 1024))
-        for i in range(2000):
-            with open(os.path.join(rootfs, f"file{i}.txt"), "w") as f:
-                f.write(f"layer {index} file {i}\n" * 50)
-        run("umoci", "repack", "--image", f"{layout}:{tag}", bundle)
-        shutil.rmtree(bundle)
-    reference = f"{env['TESTBED_TLS']}/bench/pull:{tag}"
-    run("skopeo", "copy", "--quiet", "--dest-cert-dir", env["TESTBED_CERT_DIR"],
-        f"oci:{layout}:{tag}", f"docker://{reference}")
+        size = total_bytes // layers + (1 if index < total_bytes % layers else 0)
+        tar_path = os.path.join(work, f"big-layer{index}.tar")
+        random_layer_tar(tar_path, index, size, files=16)
+        run("umoci", "raw", "add-layer", "--image", f"{layout}:{tag}", "--history.created",
+            created, "--history.created_by", f"bench_pull.py random layer {index}", tar_path)
+        os.unlink(tar_path)
+    run("skopeo", "copy", "--quiet", *tls_args("dest"), f"oci:{layout}:{tag}",
+        f"docker://{registry}/{BIG_IMAGE}")
     shutil.rmtree(layout)
-    return reference
 
 
-def time_hostcri(api, build_dir, env, reference, work):
-    os.environ["HOSTCRI_BINARY_DIR"] = build_dir
-    workdir = tempfile.mkdtemp(dir=work)
-    daemon = Daemon(workdir, extra_args=["--certs-dir", env["TESTBED_CERTS_D"],
-                                         "--log-level", "info"]).start()
-    channel = open_channel(daemon.socket_path)
-    try:
-        client = CriClient(api, channel)
-        os.sync()
-        start = time.monotonic()
-        client.image("PullImage", image=api.ImageSpec(image=reference), timeout=600)
-        return time.monotonic() - start
-    finally:
-        channel.close()
-        daemon.stop()
-        daemon.kill()
-        shutil.rmtree(workdir)
+def layer_blob_sizes(env, image):
+    """The layer blob sizes of an image, from its manifest on the HTTP registry."""
+    name, tag = image.rsplit(":", 1)
+    request = urllib.request.Request(
+        f"{env['TESTBED_HTTP_URL']}/v2/{name}/manifests/{tag}",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                           "application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return [layer["size"] for layer in json.load(response)["layers"]]
 
 
-def time_skopeo_umoci(env, reference, work):
-    layout = os.path.join(work, "oci")
-    bundle = os.path.join(work, "bundle")
-    os.sync()
-    start = time.monotonic()
-    run("skopeo", "copy", "--quiet", "--src-cert-dir", env["TESTBED_CERT_DIR"],
-        f"docker://{reference}", f"oci:{layout}:bench")
-    run("umoci", "unpack", "--image", f"{layout}:bench", bundle)
-    elapsed = time.monotonic() - start
-    shutil.rmtree(layout)
-    shutil.rmtree(bundle)
-    return elapsed
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Bench:
+    def __init__(self, api, env, transport, work, log_level):
+        self.api = api
+        self.env = env
+        self.transport = transport
+        self.work = work
+        self.log_level = log_level
+        self.registry = env["TESTBED_HTTP"] if transport == "http" else env["TESTBED_TLS"]
+        self.daemon_logs = []
+
+    def tls_args(self, side):
+        """skopeo's flags for the registry on `side` ("src" or "dest")."""
+        if self.transport == "http":
+            return [f"--{side}-tls-verify=false"]
+        return [f"--{side}-cert-dir", self.env["TESTBED_CERT_DIR"]]
+
+    def certs_dir(self, workdir):
+        """A certs.d for the daemon: the testbed's, plus a hosts.toml for the HTTP host."""
+        path = os.path.join(workdir, "certs.d")
+        shutil.copytree(self.env["TESTBED_CERTS_D"], path)
+        if self.transport == "http":
+            host_dir = os.path.join(path, self.registry)
+            os.makedirs(host_dir, exist_ok=True)
+            with open(os.path.join(host_dir, "hosts.toml"), "w") as f:
+                f.write(f'server = "http://{self.registry}"\n')
+        return path
+
+    def hostcri(self, image, keep_log=False):
+        """One cold PullImage in a fresh daemon: (seconds, daemon CPU seconds)."""
+        workdir = tempfile.mkdtemp(dir=self.work, prefix="hostcri-")
+        daemon = Daemon(workdir, extra_args=["--certs-dir", self.certs_dir(workdir),
+                                             "--log-level", self.log_level]).start()
+        channel = open_channel(daemon.socket_path)
+        try:
+            client = CriClient(self.api, channel)
+            pid = daemon.process.pid
+            os.sync()
+            cpu_before = cpu_seconds(pid)
+            start = time.monotonic()
+            client.image("PullImage", image=self.api.ImageSpec(image=f"{self.registry}/{image}"),
+                         timeout=900)
+            elapsed = time.monotonic() - start
+            cpu = cpu_seconds(pid) - cpu_before
+        finally:
+            channel.close()
+            code = daemon.stop()
+            daemon.kill()
+            if keep_log:
+                self.daemon_logs.append(daemon.log())
+            shutil.rmtree(workdir)
+        if code != 0:
+            raise RuntimeError(f"hostcri exited with {code}:\n{daemon.log()}")
+        return elapsed, cpu
+
+    def skopeo_umoci(self, image):
+        """skopeo copy then umoci unpack into fresh directories: (copy s, unpack s, CPU s)."""
+        workdir = tempfile.mkdtemp(dir=self.work, prefix="skopeo-")
+        layout = os.path.join(workdir, "oci")
+        bundle = os.path.join(workdir, "bundle")
+        try:
+            os.sync()
+            cpu_before = children_cpu_seconds()
+            start = time.monotonic()
+            run("skopeo", "copy", "--quiet", *self.tls_args("src"),
+                f"docker://{self.registry}/{image}", f"oci:{layout}:bench")
+            copied = time.monotonic()
+            run("umoci", "unpack", "--image", f"{layout}:bench", bundle)
+            unpacked = time.monotonic()
+            cpu = children_cpu_seconds() - cpu_before
+        finally:
+            shutil.rmtree(workdir)
+        return copied - start, unpacked - copied, cpu
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def measure(bench, images, repetitions):
+    results = {}
+    for image in images:
+        rows = []
+        for repetition in range(repetitions):
+            row = {}
+            order = ("hostcri", "skopeo") if repetition % 2 == 0 else ("skopeo", "hostcri")
+            for tool in order:
+                if tool == "hostcri":
+                    row["hostcri_s"], row["hostcri_cpu_s"] = bench.hostcri(image)
+                else:
+                    copy, unpack, cpu = bench.skopeo_umoci(image)
+                    row.update(skopeo_copy_s=copy, umoci_unpack_s=unpack,
+                               skopeo_umoci_s=copy + unpack, skopeo_umoci_cpu_s=cpu)
+            row["load_average_1m"] = load_average()[0]
+            rows.append(row)
+            print(f"{image} repetition {repetition + 1}: hostcri {row['hostcri_s']:.2f} s, "
+                  f"skopeo+umoci {row['skopeo_umoci_s']:.2f} s", file=sys.stderr)
+        figures = {key: summary([row[key] for row in rows]) for key in rows[0]}
+        figures["ratio_of_medians"] = (figures["skopeo_umoci_s"]["median"] /
+                                       figures["hostcri_s"]["median"])
+        figures["ratio_of_mins"] = figures["skopeo_umoci_s"]["min"] / figures["hostcri_s"]["min"]
+        results[image] = {"repetitions": rows, "summary": figures}
+    return results
+
+
+def print_table(result):
+    print(f"machine: {result['machine']}")
+    print(f"command: {result['command']}")
+    print(f"registry: {result['transport']} on loopback; {result['repetitions']} repetitions\n")
+    print("| image | layers | blobs MB | hostcri median s | hostcri min s | hostcri CPU s "
+          "| skopeo+umoci median s | skopeo+umoci min s | skopeo+umoci CPU s "
+          "| ratio (medians) | ratio (mins) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for image, entry in result["images"].items():
+        s = entry["summary"]
+        print(f"| `{image}` | {entry['layers']} | {entry['blob_bytes'] / 1e6:.1f} "
+              f"| {s['hostcri_s']['median']:.3f} | {s['hostcri_s']['min']:.3f} "
+              f"| {s['hostcri_cpu_s']['median']:.2f} "
+              f"| {s['skopeo_umoci_s']['median']:.3f} | {s['skopeo_umoci_s']['min']:.3f} "
+              f"| {s['skopeo_umoci_cpu_s']['median']:.2f} "
+              f"| {s['ratio_of_medians']:.2f} | {s['ratio_of_mins']:.2f} |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--testbed-env", required=True, help="registry.env of a running testbed")
     parser.add_argument("--build-dir", default=os.path.join(SOURCE_DIR, "build"))
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--random-mib", type=int, default=32, help="random MiB per layer")
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--transport", choices=("http", "tls"), default="http")
+    parser.add_argument("--big-layers", type=int, default=10)
+    parser.add_argument("--big-mb", type=int, default=200, help="random MB in the big image")
+    parser.add_argument("--testbed-dir", default="/tmp/hostcri-bench-testbed")
+    parser.add_argument("--port-base", type=int, default=29100)
+    parser.add_argument("--log-level", default="info", help="the daemon's log level")
+    parser.add_argument("--output", default=os.path.join(BENCH_DIR, "results", "pull.json"))
     args = parser.parse_args()
+    os.environ["HOSTCRI_BINARY_DIR"] = os.path.abspath(args.build_dir)
 
-    env = read_env(args.testbed_env)
     work = tempfile.mkdtemp(prefix="hostcri-bench-pull-")
+    testbed = Testbed(args.testbed_dir, args.port_base, os.path.join(work, "testbed.log"))
     try:
         os.makedirs(os.path.join(work, "api"))
         api = load_api(os.path.join(work, "api"))
-        tag = f"l{args.layers}-r{args.random_mib}"
-        reference = build_image(env, work, args.layers, args.random_mib, tag)
-        hostcri, skopeo_umoci = [], []
-        for _ in range(args.rounds):
-            hostcri.append(time_hostcri(api, args.build_dir, env, reference, work))
-            skopeo_umoci.append(time_skopeo_umoci(env, reference, work))
+        env = testbed.start().env
+        bench = Bench(api, env, args.transport, work, args.log_level)
+        build_big_image(env, work, args.big_layers, args.big_mb * 1000 * 1000, bench.registry,
+                        bench.tls_args)
+        sizes = {image: layer_blob_sizes(env, image) for image in (LAYERS_IMAGE, BIG_IMAGE)}
+        measured = measure(bench, (LAYERS_IMAGE, BIG_IMAGE), args.repetitions)
     finally:
-        shutil.rmtree(work)
+        testbed.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
+    for image, layers in sizes.items():
+        measured[image]["layers"] = len(layers)
+        measured[image]["blob_bytes"] = sum(layers)
     result = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.release()}",
-        "image": {"layers": args.layers, "random_mib_per_layer": args.random_mib,
-                  "small_files_per_layer": 2000},
-        "rounds": args.rounds,
-        "hostcri_seconds": hostcri,
-        "skopeo_umoci_seconds": skopeo_umoci,
+        "machine": machine_description(),
+        "command": " ".join(["bench/bench_pull.py"] + sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "transport": args.transport,
+        "repetitions": args.repetitions,
+        "skopeo": subprocess.run(["skopeo", "--version"], capture_output=True,
+                                 text=True).stdout.strip(),
+        "umoci": subprocess.run(["umoci", "--version"], capture_output=True,
+                                text=True).stdout.strip(),
+        "images": measured,
     }
-    os.makedirs(os.path.join(BENCH_DIR, "results"), exist_ok=True)
-    with open(os.path.join(BENCH_DIR, "results", "pull.json"), "w") as f:
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, "w") as f:
         json.dump(result, f, indent=2)
-    print(f"Cold pull of {args.layers} layers x ({args.random_mib} MiB random + 2000 small "
-          f"files), {args.rounds} rounds, {result['machine']}\n")
-    print("| | median s | min s | max s |\n| --- | --- | --- | --- |")
-    for name, times in (("hostcri PullImage", hostcri), ("skopeo copy + umoci unpack",
-                                                           skopeo_umoci)):
-        print(f"| {name} | {statistics.median(times):.2f} | {min(times):.2f} | "
-              f"{max(times):.2f} |")
+    print_table(result)
 
 
 if __name__ == "__main__":
