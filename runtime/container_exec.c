@@ -10,6 +10,22 @@
 #include "runtime/signals.h"
 #include "runtime/state.h"
 
+#ifdef _WIN32
+#include <io.h>
+#define NO_OS_FD INVALID_HANDLE_VALUE
+/* uv_pipe_open takes a C runtime descriptor; Windows hands out handles. */
+static uv_file file_of(uv_os_fd_t fd)
+{
+    return _open_osfhandle((intptr_t)fd, 0);
+}
+#else
+#define NO_OS_FD (-1)
+static uv_file file_of(uv_os_fd_t fd)
+{
+    return fd;
+}
+#endif
+
 /* Output kept per stream of an ExecSync; the rest is dropped so the response stays under the
  * gRPC message limit (16 MiB by default) with both streams full. */
 #define EXEC_SYNC_MAX_OUTPUT (4 * 1024 * 1024)
@@ -192,7 +208,7 @@ static int open_stream(struct runtime *runtime, struct exec_sync *op, int index,
     struct exec_stream *s = &op->streams[index];
     int rc;
 
-    if (fd == (uv_os_fd_t)-1) {
+    if (fd == NO_OS_FD) {
         op->streams_at_eof++; /* the backend gave no such stream: nothing to read */
         return 0;
     }
@@ -201,7 +217,7 @@ static int open_stream(struct runtime *runtime, struct exec_sync *op, int index,
         s->pipe.data = op;
         s->open = true;
         op->open_handles++;
-        rc = uv_pipe_open(&s->pipe, fd);
+        rc = uv_pipe_open(&s->pipe, file_of(fd));
     }
     if (rc == 0)
         rc = uv_read_start((uv_stream_t *)&s->pipe, alloc_cb, read_cb);
@@ -216,7 +232,7 @@ int runtime_container_exec_sync(struct runtime *runtime, const char *id, const c
 {
     struct exec_sync *op = xcalloc(1, sizeof(*op));
     struct job_exec_spec spec = {.argv = argv};
-    struct job_exec_io io = {-1, -1, -1};
+    struct job_exec_io io = {NO_OS_FD, NO_OS_FD, NO_OS_FD};
 
     op->cb = cb;
     op->data = data;
