@@ -278,6 +278,9 @@ static void gc_after_cb(uv_work_t *work, int status)
         return;
     }
     start_deferred_pulls(images);
+    /* Images removed while this collection ran; with pulls running it waits for them. */
+    if (images->gc_wanted)
+        gc_start(images);
 }
 
 /* Starts a collection now, or marks it wanted for when the running pulls have finished. */

@@ -7,6 +7,7 @@ import re
 import stat
 import subprocess
 import threading
+import time
 
 import grpc
 import pytest
@@ -303,16 +304,39 @@ def test_remove_untags_then_removes(images, testbed):
 
 
 def test_remove_by_id_collects_files(images, testbed):
-    reference = f"{testbed['TESTBED_TLS']}/test/layers:1.0"
+    references = [f"{testbed['TESTBED_TLS']}/test/layers:1.0",
+                  f"{testbed['TESTBED_TLS']}/test/config:1.0"]
+    image_ids = [images.pull(reference) for reference in references]
+    layers = [d for reference in references for d in chain_dirs(images, reference)]
+    blobs = os.path.join(images.root, "content", "blobs", "sha256")
+    # Back to back, so the second removal comes while the first collection may still run.
+    for image_id in image_ids:
+        images.remove(image_id)
+    assert len(images.list()) == 0
+
+    # The collections run on the thread pool after the replies.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (os.listdir(blobs) or
+                                           any(os.path.exists(d) for d in layers)):
+        time.sleep(0.05)
+    for directory in layers:
+        assert not os.path.exists(directory)
+    assert os.listdir(blobs) == []
+
+
+def test_restart_collects_leftovers(images, testbed):
+    reference = f"{testbed['TESTBED_TLS']}/test/pause:1.0"
     image_id = images.pull(reference)
     layers = chain_dirs(images, reference)
     images.remove(image_id)
-    assert len(images.list()) == 0
-    # The collection runs on the thread pool after the reply; stopping the daemon waits for it.
     assert images.stop() in (0, None)
+    # Whatever the stop interrupted, the collection at start removes it.
+    images.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(os.path.exists(d) for d in layers):
+        time.sleep(0.05)
     for directory in layers:
         assert not os.path.exists(directory)
-    assert os.listdir(os.path.join(images.root, "content", "blobs", "sha256")) == []
 
 
 def test_image_fs_info(images, testbed):
