@@ -26,8 +26,8 @@ static uv_file file_of(uv_os_fd_t fd)
 }
 #endif
 
-/* Output kept per stream of an ExecSync; the rest is dropped so the response stays under the
- * gRPC message limit (16 MiB by default) with both streams full. */
+/* The output kept per stream of an ExecSync. The rest is dropped, so that a response with both
+ * streams full stays under the default gRPC message limit of 16 MiB. */
 #define EXEC_SYNC_MAX_OUTPUT (4 * 1024 * 1024)
 
 static struct container *running_container(struct runtime *runtime, const char *id,
