@@ -220,3 +220,31 @@ def pid_alive(pid):
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_create_request_validation(api, rt, runtime, images):
+    sandbox_id = runtime.run_pod(name="validate")
+    good = runtime.container_config("c", images["busybox:1.0"])
+
+    def create(**fields):
+        return rt.runtime("CreateContainer", api.CreateContainerRequest(**fields))
+
+    cases = [
+        ({"config": good}, "pod_sandbox_id"),
+        ({"pod_sandbox_id": sandbox_id}, "config"),
+        ({"pod_sandbox_id": sandbox_id,
+          "config": api.ContainerConfig(image=api.ImageSpec(image=images["busybox:1.0"]))},
+         "config.metadata"),
+        ({"pod_sandbox_id": sandbox_id,
+          "config": api.ContainerConfig(metadata=api.ContainerMetadata(name="c"))},
+         "config.image.image"),
+    ]
+    for fields, named in cases:
+        error = rpc_error(lambda: create(**fields))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, named
+        assert named in error.details()
+
+    error = rpc_error(lambda: rt.runtime("RunPodSandbox", config=api.PodSandboxConfig(
+        metadata=api.PodSandboxMetadata(name="x", namespace="ns"))))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "config.metadata.uid" in error.details()
