@@ -34,6 +34,7 @@ static void pull_free_cb(uv_handle_t *handle)
     for (size_t i = 0; i < pull->layer_count; i++) {
         error_clear(&pull->layers[i].error);
         error_clear(&pull->layers[i].work_error);
+        free(pull->layers[i].source_host);
     }
     free(pull->layers);
     error_clear(&pull->error);
@@ -139,6 +140,7 @@ typedef void (*document_step)(struct pull *pull, const char *digest, const char 
 
 struct document_fetch {
     struct pull *pull;
+    const char *what; /* "manifest" or "config", for messages */
     char *expected_digest;
     int64_t expected_size;
     document_step step;
@@ -172,7 +174,7 @@ static void document_free(struct document_fetch *doc)
 }
 
 /* Checks the fetched body against the descriptor and stores it. Fills digest. */
-static int verify_and_store(struct pull *pull, const struct document_fetch *doc,
+static int verify_and_store(struct pull *pull, const struct document_fetch *doc, const char *host,
                             char digest[DIGEST_STRING_MAX], struct error *err)
 {
     enum digest_algorithm algorithm = DIGEST_SHA256;
@@ -182,11 +184,13 @@ static int verify_and_store(struct pull *pull, const struct document_fetch *doc,
         digest_parse(doc->expected_digest, &algorithm, NULL, NULL);
     digest_buffer(algorithm, data, pull->body.length, digest);
     if (doc->expected_digest != NULL && strcmp(digest, doc->expected_digest) != 0)
-        return error_set(err, ERROR_DATA_LOSS, "digest mismatch: expected %s, got %s",
-                         doc->expected_digest, digest);
+        return error_set(err, ERROR_DATA_LOSS,
+                         "%s %s from registry %s: digest mismatch: expected %s, got %s", doc->what,
+                         doc->expected_digest, host, doc->expected_digest, digest);
     if (doc->expected_size >= 0 && (int64_t)pull->body.length != doc->expected_size)
-        return error_set(err, ERROR_DATA_LOSS, "size mismatch for %s: expected %lld bytes, got %zu",
-                         digest, (long long)doc->expected_size, pull->body.length);
+        return error_set(err, ERROR_DATA_LOSS,
+                         "%s %s from registry %s: size mismatch: expected %lld bytes, got %zu",
+                         doc->what, digest, host, (long long)doc->expected_size, pull->body.length);
     return content_store_put(pull->manager->context.content, digest, data, pull->body.length, NULL,
                              err);
 }
@@ -211,7 +215,7 @@ static void document_done_cb(const struct registry_fetch_result *result, const s
         pull_fail(pull, &local);
         return;
     }
-    if (verify_and_store(pull, doc, digest, &local) < 0) {
+    if (verify_and_store(pull, doc, result->endpoint_host, digest, &local) < 0) {
         document_free(doc);
         pull_fail(pull, &local);
         return;
@@ -241,6 +245,7 @@ static void fetch_document(struct pull *pull, enum registry_object kind, const c
     };
 
     doc->pull = pull;
+    doc->what = kind == REGISTRY_BLOB ? "config" : "manifest";
     doc->expected_digest = xstrdup_or_null(expected_digest);
     doc->expected_size = expected_size;
     doc->step = step;

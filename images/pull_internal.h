@@ -36,6 +36,8 @@ struct pull_layer {
     struct content_writer *work_writer;
     char *work_root;
     struct error work_error;
+    bool commit_failed; /* work_error comes from the digest and size check of the blob */
+    char *source_host;  /* the registry endpoint the blob came from, for messages */
 };
 
 struct pull {

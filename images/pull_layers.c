@@ -52,8 +52,10 @@ static void unpack_work_cb(uv_work_t *work)
     _cleanup_free_ char *blob_path = NULL;
 
     if (layer->work_writer != NULL &&
-        content_writer_commit(steal_pointer(&layer->work_writer), &layer->work_error) < 0)
+        content_writer_commit(steal_pointer(&layer->work_writer), &layer->work_error) < 0) {
+        layer->commit_failed = true;
         return;
+    }
     blob_path = content_store_blob_path(context->content, digest, &layer->work_error);
     if (blob_path == NULL)
         return;
@@ -72,6 +74,8 @@ static void unpack_after_cb(uv_work_t *work, int status)
 
         /* The unpack and commit messages already name the layer's blob. */
         error_move(&err, &layer->work_error);
+        if (layer->commit_failed && layer->source_host != NULL)
+            error_prefix(&err, "layer from registry %s", layer->source_host);
         pull_fail(pull, &err);
         return;
     }
@@ -148,6 +152,8 @@ static void layer_done_cb(const struct registry_fetch_result *result, const stru
     }
     log_debug_id("image", pull->text, "downloaded layer %s from %s", layer->descriptor->digest,
                  result->endpoint_host);
+    free(layer->source_host);
+    layer->source_host = xstrdup(result->endpoint_host);
     queue_unpack(layer, writer);
     schedule_layers(pull);
 }

@@ -24,6 +24,7 @@ class RegistryProxy:
         self.basic_auth = None   # "Basic <base64>" that the proxy requires, or None
         self.redirect_blobs = False
         self.corrupt_blobs = False
+        self.corrupt_large_blobs = False  # only blobs over STALL_AFTER bytes: the layers
         self.stall_blobs = False
         self.truncate_blobs = 0  # blob bodies cut off after their first bytes, then served whole
         self.delay_blobs = 0.0  # seconds each blob response waits before it starts
@@ -145,7 +146,8 @@ class RegistryProxy:
         except urllib.error.HTTPError as error:
             status, headers, body = error.code, error.headers, error.read()
         is_blob = "/blobs/" in path and status == 200
-        if is_blob and self.corrupt_blobs and body:
+        large = len(body) > STALL_AFTER
+        if is_blob and body and (self.corrupt_blobs or (self.corrupt_large_blobs and large)):
             body = bytes([body[0] ^ 0xFF]) + body[1:]
         handler.send_response(status)
         for key in ("Content-Type", "Docker-Content-Digest", "WWW-Authenticate"):

@@ -3,6 +3,7 @@ and a daemon killed in the middle of a pull."""
 
 import base64
 import os
+import re
 import threading
 
 import grpc
@@ -77,12 +78,21 @@ def test_missing_blob_is_not_found(images, proxy):
     assert "returned 404 Not Found for blob sha256:" in raised.value.details()
 
 
-def test_corrupt_blob_names_both_digests(images, proxy):
-    proxy.corrupt_blobs = True
+@pytest.mark.parametrize("which", ["config", "layer"])
+def test_corrupt_blob_names_both_digests(images, proxy, which):
+    if which == "config":
+        proxy.corrupt_blobs = True
+    else:
+        proxy.corrupt_large_blobs = True
+    reference = f"{proxy.host}/test/busybox:1.0"
     with pytest.raises(grpc.RpcError) as raised:
-        images.pull(f"{proxy.host}/test/busybox:1.0")
+        images.pull(reference)
+    details = raised.value.details()
     assert raised.value.code() == grpc.StatusCode.DATA_LOSS
-    assert raised.value.details().count("sha256:") >= 2
+    assert details.startswith(f'pull "{reference}": ')
+    assert f"registry {proxy.host}" in details
+    assert "mismatch" in details
+    assert len(set(re.findall(r"sha256:[0-9a-f]{64}", details))) == 2
     assert len(images.list()) == 0
 
 
