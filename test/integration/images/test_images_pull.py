@@ -408,3 +408,21 @@ def test_concurrent_images_share_layers(images, testbed):
     fetched = {digest: after[digest] - before.get(digest, 0) for digest in after
                if after[digest] > before.get(digest, 0) and digest not in configs}
     assert sum(fetched.values()) == 1
+
+
+def token_requests(testbed, repository):
+    scope = f"scope=repository%3A{repository.replace('/', '%2F')}%3Apull"
+    with open(os.path.join(testbed["TESTBED_DIR"], "logs", "token-server.log")) as f:
+        return sum(1 for line in f if "/token?" in line and scope in line)
+
+
+def test_token_cached_per_scope(images, testbed):
+    before = token_requests(testbed, "test/busybox")
+    # Two tags of one repository: manifests, configs and layers of both share one token.
+    images.pull(f"{testbed['TESTBED_TOKEN']}/test/busybox:1.0")
+    images.pull(f"{testbed['TESTBED_TOKEN']}/test/busybox:docker")
+    assert token_requests(testbed, "test/busybox") - before == 1
+    # Another repository is another scope.
+    before = token_requests(testbed, "test/pause")
+    images.pull(f"{testbed['TESTBED_TOKEN']}/test/pause:1.0")
+    assert token_requests(testbed, "test/pause") - before == 1
