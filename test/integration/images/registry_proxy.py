@@ -6,6 +6,7 @@ chosen paths with an error status a number of times, redirect blob GETs to a sec
 their first bytes until released.
 """
 
+import json
 import threading
 import time
 import urllib.error
@@ -22,6 +23,11 @@ class RegistryProxy:
         self.requests = []       # (server, path, authorization or None)
         self.faults = []         # [path substring, status, remaining count]
         self.basic_auth = None   # "Basic <base64>" that the proxy requires, or None
+        # "Bearer <token>" that the proxy requires, or None. Its challenge names the storage
+        # server's /token as the realm, which issues "token-for-<refresh token>" to an OAuth2
+        # refresh_token POST and "anonymous-token" to a GET.
+        self.bearer_auth = None
+        self.token_requests = []  # (method, query or form)
         self.redirect_blobs = False
         self.corrupt_blobs = False
         self.corrupt_large_blobs = False  # only blobs over STALL_AFTER bytes: the layers
@@ -70,6 +76,11 @@ class RegistryProxy:
             def do_GET(self):
                 proxy._handle(name, self)
 
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                form = self.rfile.read(length).decode()
+                proxy._token(self, form)
+
             def do_HEAD(self):
                 proxy._handle(name, self)
 
@@ -93,11 +104,33 @@ class RegistryProxy:
                 return True
         return False
 
+    def _token(self, handler, form):
+        fields = dict(pair.split("=", 1) for pair in form.split("&") if "=" in pair)
+        with self.lock:
+            self.token_requests.append(("POST", form))
+        if fields.get("grant_type") != "refresh_token":
+            self._reply(handler, 400, b'{"error":"unsupported_grant_type"}')
+            return
+        token = f"token-for-{fields.get('refresh_token', '')}"
+        self._reply(handler, 200, json.dumps({"access_token": token, "expires_in": 300}).encode())
+
     def _handle(self, name, handler):
         path = handler.path
+        if name == "storage" and path.startswith("/token"):
+            with self.lock:
+                self.token_requests.append(("GET", path))
+            body = json.dumps({"token": "anonymous-token"}).encode()
+            self._reply(handler, 200, body)
+            return
         with self.lock:
             self.requests.append((name, path, handler.headers.get("Authorization")))
         if name == "registry":
+            if self.bearer_auth and handler.headers.get("Authorization") != self.bearer_auth:
+                challenge = (f'Bearer realm="{self.storage_url}/token",service="proxy",'
+                             f'scope="repository:test/busybox:pull"')
+                self._reply(handler, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}',
+                            {"WWW-Authenticate": challenge})
+                return
             if self.basic_auth and handler.headers.get("Authorization") != self.basic_auth:
                 self._reply(handler, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}',
                             {"WWW-Authenticate": 'Basic realm="proxy"'})

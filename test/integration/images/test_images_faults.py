@@ -179,3 +179,34 @@ def test_parallel_download_limit(make_daemon, proxy, limit):
     images.pull(f"{proxy.host}/test/layers:1.0")
     # Four layers; the config comes alone before them.
     assert proxy.max_blobs_in_flight == limit
+
+
+def test_identity_token_posts_refresh_grant(images, api, proxy):
+    proxy.bearer_auth = "Bearer token-for-my-identity"
+    images.pull(f"{proxy.host}/test/busybox:1.0",
+                auth=api.AuthConfig(identity_token="my-identity"))
+    posts = [form for method, form in proxy.token_requests if method == "POST"]
+    assert len(posts) == 1
+    assert "grant_type=refresh_token" in posts[0]
+    assert "refresh_token=my-identity" in posts[0]
+    assert "scope=repository%3Atest%2Fbusybox%3Apull" in posts[0]
+    assert "my-identity" not in images.log()
+
+
+def test_registry_token_sent_as_is(images, api, proxy):
+    proxy.bearer_auth = "Bearer given-registry-token"
+    images.pull(f"{proxy.host}/test/busybox:1.0",
+                auth=api.AuthConfig(registry_token="given-registry-token"))
+    assert proxy.token_requests == []
+    assert "given-registry-token" not in images.log()
+
+
+def test_anonymous_bearer_token_rejected(images, proxy):
+    proxy.bearer_auth = "Bearer token-for-someone"
+    reference = f"{proxy.host}/test/busybox:1.0"
+    with pytest.raises(grpc.RpcError) as raised:
+        images.pull(reference)
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert f"registry {proxy.host} returned 401 Unauthorized for the manifest" in \
+        raised.value.details()
+    assert [method for method, _ in proxy.token_requests] == ["GET"]
