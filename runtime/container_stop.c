@@ -70,6 +70,39 @@ static void kill_all(struct container *container)
         log_warn_id("container", container->record.id, "kill failed: %s", err.message);
 }
 
+/* Returns true when the job of container has no process left. */
+static bool job_is_empty(struct container *container)
+{
+    _cleanup_error_ struct error err = ERROR_INIT;
+    _cleanup_free_ int *pids = NULL;
+    size_t n_pids = 0;
+
+    if (job_container_pids(container->job, &pids, &n_pids, &err) < 0) {
+        log_warn_id("container", container->record.id, "listing the job's processes failed: %s",
+                    err.message);
+        return false;
+    }
+    return n_pids == 0;
+}
+
+/*
+ * Records the exit of a container whose job is empty although no exit report came, as when
+ * its monitor died, so that the container can be removed.
+ */
+static void record_lost_exit(struct container *container)
+{
+    struct job_exit_status status = {
+        .exit_code = 128 + SIGNAL_NUMBER_KILL,
+        .signal = SIGNAL_NUMBER_KILL,
+        .finished_at_ns = time_now_ns(),
+        .reason = JOB_EXIT_COMPLETED,
+        .message = (char *)"the job is empty after SIGKILL, but its monitor reported no exit",
+    };
+
+    log_warn_id("container", container->record.id, "%s", status.message);
+    container_exit_cb(container->job, &status, container);
+}
+
 static void waiter_timer_cb(uv_timer_t *timer)
 {
     struct stop_waiter *waiter = timer->data;
@@ -81,6 +114,10 @@ static void waiter_timer_cb(uv_timer_t *timer)
         kill_all(container);
         uv_timer_start(&waiter->timer, waiter_timer_cb,
                        (uint64_t)container->runtime->kill_timeout_ms, 0);
+        return;
+    }
+    if (job_is_empty(container)) {
+        record_lost_exit(container); /* completes every waiter, this one too */
         return;
     }
     error_set(&err, ERROR_DEADLINE_EXCEEDED,

@@ -263,8 +263,13 @@ int job_container_signal(struct job_container *container, int signal, struct err
 
 int job_container_kill_all(struct job_container *container, struct error *err)
 {
-    fake_job_container(container->id)->kills++;
-    schedule_exit(container, 137);
+    struct fake_job_container *fake = fake_job_container(container->id);
+
+    fake->kills++;
+    if (fake->lose_exit)
+        container->running = false;
+    else
+        schedule_exit(container, 137);
     return 0;
 }
 
@@ -336,4 +341,14 @@ int job_exec_signal(struct job_exec *exec, int signal, struct error *err)
 
 void job_exec_release(struct job_exec *exec)
 {
+}
+
+int job_container_pids(const struct job_container *container, int **pids, size_t *n_pids,
+                       struct error *err)
+{
+    *pids = NULL;
+    *n_pids = container->running ? 1 : 0;
+    if (*n_pids)
+        *pids = xcalloc(1, sizeof(int));
+    return 0;
 }

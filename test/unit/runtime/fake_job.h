@@ -12,6 +12,7 @@ struct fake_job_container {
     char *id;
     bool has_state;          /* job_runtime_list_containers lists it */
     bool ignore_stop_signal; /* the init process survives the stop signal */
+    bool lose_exit;          /* a kill empties the job but no exit report follows */
     bool removed;
     int started;
     int signals_sent;

@@ -367,6 +367,25 @@ static void second_stop_shares_exit(void **state)
     assert_int_equal(fake_job_container(id)->kills, 1);
 }
 
+static void stop_without_exit_report(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *sandbox_id = run_sandbox(f);
+    _cleanup_free_ char *id = create_container(f, sandbox_id);
+    Runtime__V1__ContainerStatusResponse *resp = NULL;
+    Runtime__V1__ContainerStatus *status;
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    fake_job_container(id)->lose_exit = true;
+    assert_int_equal(stop(f, id, 0), ERROR_OK);
+    status = container_status(f, id, &resp);
+    assert_int_equal(status->state, CSTATE(EXITED));
+    assert_int_equal(status->exit_code, 137);
+    assert_non_null(strstr(status->message, "no exit"));
+    runtime_message_free(resp);
+}
+
 static void remove_running_and_unknown(void **state)
 {
     struct fixture *f = *state;
@@ -518,6 +537,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stop_kills_after_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_signal_from_image, setup, teardown),
         cmocka_unit_test_setup_teardown(second_stop_shares_exit, setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_without_exit_report, setup, teardown),
         cmocka_unit_test_setup_teardown(remove_running_and_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(sandbox_stop_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_recovers_states, setup, teardown),
