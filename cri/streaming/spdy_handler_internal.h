@@ -50,6 +50,7 @@ struct spdy_handler {
     /* Port-forward */
     struct pf_pair *pairs;
     bool forwards_paused;
+    int full_forwards; /* pairs whose pod side is not taking bytes fast enough */
 };
 
 /* Sends data (and FIN) on stream unless it is closed on the server side or reset. */

@@ -70,6 +70,8 @@ static void send_error(struct pf_pair *pair, const char *message)
     spdy_handler_send(pair->handler, pair->error_stream, text, strlen(text), false);
 }
 
+static void set_full(struct spdy_handler *handler, bool full);
+
 /* Ends a pair: both streams get FIN, the TCP connection is closed. */
 static void finish_pair(struct pf_pair *pair)
 {
@@ -81,6 +83,8 @@ static void finish_pair(struct pf_pair *pair)
     spdy_handler_send(handler, pair->data_stream, NULL, 0, true);
     spdy_handler_send(handler, pair->error_stream, NULL, 0, true);
     if (pair->tcp != NULL) {
+        if (tcp_forward_is_full(pair->tcp))
+            set_full(handler, false);
         tcp_forward_close(pair->tcp);
         pair->tcp = NULL;
     }
@@ -130,10 +134,32 @@ static void tcp_ended(void *data, int status)
     finish_pair(pair);
 }
 
+/* Pauses reading the client while any pod connection is full, as spdystream blocks its reader. */
+static void set_full(struct spdy_handler *handler, bool full)
+{
+    int before = handler->full_forwards;
+
+    handler->full_forwards += full ? 1 : -1;
+    if (handler->link_gone)
+        return;
+    if (before == 0 && handler->full_forwards > 0)
+        handler->link.ops->pause_read(handler->link.data, true);
+    else if (before > 0 && handler->full_forwards == 0)
+        handler->link.ops->pause_read(handler->link.data, false);
+}
+
+static void tcp_full(void *data, bool full)
+{
+    struct pf_pair *pair = data;
+
+    set_full(pair->handler, full);
+}
+
 static const struct tcp_forward_callbacks pair_callbacks = {
     .connected = tcp_connected,
     .data = tcp_data,
     .ended = tcp_ended,
+    .full = tcp_full,
 };
 
 static struct pf_pair *find_pair(struct spdy_handler *handler, const char *key)
@@ -197,8 +223,7 @@ void spdy_portforward_data(struct spdy_handler *handler, struct spdy_stream *str
     /* Bytes on the error stream mean nothing to the server. */
     if (!stream->is_data || pair->done)
         return;
-    /* NOTE: client bytes are queued toward the pod without a limit; SPDY has no flow control
-     * and pausing the connection would stall every other pair. */
+    /* Over the limit the whole connection pauses (see set_full): SPDY has no flow control. */
     if (pair->tcp != NULL)
         tcp_forward_write(pair->tcp, data, length);
 }

@@ -25,6 +25,7 @@ struct tcp_forward {
     bool handle_closed;    /* after a failed uv_tcp_connect: nothing left to close */
     struct strbuf pending; /* written before the connection was up */
     size_t backlog;
+    bool full;
     const struct tcp_forward_callbacks *callbacks;
     void *data;
 };
@@ -91,12 +92,26 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     free(buf->base);
 }
 
+static void update_full(struct tcp_forward *forward)
+{
+    size_t queued = forward->backlog + forward->pending.length;
+    bool full = forward->full ? queued > TCP_FORWARD_LOW : queued > TCP_FORWARD_HIGH;
+
+    if (full == forward->full || forward->closed)
+        return;
+    forward->full = full;
+    if (forward->callbacks->full)
+        forward->callbacks->full(forward->data, full);
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
     struct forward_write *write = (struct forward_write *)req;
+    struct tcp_forward *forward = write->forward;
 
-    write->forward->backlog -= write->length;
+    forward->backlog -= write->length;
     free(write);
+    update_full(forward);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -196,17 +211,22 @@ void tcp_forward_write(struct tcp_forward *forward, const void *data, size_t len
 {
     if (forward->closed || length == 0 || forward->shutdown_wanted)
         return;
-    if (!forward->connected) {
+    if (!forward->connected)
         strbuf_append(&forward->pending, data, length);
-        return;
-    }
-    send_bytes(forward, data, length);
+    else
+        send_bytes(forward, data, length);
+    update_full(forward);
 }
 
 void tcp_forward_shutdown(struct tcp_forward *forward)
 {
     forward->shutdown_wanted = true;
     maybe_shutdown(forward);
+}
+
+bool tcp_forward_is_full(const struct tcp_forward *forward)
+{
+    return forward->full;
 }
 
 size_t tcp_forward_backlog(const struct tcp_forward *forward)

@@ -20,7 +20,13 @@ struct tcp_forward_callbacks {
     void (*data)(void *data, const char *bytes, size_t length);
     /* The pod's side ended (status 0 for EOF, or a libuv error code); once. */
     void (*ended)(void *data, int status);
+    /* Bytes queued toward the pod went over TCP_FORWARD_HIGH (full true), or back under
+     * TCP_FORWARD_LOW (full false). The owner stops reading its client meanwhile. */
+    void (*full)(void *data, bool full);
 };
+
+#define TCP_FORWARD_HIGH (1024 * 1024)
+#define TCP_FORWARD_LOW (256 * 1024)
 
 /*
  * Starts connecting to port on the loopback interface. Callbacks run from the loop until
@@ -40,6 +46,9 @@ size_t tcp_forward_backlog(const struct tcp_forward *forward);
 
 /* Stops or resumes reading from the pod. */
 void tcp_forward_pause(struct tcp_forward *forward, bool pause);
+
+/* True between a full(true) and the matching full(false) callback. */
+bool tcp_forward_is_full(const struct tcp_forward *forward);
 
 /* Closes the connection; no callback runs after this, and the memory is freed later. */
 void tcp_forward_close(struct tcp_forward *forward);

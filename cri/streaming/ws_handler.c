@@ -49,6 +49,7 @@ struct ws_handler {
     struct ws_port *ports;
     size_t port_count;
     bool forwards_paused;
+    int full_forwards; /* ports whose pod side is not taking bytes fast enough */
 
     const struct streaming_handler_ops *tunnel_ops;
     void *tunnel;
@@ -152,6 +153,8 @@ static void start_remote_command(struct ws_handler *handler)
 
 /* Port-forward over channels. */
 
+static void set_full(struct ws_handler *handler, bool full);
+
 static void port_done(struct ws_port *port)
 {
     struct ws_handler *handler = port->handler;
@@ -160,6 +163,8 @@ static void port_done(struct ws_port *port)
         return;
     port->done = true;
     if (port->tcp != NULL) {
+        if (tcp_forward_is_full(port->tcp))
+            set_full(handler, false);
         tcp_forward_close(port->tcp);
         port->tcp = NULL;
     }
@@ -215,10 +220,32 @@ static void port_ended(void *data, int status)
     port_done(port);
 }
 
+/* Pauses reading the client while any pod connection is full. */
+static void set_full(struct ws_handler *handler, bool full)
+{
+    int before = handler->full_forwards;
+
+    handler->full_forwards += full ? 1 : -1;
+    if (handler->link_gone)
+        return;
+    if (before == 0 && handler->full_forwards > 0)
+        handler->link.ops->pause_read(handler->link.data, true);
+    else if (before > 0 && handler->full_forwards == 0)
+        handler->link.ops->pause_read(handler->link.data, false);
+}
+
+static void port_full(void *data, bool full)
+{
+    struct ws_port *port = data;
+
+    set_full(port->handler, full);
+}
+
 static const struct tcp_forward_callbacks port_callbacks = {
     .connected = port_connected,
     .data = port_data,
     .ended = port_ended,
+    .full = port_full,
 };
 
 static void start_port_forward(struct ws_handler *handler)

@@ -636,3 +636,30 @@ uint16_t unused_port(void)
     close(fd);
     return port;
 }
+
+static void *sink_thread(void *data)
+{
+    struct pod_server *pod = data;
+    char buffer[65536];
+    size_t total = 0;
+    ssize_t n;
+    int fd = accept(pod->listen_fd, NULL, NULL);
+
+    if (fd < 0)
+        return NULL;
+    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+        total += (size_t)n;
+        usleep(2000);
+    }
+    _cleanup_free_ char *answer = xasprintf("got %zu\n", total);
+    harness_send(fd, answer, strlen(answer));
+    close(fd);
+    return NULL;
+}
+
+void pod_sink_start(struct pod_server *pod)
+{
+    pod->connections = 1;
+    pod->listen_fd = listen_loopback(&pod->port);
+    assert_int_equal(pthread_create(&pod->thread, NULL, sink_thread, pod), 0);
+}

@@ -119,5 +119,11 @@ void pod_server_start(struct pod_server *pod, int connections);
 /* Waits until the pod server has served its connections. */
 void pod_server_join(struct pod_server *pod);
 
+/*
+ * Starts a pod server for one connection that reads slowly until EOF, then answers
+ * "got <byte count>\n" and closes: a pod that cannot keep up with its client.
+ */
+void pod_sink_start(struct pod_server *pod);
+
 /* Returns a loopback port where nothing listens (bound once, then released). */
 uint16_t unused_port(void);

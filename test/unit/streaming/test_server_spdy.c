@@ -421,6 +421,73 @@ static void test_spdy_port_forward_refused(void **state)
     harness_free(&harness);
 }
 
+/* 8 MiB through one pair to a slow pod: the server pauses the client instead of buffering. */
+static void test_spdy_port_forward_slow_pod(void **state)
+{
+    struct harness harness;
+    struct pod_server pod;
+    struct streaming_request request = {.kind = STREAMING_PORT_FORWARD, .pod_sandbox_id = "p0d"};
+    struct spdy_writer writer;
+    struct spdy_parser parser;
+    struct spdy_frame frame = {0};
+    struct error err = ERROR_INIT;
+    _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+    _cleanup_strbuf_ struct strbuf rest = STRBUF_INIT;
+    _cleanup_strbuf_ struct strbuf answer = STRBUF_INIT;
+    static char chunk[32768];
+    const size_t total = 8 * 1024 * 1024;
+
+    pod_sink_start(&pod);
+    harness_init(&harness, NULL);
+    _cleanup_free_ char *url = harness_issue(&harness, &request);
+    _cleanup_free_ char *port = xasprintf("%u", pod.port);
+    const char *path = strstr(url + 7, "/");
+    _cleanup_free_ char *head = xasprintf("POST %s HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                                          "Upgrade: SPDY/3.1\r\n"
+                                          "X-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n",
+                                          path);
+    struct spdy_header error_headers[] = {
+        {"streamtype", "error", 5}, {"port", port, strlen(port)}, {"requestid", "0", 1}};
+    struct spdy_header data_headers[] = {
+        {"streamtype", "data", 4}, {"port", port, strlen(port)}, {"requestid", "0", 1}};
+
+    harness_resume(&harness);
+    int fd = harness_connect(&harness);
+    harness_send(fd, head, strlen(head));
+    free(harness_read_response_head(fd, &rest));
+    spdy_writer_init(&writer);
+    spdy_write_syn_stream(&writer, &out, 1, 0, 0, 0, error_headers, 3);
+    spdy_write_data(&out, 1, SPDY_FLAG_FIN, NULL, 0);
+    spdy_write_syn_stream(&writer, &out, 3, 0, 0, 0, data_headers, 3);
+    harness_send(fd, out.data, out.length);
+    for (size_t sent = 0; sent < total; sent += sizeof(chunk)) {
+        strbuf_reset(&out);
+        spdy_write_data(&out, 3, sent + sizeof(chunk) >= total ? SPDY_FLAG_FIN : 0, chunk,
+                        sizeof(chunk));
+        harness_send(fd, out.data, out.length);
+    }
+    /* As kubectl at the end: GOAWAY, after which the server closes once the pair is done. */
+    strbuf_reset(&out);
+    spdy_write_goaway(&out, 0, SPDY_GOAWAY_OK);
+    harness_send(fd, out.data, out.length);
+    harness_read_to_eof(fd, &rest);
+    close(fd);
+    pod_server_join(&pod);
+    harness_pause(&harness);
+
+    spdy_parser_init(&parser, NULL);
+    spdy_parser_feed(&parser, rest.data, rest.length);
+    while (spdy_parser_next(&parser, &frame, &err) == 1) {
+        if (frame.type == SPDY_DATA && frame.stream_id == 3)
+            strbuf_append(&answer, frame.data, frame.data_length);
+    }
+    assert_string_equal(answer.data, "got 8388608\n");
+    spdy_frame_clear(&frame);
+    spdy_parser_free(&parser);
+    spdy_writer_free(&writer);
+    harness_free(&harness);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_spdy_attach_tty),
         cmocka_unit_test(test_spdy_port_forward),
         cmocka_unit_test(test_spdy_port_forward_refused),
+        cmocka_unit_test(test_spdy_port_forward_slow_pod),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
