@@ -642,11 +642,15 @@ static void start_attempt(struct registry_fetch *fetch)
     };
     _cleanup_error_ struct error err = ERROR_INIT;
 
+    /*
+     * A redirect target (the registry's own storage, or a pre-signed URL) is trusted like the
+     * registry, but the client certificate, a credential, stays with the registry.
+     */
+    http_options.tls.ca_file = endpoint->ca_file;
+    http_options.tls.skip_verify = endpoint->skip_verify;
     if (!fetch->off_origin) {
-        http_options.tls.ca_file = endpoint->ca_file;
         http_options.tls.client_cert = endpoint->client_cert;
         http_options.tls.client_key = endpoint->client_key;
-        http_options.tls.skip_verify = endpoint->skip_verify;
     }
     if (fetch->kind == REGISTRY_MANIFEST)
         headers[n++] = registry_manifest_accept;
