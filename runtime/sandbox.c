@@ -123,18 +123,20 @@ static void sandbox_op_finish(struct sandbox_op *op)
     free(op);
 }
 
-static void mark_not_ready(struct runtime *runtime, struct sandbox *sandbox, struct error *err)
+/* Marks the sandbox NOTREADY (no new container may start in it) and stores that. */
+static int mark_not_ready(struct runtime *runtime, struct sandbox *sandbox, struct error *err)
 {
     Runtime__V1__PodSandboxState old = sandbox->record.state;
 
     if (!sandbox_state_transition_allowed(old, RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY))
-        return;
+        return 0;
     sandbox->record.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
     if (store_put_sandbox(runtime->store, &sandbox->record, err) < 0) {
         sandbox->record.state = old;
-        return;
+        return -1;
     }
-    log_info_id("sandbox", sandbox->record.id, "stopped sandbox");
+    log_info_id("sandbox", sandbox->record.id, "stopping sandbox");
+    return 0;
 }
 
 static int remove_sandbox_now(struct runtime *runtime, struct sandbox *sandbox, struct error *err)
@@ -164,12 +166,10 @@ static void sandbox_op_step_done(struct sandbox_op *op)
     if (--op->pending > 0)
         return;
     sandbox = runtime_find_sandbox(op->runtime, op->sandbox_id, NULL);
-    if (sandbox && op->first_error.code == ERROR_OK) {
-        if (op->remove)
-            remove_sandbox_now(op->runtime, sandbox, &op->first_error);
-        else
-            mark_not_ready(op->runtime, sandbox, &op->first_error);
-    }
+    if (sandbox && op->first_error.code == ERROR_OK && op->remove)
+        remove_sandbox_now(op->runtime, sandbox, &op->first_error);
+    else if (sandbox && op->first_error.code == ERROR_OK)
+        log_info_id("sandbox", sandbox->record.id, "stopped sandbox");
     sandbox_op_finish(op);
 }
 
@@ -189,12 +189,18 @@ static void sandbox_op_start_cb(void *data)
     sandbox_op_step_done(data);
 }
 
-/* Stops every container of the sandbox, then marks it NOTREADY or removes it. */
+/*
+ * Marks the sandbox NOTREADY first, so that no container starts in it meanwhile, then stops
+ * every container of the sandbox and, for a remove, removes it.
+ */
 static int sandbox_op_start(struct runtime *runtime, struct sandbox *sandbox, bool remove,
                             runtime_done_cb cb, void *data, struct error *err)
 {
-    struct sandbox_op *op = xcalloc(1, sizeof(*op));
+    struct sandbox_op *op;
 
+    if (mark_not_ready(runtime, sandbox, err) < 0)
+        return -1;
+    op = xcalloc(1, sizeof(*op));
     *op =
         (struct sandbox_op){runtime, xstrdup(sandbox->record.id), remove, 1, ERROR_INIT, cb, data};
     /* The extra pending step, released from the loop, makes the callback run later even when
