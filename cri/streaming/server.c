@@ -574,6 +574,8 @@ int streaming_server_issue_url(struct streaming_server *server,
 {
     char token[TOKEN_LENGTH + 1];
 
+    if (server->stopping)
+        return error_set(err, ERROR_UNAVAILABLE, "the streaming server is stopping");
     if (token_cache_insert(&server->tokens, streaming_request_copy(request), uv_hrtime(), token,
                            err) < 0)
         return -1;

@@ -351,6 +351,33 @@ static void test_stream_creation_timeout(void **state)
     harness_free(&harness);
 }
 
+static void test_idle_timeout_closes(void **state)
+{
+    struct harness harness;
+    struct streaming_config config;
+    struct strbuf rest = STRBUF_INIT;
+
+    streaming_config_init(&config);
+    config.idle_timeout_ms = 100;
+    config.stream_creation_timeout_ms = 0;
+    harness_init(&harness, &config);
+    _cleanup_free_ char *url = harness_issue(&harness, &exec_request);
+    _cleanup_free_ char *head = recorded_head("spdy-exec-exit3", NULL, url);
+    harness_resume(&harness);
+
+    /* Upgraded, then silent: the server closes the connection without a status. */
+    int fd = harness_connect(&harness);
+    harness_send(fd, head, strlen(head));
+    _cleanup_free_ char *response = harness_read_response_head(fd, &rest);
+    assert_true(str_has_prefix(response, "HTTP/1.1 101 "));
+    harness_read_to_eof(fd, &rest);
+    assert_int_equal(rest.length, 0);
+    close(fd);
+    harness_pause(&harness);
+    strbuf_free(&rest);
+    harness_free(&harness);
+}
+
 static void test_connection_limit(void **state)
 {
     struct harness harness;
@@ -487,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_unknown_path_not_found),
         cmocka_unit_test(test_request_timeout_closes),
         cmocka_unit_test(test_stream_creation_timeout),
+        cmocka_unit_test(test_idle_timeout_closes),
         cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_client_gone_kills_exec),
         cmocka_unit_test(test_validate_requests),
