@@ -170,7 +170,9 @@ def make_daemon(api, tmp_path, certs_dir):
     def make(*extra_args):
         workdir = tmp_path / f"daemon{len(daemons)}"
         workdir.mkdir()
-        instance = ImageDaemon(api, workdir, ["--certs-dir", str(certs_dir)] + list(extra_args))
+        # A short retry backoff keeps the tests of failing registries quick.
+        args = ["--certs-dir", str(certs_dir), "--registry-retry-backoff", "20ms"]
+        instance = ImageDaemon(api, workdir, args + list(extra_args))
         daemons.append(instance)
         return instance.start()
 

@@ -17,8 +17,9 @@ STALL_AFTER = 4096
 
 
 class RegistryProxy:
-    def __init__(self, backend_url):
+    def __init__(self, backend_url, tls_context=None):
         self.backend_url = backend_url.rstrip("/")
+        self.tls_context = tls_context  # ssl.SSLContext of the registry server, or None
         self.lock = threading.Lock()
         self.requests = []       # (server, path, authorization or None)
         self.faults = []         # [path substring, status, remaining count]
@@ -86,6 +87,8 @@ class RegistryProxy:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
+        if name == "registry" and self.tls_context is not None:
+            server.socket = self.tls_context.wrap_socket(server.socket, server_side=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
 
