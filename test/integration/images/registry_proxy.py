@@ -119,6 +119,10 @@ class RegistryProxy:
 
     def _handle(self, name, handler):
         path = handler.path
+        if path.startswith("http://"):
+            # A request sent to this server as an HTTP forward proxy has an absolute URI.
+            path = "/" + path.split("/", 3)[3]
+            name = "forward-proxy"
         if name == "storage" and path.startswith("/token"):
             with self.lock:
                 self.token_requests.append(("GET", path))

@@ -210,3 +210,13 @@ def test_anonymous_bearer_token_rejected(images, proxy):
     assert f"registry {proxy.host} returned 401 Unauthorized for the manifest" in \
         raised.value.details()
     assert [method for method, _ in proxy.token_requests] == ["GET"]
+
+
+def test_http_proxy_environment(make_daemon, proxy, testbed, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://{proxy.host}")
+    images = make_daemon()
+    images.pull(f"{testbed['TESTBED_HTTP']}/test/busybox:1.0")
+    assert proxy.seen("forward-proxy", "/v2/test/busybox/manifests/1.0")
+    assert len(proxy.seen("forward-proxy", "/blobs/")) == 2
