@@ -44,8 +44,70 @@ plot "{data.name}" using 2:xtic(1) title "p50 latency", \\
     os.unlink(data.name)
 
 
+def plot_runtime(results, out_path):
+    """Latency percentiles of each runtime call, and the start latency of each container."""
+    containers = results["containers"]
+    listed = results["list_containers"]["containers"]
+    memory = results["monitor_memory"]
+    rows = [
+        ("RunPodSandbox", results["start"]["run_pod"]),
+        ("CreateContainer", results["start"]["create"]),
+        ("StartContainer", results["start"]["start"]),
+        ("start until running", results["start"]["running"]),
+        ("StopContainer", results["stop"]["stop"]),
+        ("RemoveContainer", results["stop"]["remove"]),
+        ("StopPodSandbox", results["stop"]["stop_pod"]),
+        ("RemovePodSandbox", results["stop"]["remove_pod"]),
+        ("ExecSync true", results["exec_true"]),
+        (f"ListContainerStats ({containers})", results["list_container_stats"]),
+        (f"ListContainers ({containers})", results["list_containers_running"]),
+        (f"ListContainers ({listed})", results["list_containers"]["all"]),
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as bars, \
+            tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as starts:
+        for label, figures in rows:
+            bars.write(f"\"{label}\" {figures['p50_ms']} {figures['p99_ms']}\n")
+        for index, milliseconds in enumerate(results["start"]["running_ms_each"]):
+            starts.write(f"{index} {milliseconds}\n")
+    gnuplot(f"""
+set terminal pngcairo size 1000,800 font "sans,10"
+set output "{out_path}"
+set multiplot layout 2,1 title "hostcri runtime calls, one grpcio client ({results['machine']})"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel "milliseconds"
+set logscale y
+set yrange [0.1:*]
+set grid ytics
+set key top left
+set xtics rotate by 25 right scale 0
+set bmargin 6
+set label 1 "monitor VmRSS: median {memory['rss_median_kib']} KiB, max {memory['rss_max_kib']} KiB (target 1 MB)" at graph 0.45, graph 0.93
+set title "latency per call (start targets: 10 ms p50; ListContainers with {listed}: 2 ms)"
+plot "{bars.name}" using 2:xtic(1) title "p50", "" using 3 title "p99", \\
+     10 with lines dashtype 2 lc rgb "black" title "10 ms", \\
+     2 with lines dashtype 3 lc rgb "black" title "2 ms"
+unset logscale y
+unset label 1
+unset style
+set style data points
+set xtics norotate
+set bmargin
+set xlabel "container (in start order)"
+set yrange [0:*]
+set title "RunPodSandbox + CreateContainer + StartContainer until the container's marker is read"
+plot "{starts.name}" using 1:2 with points pt 7 ps 0.5 title "each container", \\
+     10 with lines dashtype 2 lc rgb "black" title "target p50"
+unset multiplot
+""")
+    os.unlink(bars.name)
+    os.unlink(starts.name)
+
+
 PLOTS = {
     "grpc.json": ("grpc.png", plot_grpc),
+    "runtime.json": ("runtime.png", plot_runtime),
 }
 
 
