@@ -196,12 +196,24 @@ bool http_request_header_has_token(const struct http_request *request, const cha
     return false;
 }
 
+/* strcasestr, which MinGW lacks. */
+static bool contains_ignore_case(const char *haystack, const char *needle)
+{
+    size_t length = strlen(needle);
+
+    for (; *haystack != '\0'; haystack++) {
+        if (strncasecmp(haystack, needle, length) == 0)
+            return true;
+    }
+    return length == 0;
+}
+
 bool http_request_header_contains(const struct http_request *request, const char *name,
                                   const char *needle)
 {
     for (size_t i = 0; i < request->header_count; i++) {
         if (strcasecmp(request->headers[i].name, name) == 0 &&
-            strcasestr(request->headers[i].value, needle) != NULL)
+            contains_ignore_case(request->headers[i].value, needle))
             return true;
     }
     return false;
