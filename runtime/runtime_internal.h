@@ -44,7 +44,14 @@ struct container {
     /* The previous CPU sample, for the usage_nano_cores rate of the statistics. */
     uint64_t last_cpu_ns;
     int64_t last_cpu_sample_ns;
+    /* The last measurement of the writable layer (layer_usage.c); 0 before the first. */
+    uint64_t layer_bytes;
+    uint64_t layer_inodes;
+    int64_t layer_measured_ns;
+    bool layer_measuring;
 };
+
+struct layer_measurement;
 
 struct runtime {
     uv_loop_t *loop;
@@ -63,6 +70,7 @@ struct runtime {
     int64_t kill_timeout_ms;
 
     struct runtime_event_subscription *subscriptions;
+    struct layer_measurement *measurements; /* running on the thread pool */
 
     struct sandbox **sandboxes;
     size_t n_sandboxes;
@@ -76,6 +84,15 @@ void runtime_emit_container_event(struct runtime *runtime, const char *container
 
 /* Ends every subscription, calling each callback with NULL, before the runtime closes. */
 void runtime_events_close(struct runtime *runtime);
+
+/*
+ * Starts measuring the container's writable layer on the thread pool, unless a measurement
+ * runs or the last one is recent. The result lands in layer_bytes and layer_inodes.
+ */
+void container_measure_layer(struct container *container);
+
+/* Detaches the running measurements from the runtime before it closes. */
+void runtime_forget_measurements(struct runtime *runtime);
 
 /* Generates a random 64-hex-digit id into a new string. */
 char *runtime_new_id(void);

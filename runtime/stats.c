@@ -109,21 +109,24 @@ static Runtime__V1__ContainerAttributes *container_attributes(const struct conta
     return attributes;
 }
 
-static Runtime__V1__FilesystemUsage *writable_layer(const struct container *container,
-                                                    int64_t timestamp_ns)
+static Runtime__V1__FilesystemUsage *writable_layer(struct container *container)
 {
     Runtime__V1__FilesystemUsage *layer = message_new(&runtime__v1__filesystem_usage__descriptor);
 
-    layer->timestamp = timestamp_ns;
+    container_measure_layer(container);
     layer->fs_id = message_new(&runtime__v1__filesystem_identifier__descriptor);
     layer->fs_id->mountpoint = container_dir(container);
-    /* NOTE: used_bytes and inodes_used are left unset: measuring the writable layer means
-     * walking its directory tree, which this synchronous path does not do. */
+    /* Until the first measurement ends, the usage is left unset. */
+    if (container->layer_measured_ns > 0) {
+        layer->timestamp = container->layer_measured_ns;
+        layer->used_bytes = uint64_value(container->layer_bytes);
+        layer->inodes_used = uint64_value(container->layer_inodes);
+    }
     return layer;
 }
 
 /* Builds the stats of one container; usage may be NULL for a container that does not run. */
-static Runtime__V1__ContainerStats *container_stats(const struct container *container,
+static Runtime__V1__ContainerStats *container_stats(struct container *container,
                                                     const struct usage *usage)
 {
     Runtime__V1__ContainerStats *stats = message_new(&runtime__v1__container_stats__descriptor);
@@ -132,7 +135,7 @@ static Runtime__V1__ContainerStats *container_stats(const struct container *cont
     if (usage) {
         stats->cpu = cpu_usage(usage);
         stats->memory = memory_usage(usage);
-        stats->writable_layer = writable_layer(container, usage->timestamp_ns);
+        stats->writable_layer = writable_layer(container);
     }
     return stats;
 }

@@ -26,6 +26,15 @@ def test_container_stats(api, rt, runtime, images):
     assert second.cpu.usage_core_nano_seconds.value >= stats.cpu.usage_core_nano_seconds.value
     assert second.cpu.HasField("usage_nano_cores")
 
+    def layer_measured():
+        layer = rt.runtime("ContainerStats", container_id=busy).stats.writable_layer
+        return layer.HasField("used_bytes") and layer
+
+    layer = wait_for(layer_measured, what="a measurement of the writable layer")
+    assert layer.used_bytes.value > 0
+    assert layer.inodes_used.value > 0
+    assert layer.fs_id.mountpoint.endswith(busy)
+
     idle = rt.runtime("ContainerStats", container_id=created).stats
     assert idle.attributes.id == created
     assert not idle.HasField("cpu")
