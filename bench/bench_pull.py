@@ -11,15 +11,17 @@ testbed with stop-registry.sh --purge at the end. The images:
 - bench/big:1.0, generated here: --big-layers layers of random bytes, --big-mb MB in all, so
   the gzip blobs are as large as the data.
 
-Both tools pull from the plain-HTTP registry instance by default (--transport tls for the
-HTTPS one). Each repetition starts from empty directories: a fresh hostcri daemon with a new
-root, a new OCI layout and bundle for skopeo and umoci. The two tools take turns going first.
-Dirty pages are written back (sync) before each timed run, so that one run's writeback does
-not slow down the next. hostcri's time runs from the PullImage call until it returns; its CPU
-time is the daemon's user plus system time over that call, from /proc/<pid>/stat. The CPU time
-of skopeo and umoci is their rusage.
+Each image is pulled from the plain-HTTP registry instance and from the HTTPS one (--transports),
+both tools from the same instance. Each repetition starts from empty directories: a fresh
+hostcri daemon with a new root, a new OCI layout and bundle for skopeo and umoci; the two tools
+take turns going first. Dirty pages are written back (sync) before each timed run, so that one
+run's writeback does not slow down the next. hostcri's time runs from the PullImage call until
+it returns; its CPU time is the daemon's user plus system time over that call, from
+/proc/<pid>/stat. The CPU time of skopeo and umoci is their rusage. `umoci raw unpack` (the
+root file system only: no runtime config, no mtree manifest of the unpacked files) is timed
+too, after the same copy, as a second point of comparison.
 
-Usage: bench/bench_pull.py [--build-dir build] [--repetitions 5] [--transport http|tls]
+Usage: bench/bench_pull.py [--build-dir build] [--repetitions 5] [--transports http,tls]
 Prints a Markdown table and writes the figures as JSON to bench/results/pull.json.
 """
 
@@ -63,8 +65,12 @@ def read_env(path):
     return values
 
 
-def run(*args, **kwargs):
-    subprocess.run(list(args), check=True, stdout=subprocess.DEVNULL, **kwargs)
+def run(*args):
+    """Runs a command quietly; its output is shown only when it fails."""
+    result = subprocess.run(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout.decode(errors="replace"))
+        raise subprocess.CalledProcessError(result.returncode, args)
 
 
 def machine_description():
@@ -224,10 +230,10 @@ class Bench:
         return elapsed, cpu
 
     def skopeo_umoci(self, image):
-        """skopeo copy then umoci unpack into fresh directories: (copy s, unpack s, CPU s)."""
+        """skopeo copy into a fresh OCI layout, then umoci unpack into a fresh bundle and, not
+        timed as part of it, umoci raw unpack into a fresh rootfs: a dict of seconds."""
         workdir = tempfile.mkdtemp(dir=self.work, prefix="skopeo-")
         layout = os.path.join(workdir, "oci")
-        bundle = os.path.join(workdir, "bundle")
         try:
             os.sync()
             cpu_before = children_cpu_seconds()
@@ -235,67 +241,79 @@ class Bench:
             run("skopeo", "copy", "--quiet", *self.tls_args("src"),
                 f"docker://{self.registry}/{image}", f"oci:{layout}:bench")
             copied = time.monotonic()
-            run("umoci", "unpack", "--image", f"{layout}:bench", bundle)
+            run("umoci", "unpack", "--image", f"{layout}:bench", os.path.join(workdir, "bundle"))
             unpacked = time.monotonic()
             cpu = children_cpu_seconds() - cpu_before
+            os.sync()
+            raw_start = time.monotonic()
+            run("umoci", "raw", "unpack", "--image", f"{layout}:bench",
+                os.path.join(workdir, "rootfs"))
+            raw_unpacked = time.monotonic()
         finally:
             shutil.rmtree(workdir)
-        return copied - start, unpacked - copied, cpu
+        return {"skopeo_copy_s": copied - start, "umoci_unpack_s": unpacked - copied,
+                "skopeo_umoci_s": unpacked - start, "skopeo_umoci_cpu_s": cpu,
+                "umoci_raw_unpack_s": raw_unpacked - raw_start,
+                "skopeo_umoci_raw_s": copied - start + raw_unpacked - raw_start}
 
 
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def measure(bench, images, repetitions):
-    results = {}
-    for image in images:
-        rows = []
-        for repetition in range(repetitions):
-            row = {}
-            order = ("hostcri", "skopeo") if repetition % 2 == 0 else ("skopeo", "hostcri")
-            for tool in order:
-                if tool == "hostcri":
-                    row["hostcri_s"], row["hostcri_cpu_s"] = bench.hostcri(image)
-                else:
-                    copy, unpack, cpu = bench.skopeo_umoci(image)
-                    row.update(skopeo_copy_s=copy, umoci_unpack_s=unpack,
-                               skopeo_umoci_s=copy + unpack, skopeo_umoci_cpu_s=cpu)
-            row["load_average_1m"] = load_average()[0]
-            rows.append(row)
-            print(f"{image} repetition {repetition + 1}: hostcri {row['hostcri_s']:.2f} s, "
-                  f"skopeo+umoci {row['skopeo_umoci_s']:.2f} s", file=sys.stderr)
-        figures = {key: summary([row[key] for row in rows]) for key in rows[0]}
-        figures["ratio_of_medians"] = (figures["skopeo_umoci_s"]["median"] /
-                                       figures["hostcri_s"]["median"])
-        figures["ratio_of_mins"] = figures["skopeo_umoci_s"]["min"] / figures["hostcri_s"]["min"]
-        results[image] = {"repetitions": rows, "summary": figures}
-    return results
+def measure(bench, image, repetitions):
+    """Times both tools on one image; the two take turns going first."""
+    rows = []
+    for repetition in range(repetitions):
+        row = {}
+        order = ("hostcri", "skopeo") if repetition % 2 == 0 else ("skopeo", "hostcri")
+        for tool in order:
+            if tool == "hostcri":
+                row["hostcri_s"], row["hostcri_cpu_s"] = bench.hostcri(image)
+            else:
+                row.update(bench.skopeo_umoci(image))
+        row["load_average_1m"] = load_average()[0]
+        rows.append(row)
+        print(f"{bench.transport} {image} repetition {repetition + 1}: "
+              f"hostcri {row['hostcri_s']:.2f} s, skopeo+umoci {row['skopeo_umoci_s']:.2f} s",
+              file=sys.stderr)
+    figures = {key: summary([row[key] for row in rows]) for key in rows[0]}
+    for name, other in (("", "skopeo_umoci_s"), ("raw_", "skopeo_umoci_raw_s")):
+        figures[f"{name}ratio_of_medians"] = figures[other]["median"] / figures["hostcri_s"]["median"]
+        figures[f"{name}ratio_of_mins"] = figures[other]["min"] / figures["hostcri_s"]["min"]
+    return {"transport": bench.transport, "image": image, "repetitions": rows,
+            "summary": figures}
 
 
 def print_table(result):
     print(f"machine: {result['machine']}")
     print(f"command: {result['command']}")
-    print(f"registry: {result['transport']} on loopback; {result['repetitions']} repetitions\n")
-    print("| image | layers | blobs MB | hostcri median s | hostcri min s | hostcri CPU s "
-          "| skopeo+umoci median s | skopeo+umoci min s | skopeo+umoci CPU s "
-          "| ratio (medians) | ratio (mins) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for image, entry in result["images"].items():
+    print(f"{result['repetitions']} repetitions; load average (1 min) "
+          f"{result['load_average_before'][0]:.1f} before, {result['load_average_after'][0]:.1f} "
+          "after\n")
+    print("| registry | image | layers | blobs MB | hostcri median s | hostcri min s "
+          "| hostcri CPU s | skopeo+umoci median s | skopeo+umoci min s | skopeo+umoci CPU s "
+          "| ratio (medians) | ratio (mins) | skopeo+umoci raw median s | ratio raw (medians) |")
+    print("| --- " * 14 + "|")
+    for entry in result["runs"]:
         s = entry["summary"]
-        print(f"| `{image}` | {entry['layers']} | {entry['blob_bytes'] / 1e6:.1f} "
+        image = result["images"][entry["image"]]
+        print(f"| {entry['transport']} | `{entry['image']}` | {image['layers']} "
+              f"| {image['blob_bytes'] / 1e6:.1f} "
               f"| {s['hostcri_s']['median']:.3f} | {s['hostcri_s']['min']:.3f} "
               f"| {s['hostcri_cpu_s']['median']:.2f} "
               f"| {s['skopeo_umoci_s']['median']:.3f} | {s['skopeo_umoci_s']['min']:.3f} "
               f"| {s['skopeo_umoci_cpu_s']['median']:.2f} "
-              f"| {s['ratio_of_medians']:.2f} | {s['ratio_of_mins']:.2f} |")
+              f"| {s['ratio_of_medians']:.2f} | {s['ratio_of_mins']:.2f} "
+              f"| {s['skopeo_umoci_raw_s']['median']:.3f} | {s['raw_ratio_of_medians']:.2f} |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default=os.path.join(SOURCE_DIR, "build"))
     parser.add_argument("--repetitions", type=int, default=5)
-    parser.add_argument("--transport", choices=("http", "tls"), default="http")
+    parser.add_argument("--transports", default="http,tls",
+                        help="registry instances, comma-separated: http, tls or both")
     parser.add_argument("--big-layers", type=int, default=10)
     parser.add_argument("--big-mb", type=int, default=200, help="random MB in the big image")
     parser.add_argument("--testbed-dir", default="/tmp/hostcri-bench-testbed")
@@ -311,29 +329,33 @@ def main():
         os.makedirs(os.path.join(work, "api"))
         api = load_api(os.path.join(work, "api"))
         env = testbed.start().env
-        bench = Bench(api, env, args.transport, work, args.log_level)
-        build_big_image(env, work, args.big_layers, args.big_mb * 1000 * 1000, bench.registry,
-                        bench.tls_args)
+        benches = [Bench(api, env, transport, work, args.log_level)
+                   for transport in args.transports.split(",")]
+        build_big_image(env, work, args.big_layers, args.big_mb * 1000 * 1000,
+                        benches[0].registry, benches[0].tls_args)
         sizes = {image: layer_blob_sizes(env, image) for image in (LAYERS_IMAGE, BIG_IMAGE)}
-        measured = measure(bench, (LAYERS_IMAGE, BIG_IMAGE), args.repetitions)
+        load_before = load_average()
+        runs = [measure(bench, image, args.repetitions)
+                for image in (LAYERS_IMAGE, BIG_IMAGE) for bench in benches]
+        load_after = load_average()
     finally:
         testbed.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    for image, layers in sizes.items():
-        measured[image]["layers"] = len(layers)
-        measured[image]["blob_bytes"] = sum(layers)
     result = {
         "machine": machine_description(),
         "command": " ".join(["bench/bench_pull.py"] + sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "transport": args.transport,
         "repetitions": args.repetitions,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
         "skopeo": subprocess.run(["skopeo", "--version"], capture_output=True,
                                  text=True).stdout.strip(),
         "umoci": subprocess.run(["umoci", "--version"], capture_output=True,
                                 text=True).stdout.strip(),
-        "images": measured,
+        "images": {image: {"layers": len(layers), "blob_bytes": sum(layers)}
+                   for image, layers in sizes.items()},
+        "runs": runs,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
