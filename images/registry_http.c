@@ -207,13 +207,25 @@ static char *header_value(const char *line, size_t length, size_t name_length)
     return xstrndup(start, (size_t)(end - start));
 }
 
-static void store_header(char **slot, bool first_only, const char *line, size_t length,
-                         size_t name_length)
+static void store_header(char **slot, const char *line, size_t length, size_t name_length)
 {
-    if (first_only && *slot != NULL)
-        return;
     free(*slot);
     *slot = header_value(line, length, name_length);
+}
+
+/* Joins repeated headers with ", ", as HTTP allows for list-valued fields. */
+static void append_header(char **slot, const char *line, size_t length, size_t name_length)
+{
+    _cleanup_free_ char *value = header_value(line, length, name_length);
+    char *joined;
+
+    if (*slot == NULL) {
+        *slot = steal_pointer(&value);
+        return;
+    }
+    joined = xasprintf("%s, %s", *slot, value);
+    free(*slot);
+    *slot = joined;
 }
 
 static void reset_headers(struct registry_http_request *request)
@@ -246,13 +258,13 @@ static size_t header_cb(char *line, size_t size, size_t count, void *userdata)
         reset_headers(request);
         request->status = space != NULL ? strtol(space + 1, NULL, 10) : 0;
     } else if (has_name(line, length, "location:")) {
-        store_header(&request->location, false, line, length, 9);
+        store_header(&request->location, line, length, 9);
     } else if (has_name(line, length, "www-authenticate:")) {
-        store_header(&request->www_authenticate, true, line, length, 17);
+        append_header(&request->www_authenticate, line, length, 17);
     } else if (has_name(line, length, "content-type:")) {
-        store_header(&request->content_type, false, line, length, 13);
+        store_header(&request->content_type, line, length, 13);
     } else if (has_name(line, length, "docker-content-digest:")) {
-        store_header(&request->content_digest, false, line, length, 22);
+        store_header(&request->content_digest, line, length, 22);
     } else if (has_name(line, length, "content-length:")) {
         _cleanup_free_ char *value = header_value(line, length, 15);
 

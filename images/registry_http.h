@@ -57,7 +57,7 @@ struct registry_http_response {
     const char *curl_error;       /* curl's text for curl_code, "" when none */
     long status;                  /* HTTP status, 0 when none arrived */
     const char *location;         /* Location header, or NULL */
-    const char *www_authenticate; /* first WWW-Authenticate header, or NULL */
+    const char *www_authenticate; /* WWW-Authenticate headers joined by ", ", or NULL */
     const char *content_type;     /* Content-Type header, or NULL */
     const char *content_digest;   /* Docker-Content-Digest header, or NULL */
     int64_t content_length;       /* Content-Length, or -1 */

@@ -135,8 +135,10 @@ class RegistryProxy:
             if self.bearer_auth and handler.headers.get("Authorization") != self.bearer_auth:
                 challenge = (f'Bearer realm="{self.storage_url}/token",service="proxy",'
                              f'scope="repository:test/busybox:pull"')
+                # Two header lines, Basic first: the client must still choose Bearer.
                 self._reply(handler, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}',
-                            {"WWW-Authenticate": challenge})
+                            [("WWW-Authenticate", 'Basic realm="proxy"'),
+                             ("WWW-Authenticate", challenge)])
                 return
             if self.basic_auth and handler.headers.get("Authorization") != self.basic_auth:
                 self._reply(handler, 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}',
@@ -168,7 +170,9 @@ class RegistryProxy:
 
     def _reply(self, handler, status, body, headers=None):
         handler.send_response(status)
-        for key, value in (headers or {}).items():
+        if isinstance(headers, dict):
+            headers = list(headers.items())
+        for key, value in headers or []:
             handler.send_header(key, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.send_header("Content-Type", "application/json")
