@@ -11,9 +11,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "common/util.h"
 #include "runtime/filter.h"
+#include "runtime/pbjson.h"
 #include "runtime/process.h"
 #include "runtime/sandbox_rules.h"
 #include "runtime/signals.h"
@@ -240,6 +242,48 @@ static void process_round_trip(void **state)
     assert_int_equal(process_from_json("not json", &out, &err), -1);
 }
 
+static void config_as_json(void **state)
+{
+    Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+    Runtime__V1__PodSandboxConfig config = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+    Runtime__V1__PodSandboxConfig__LabelsEntry label =
+        RUNTIME__V1__POD_SANDBOX_CONFIG__LABELS_ENTRY__INIT;
+    Runtime__V1__PodSandboxConfig__LabelsEntry *labels[] = {&label};
+    Runtime__V1__LinuxPodSandboxConfig linux_config = RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
+    Runtime__V1__LinuxSandboxSecurityContext sc = RUNTIME__V1__LINUX_SANDBOX_SECURITY_CONTEXT__INIT;
+    Runtime__V1__NamespaceOption ns = RUNTIME__V1__NAMESPACE_OPTION__INIT;
+    json_t *json;
+
+    md.name = "pod";
+    md.attempt = 2;
+    config.metadata = &md;
+    label.key = "app";
+    label.value = "web";
+    config.labels = labels;
+    config.n_labels = 1;
+    ns.network = RUNTIME__V1__NAMESPACE_MODE__NODE;
+    sc.namespace_options = &ns;
+    linux_config.security_context = &sc;
+    config.linux = &linux_config;
+
+    json = pbjson_from_message(&config.base);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json, "metadata"), "name")), "pod");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(json, "metadata"), "attempt")), 2);
+    assert_null(json_object_get(json_object_get(json, "metadata"), "uid"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json, "labels"), "app")),
+                        "web");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(json_object_get(json, "linux"), "security_context"),
+                            "namespace_options"),
+            "network")),
+        "NODE");
+    assert_null(json_object_get(json, "hostname"));
+    json_decref(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +291,7 @@ int main(void)
         cmocka_unit_test(container_transitions), cmocka_unit_test(sandbox_transitions),
         cmocka_unit_test(signal_names),          cmocka_unit_test(host_process_rule),
         cmocka_unit_test(sandbox_name_identity), cmocka_unit_test(process_round_trip),
+        cmocka_unit_test(config_as_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
