@@ -105,9 +105,54 @@ unset multiplot
     os.unlink(starts.name)
 
 
+def plot_pull(results, out_path):
+    """Median cold pull time per tool, one panel per image with the registry transports side by
+    side; the error bars run from the fastest to the slowest repetition, the label over the
+    skopeo bar is the ratio of the medians (skopeo copy + umoci unpack / hostcri)."""
+    panels = []
+    for image, sizes in results["images"].items():
+        top = 0
+        with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as data:
+            for run in results["runs"]:
+                if run["image"] != image:
+                    continue
+                s = run["summary"]
+                data.write(f"\"{run['transport']}\"")
+                for key in ("hostcri_s", "skopeo_umoci_s", "skopeo_umoci_raw_s"):
+                    data.write(f" {s[key]['median']} {s[key]['min']} {s[key]['max']}")
+                    top = max(top, s[key]["max"])
+                data.write(f" {s['ratio_of_medians']}\n")
+        panels.append((image, sizes, data.name, top * 1.15))
+    script = f"""
+set terminal pngcairo size 1000,500 font "sans,10"
+set output "{out_path}"
+set multiplot layout 1,{len(panels)} title "Cold image pull from a loopback registry, median of \\
+{results['repetitions']} ({results['machine']})"
+set style data histograms
+set style histogram errorbars gap 1 lw 1
+set style fill solid 0.8 border -1
+set ylabel "seconds"
+set grid ytics
+set key outside bottom center horizontal
+"""
+    for image, sizes, path, top in panels:
+        script += f"""
+set yrange [0:{top}]
+set title "{image}: {sizes['layers']} layers, {sizes['blob_bytes'] / 1e6:.1f} MB of blobs"
+plot "{path}" using 2:3:4:xtic(1) title "hostcri PullImage", \\
+     "" using 5:6:7 title "skopeo copy + umoci unpack", \\
+     "" using 8:9:10 title "skopeo copy + umoci raw unpack", \\
+     "" using 0:7:(sprintf("%.1fx", $11)) with labels offset 0,0.8 notitle
+"""
+    gnuplot(script + "unset multiplot\n")
+    for _, _, path, _ in panels:
+        os.unlink(path)
+
+
 PLOTS = {
     "grpc.json": ("grpc.png", plot_grpc),
     "runtime.json": ("runtime.png", plot_runtime),
+    "pull.json": ("pull.png", plot_pull),
 }
 
 
