@@ -104,10 +104,23 @@ int job_container_create(struct job_pod *pod, const char *container_id, struct j
 
 /* ---- Exit notification --------------------------------------------------------------------- */
 
+/* The exit file: the spec's exit_file when the core chose one, else the default. */
+static char *exit_path(const struct job_container *container)
+{
+    _cleanup_free_ char *spec_path = container_file(container, MONITOR_SPEC_FILE);
+    struct monitor_spec spec;
+    char *path = NULL;
+
+    if (monitor_spec_read(spec_path, &spec, NULL) == 0 && spec.exit_file != NULL)
+        path = steal_pointer(&spec.exit_file);
+    monitor_spec_clear(&spec);
+    return path ? path : container_file(container, MONITOR_EXIT_FILE);
+}
+
 /* Reads the exit file, or makes an Unknown status when the monitor left none. */
 static void read_exit(struct job_container *container, struct job_exit_status *status)
 {
-    _cleanup_free_ char *path = container_file(container, MONITOR_EXIT_FILE);
+    _cleanup_free_ char *path = exit_path(container);
     struct error err = ERROR_INIT;
 
     if (monitor_exit_file_read(path, status, &err) == 0)

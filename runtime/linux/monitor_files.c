@@ -265,7 +265,8 @@ int monitor_write_atomic(const char *path, const char *data, size_t length, stru
     return 0;
 }
 
-int monitor_process_start_time(pid_t pid, uint64_t *start_time)
+/* Reads the state (field 3) and start time (field 22) of /proc/<pid>/stat. */
+static int read_process_stat(pid_t pid, char *state, uint64_t *start_time)
 {
     char path[64];
     char text[1024];
@@ -283,8 +284,9 @@ int monitor_process_start_time(pid_t pid, uint64_t *start_time)
     text[n] = '\0';
     /* The command name in field 2 may contain spaces; count fields after its ')'. */
     cursor = strrchr(text, ')');
-    if (cursor == NULL)
+    if (cursor == NULL || cursor[1] != ' ')
         return -1;
+    *state = cursor[2];
     for (int field = 2; field < 22; field++) {
         cursor = strchr(cursor + 1, ' ');
         if (cursor == NULL)
@@ -292,6 +294,13 @@ int monitor_process_start_time(pid_t pid, uint64_t *start_time)
     }
     *start_time = strtoull(cursor + 1, NULL, 10);
     return 0;
+}
+
+int monitor_process_start_time(pid_t pid, uint64_t *start_time)
+{
+    char state;
+
+    return read_process_stat(pid, &state, start_time);
 }
 
 int monitor_pid_file_write(const char *path, pid_t pid, struct error *err)
@@ -312,13 +321,16 @@ int monitor_pid_file_read(const char *path, pid_t *pid, bool *alive, struct erro
     uint64_t recorded = 0;
     uint64_t current = 0;
     int value = 0;
+    char state = 0;
 
     if (read_whole_file(path, &buf, err) < 0)
         return -1;
     if (buf.data == NULL || sscanf(buf.data, "%d %" SCNu64, &value, &recorded) != 2 || value <= 0)
         return error_set(err, ERROR_INTERNAL, "invalid pid file %s", path);
     *pid = value;
-    *alive = monitor_process_start_time(value, &current) == 0 && current == recorded;
+    /* A zombie has exited, though its pid and start time remain until it is reaped. */
+    *alive = read_process_stat(value, &state, &current) == 0 && current == recorded &&
+             state != 'Z' && state != 'X';
     return 0;
 }
 

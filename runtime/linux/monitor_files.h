@@ -80,14 +80,16 @@ void monitor_spec_clear(struct monitor_spec *spec);
 /* Writes data to path atomically: a temporary file in the same directory, then rename. */
 int monitor_write_atomic(const char *path, const char *data, size_t length, struct error *err);
 
-/* Reads field 22 of /proc/<pid>/stat (start time in clock ticks). Returns 0 or -1. */
+/* Reads field 22 of /proc/<pid>/stat (start time in clock ticks), zombies included. Returns 0
+ * or -1. */
 int monitor_process_start_time(pid_t pid, uint64_t *start_time);
 
 /* Writes "<pid> <start time>" for pid to path. */
 int monitor_pid_file_write(const char *path, pid_t pid, struct error *err);
 
 /*
- * Reads a pid file. *alive is set when that process still runs (same pid and start time).
+ * Reads a pid file. *alive is set when that process still runs: same pid and start time, and
+ * not a zombie.
  * ERROR_NOT_FOUND when the file does not exist.
  */
 int monitor_pid_file_read(const char *path, pid_t *pid, bool *alive, struct error *err);

@@ -140,21 +140,20 @@ static int run_copy(const char *layer, const char *target, struct error *err)
     return 0;
 }
 
-/* Builds <container_dir>/rootfs from the layers once; a finished copy is marked by a file. */
-static int copy_layers(const struct monitor_spec *spec, const char *target, struct error *err)
+int rootfs_copy_layers(char *const *layers, const char *target, struct error *err)
 {
-    _cleanup_free_ char *done = xasprintf("%s/rootfs.done", spec->container_dir);
+    _cleanup_free_ char *done = xasprintf("%s.done", target);
 
     if (access(done, F_OK) == 0)
         return 0;
     remove_tree(target);
     if (make_dirs(target, err) < 0)
         return -1;
-    for (size_t i = 0; spec->layers != NULL && spec->layers[i] != NULL; i++) {
+    for (size_t i = 0; layers != NULL && layers[i] != NULL; i++) {
         whiteout_target = target;
-        whiteout_layer_length = strlen(spec->layers[i]);
-        nftw(spec->layers[i], apply_whiteout, 16, FTW_PHYS);
-        if (run_copy(spec->layers[i], target, err) < 0)
+        whiteout_layer_length = strlen(layers[i]);
+        nftw(layers[i], apply_whiteout, 16, FTW_PHYS);
+        if (run_copy(layers[i], target, err) < 0)
             return -1;
         nftw(target, remove_marker, 16, FTW_PHYS);
     }
@@ -192,7 +191,7 @@ static int mount_rootfs(const struct monitor_spec *spec, const char *mount_point
         return 0;
     log_warn("mount overlayfs at %s failed (%s); copying the layers into %s instead", mount_point,
              strerror(errno), copy);
-    if (copy_layers(spec, copy, err) < 0)
+    if (rootfs_copy_layers(spec->layers, copy, err) < 0)
         return -1;
     return bind_mount(copy, mount_point, spec->readonly_rootfs, err);
 }

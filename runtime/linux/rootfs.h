@@ -26,4 +26,12 @@ int rootfs_setup(const struct monitor_spec *spec, struct error *err);
  */
 char *rootfs_overlay_options(char *const *layers, const char *upper, const char *work);
 
+/*
+ * Copies layers (base first) into target, applying each layer's whiteouts (".wh.<name>" files,
+ * 0:0 character devices, ".wh..wh..opq" files and directories with the trusted.overlay.opaque
+ * xattr) to what the layers below put there. A finished copy is marked by "<target>.done" and
+ * is not redone; an unfinished one is started over.
+ */
+int rootfs_copy_layers(char *const *layers, const char *target, struct error *err);
+
 #endif

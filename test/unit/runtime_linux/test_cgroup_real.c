@@ -102,21 +102,30 @@ static pid_t start_in_job(struct job_fixture *fx, const char *command)
     return pid;
 }
 
-static size_t count_pids(struct job_fixture *fx)
+/* Counts the processes in the job whose command is sleep. */
+static size_t count_sleeps(struct job_fixture *fx)
 {
     _cleanup_free_ int *pids = NULL;
     size_t n_pids = 0;
+    size_t sleeps = 0;
 
     assert_int_equal(cgroup_read_pids(&fx->env, fx->path, &pids, &n_pids, NULL), 0);
-    return n_pids;
+    for (size_t i = 0; i < n_pids; i++) {
+        _cleanup_free_ char *dir = xasprintf("/proc/%d", pids[i]);
+        _cleanup_free_ char *comm = NULL;
+
+        if (cgroup_read_file(dir, "comm", &comm, NULL) == 0 && strcmp(comm, "sleep\n") == 0)
+            sleeps++;
+    }
+    return sleeps;
 }
 
-/* Waits until the job holds at least n processes (the shell forks in the background). */
-static void wait_for_pids(struct job_fixture *fx, size_t n)
+/* Waits until n sleep processes run in the job (the shells fork them in the background). */
+static void wait_for_sleeps(struct job_fixture *fx, size_t n)
 {
-    for (int i = 0; i < 500 && count_pids(fx) < n; i++)
+    for (int i = 0; i < 500 && count_sleeps(fx) < n; i++)
         usleep(10000);
-    assert_true(count_pids(fx) >= n);
+    assert_int_equal(count_sleeps(fx), n);
 }
 
 /* True when /proc/<pid>/cgroup puts pid in the job in the hierarchy line that starts with key. */
@@ -171,7 +180,7 @@ static void kill_tree_hybrid(void **state)
 
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     sh = start_in_job(fx, TREE_COMMAND);
-    wait_for_pids(fx, 5);
+    wait_for_sleeps(fx, 5);
     if (fx->env.unified != NULL)
         assert_true(pid_in_job(fx, sh, "0::"));
     if (fx->env.v1[CGROUP_V1_MEMORY] != NULL)
@@ -192,7 +201,7 @@ static void kill_tree_v1_freezer(void **state)
     fx->env.unified = NULL;
     fx->env.layout = CGROUP_LAYOUT_V1;
     start_in_job(fx, TREE_COMMAND);
-    wait_for_pids(fx, 5);
+    wait_for_sleeps(fx, 5);
     kill_and_check(fx);
     fx->env.unified = unified;
     fx->env.layout = layout;
@@ -206,7 +215,7 @@ static void signal_each_member(void **state)
 
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     start_in_job(fx, "sleep 300 & exec sleep 301");
-    wait_for_pids(fx, 2);
+    wait_for_sleeps(fx, 2);
     assert_int_equal(cgroup_signal_each(&fx->env, fx->path, SIGTERM, NULL), 0);
     assert_int_equal(cgroup_wait_empty(&fx->env, fx->path, 10000, &empty, NULL), 0);
     assert_true(empty);

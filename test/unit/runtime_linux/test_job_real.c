@@ -93,6 +93,40 @@ static int setup(void **state)
     return 0;
 }
 
+static void ignore_exit_cb(struct job_container *container, const struct job_exit_status *status,
+                           void *data)
+{
+}
+
+/* Kills and removes the containers a failed test left behind, so that its cgroups can go. */
+static void remove_leftover_containers(struct fixture *fx)
+{
+    _cleanup_strv_ char **ids = NULL;
+
+    assert_int_equal(job_runtime_list_containers(fx->runtime, &ids, NULL), 0);
+    for (size_t i = 0; ids[i] != NULL; i++) {
+        struct job_container *container = NULL;
+        struct job_exit_status exited = {0};
+        bool running = false;
+
+        if (job_container_open(fx->runtime, ids[i], ignore_exit_cb, NULL, &container, &running,
+                               &exited, NULL) < 0)
+            continue;
+        job_exit_status_clear(&exited);
+        job_container_kill_all(container, NULL);
+        for (int attempt = 0; attempt < 500; attempt++) {
+            _cleanup_free_ int *pids = NULL;
+            size_t n_pids = 0;
+
+            if (job_container_pids(container, &pids, &n_pids, NULL) < 0 || n_pids == 0)
+                break;
+            usleep(10000);
+        }
+        job_container_remove(container, NULL);
+        job_container_release(container);
+    }
+}
+
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
@@ -101,6 +135,7 @@ static int teardown(void **state)
     _cleanup_free_ char *unified = xasprintf("/sys/fs/cgroup/unified%s", fx->cgroup_parent);
     _cleanup_free_ char *memory = xasprintf("/sys/fs/cgroup/memory%s", fx->cgroup_parent);
 
+    remove_leftover_containers(fx);
     /* A monitor that reported a start failure may still be exiting; its cgroup must be empty
      * before job_runtime_free can remove it. */
     for (int i = 0; i < 500; i++) {
@@ -186,6 +221,22 @@ static size_t count_pids(struct job_container *container)
     return n_pids;
 }
 
+static size_t count_sleeps(struct job_container *container)
+{
+    _cleanup_free_ int *pids = NULL;
+    size_t n_pids = 0;
+    size_t sleeps = 0;
+
+    assert_int_equal(job_container_pids(container, &pids, &n_pids, NULL), 0);
+    for (size_t i = 0; i < n_pids; i++) {
+        _cleanup_free_ char *path = xasprintf("/proc/%d/comm", pids[i]);
+        _cleanup_free_ char *comm = read_all(path);
+
+        sleeps += strcmp(comm, "sleep\n") == 0;
+    }
+    return sleeps;
+}
+
 static const char *const base_env[] = {"PATH=/usr/bin:/bin", NULL};
 
 /* A process tree with setsid and double-forked children dies with the job; logs arrive. */
@@ -208,9 +259,10 @@ static void kill_all_process_tree(void **state)
         fail_msg("job_container_start: %s", err.message);
     assert_true(pid > 0);
     assert_int_equal(job_container_init_pid(container), pid);
-    for (int i = 0; i < 500 && count_pids(container) < 4; i++)
+    /* The subshell of the double fork may still be there; wait for the four sleeps. */
+    for (int i = 0; i < 500 && count_sleeps(container) < 4; i++)
         usleep(10000);
-    assert_int_equal(count_pids(container), 4);
+    assert_int_equal(count_sleeps(container), 4);
 
     assert_int_equal(job_container_kill_all(container, &err), 0);
     wait_exit(fx);
@@ -437,6 +489,68 @@ static void memory_limit_oom_killed(void **state)
     remove_container(fx, container);
 }
 
+static bool file_contains(const char *path, const char *text)
+{
+    _cleanup_free_ char *data = read_all(path);
+
+    return strstr(data, text) != NULL;
+}
+
+/* After the kubelet renames the log, ReopenContainerLog makes the monitor write a new one. */
+static void reopen_log_after_rotation(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "rotate");
+    _cleanup_free_ char *log_path = xasprintf("%s/rotate.log", fx->dir);
+    _cleanup_free_ char *rotated = xasprintf("%s/rotate.log.1", fx->dir);
+    const char *argv[] = {"sh", "-c", "while :; do echo tick; sleep 0.02; done", NULL};
+    struct job_container_spec spec = {
+        .container_id = "rotate", .argv = argv, .env = base_env, .log_path = log_path};
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    for (int i = 0; i < 500 && !file_contains(log_path, "F tick"); i++)
+        usleep(10000);
+    assert_true(file_contains(log_path, "F tick"));
+    assert_int_equal(rename(log_path, rotated), 0);
+    assert_int_equal(job_container_reopen_log(container, &err), 0);
+    for (int i = 0; i < 500 && !file_contains(log_path, "F tick"); i++)
+        usleep(10000);
+    assert_true(file_contains(log_path, "F tick"));
+    assert_int_equal(job_container_kill_all(container, &err), 0);
+    wait_exit(fx);
+    assert_int_equal(job_container_reopen_log(container, &err), -1);
+    assert_int_equal(err.code, ERROR_FAILED_PRECONDITION);
+    error_clear(&err);
+    remove_container(fx, container);
+}
+
+/* With a tty, init's output comes from a terminal, and its CRLF line ends become plain lines. */
+static void tty_container_output(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "tty");
+    _cleanup_free_ char *log_path = xasprintf("%s/tty.log", fx->dir);
+    _cleanup_free_ char *log = NULL;
+    const char *argv[] = {"sh", "-c", "tty; echo to-stderr >&2", NULL};
+    struct job_container_spec spec = {
+        .container_id = "tty", .argv = argv, .env = base_env, .log_path = log_path, .tty = true};
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    wait_exit(fx);
+    assert_int_equal(fx->status.exit_code, 0);
+    log = read_all(log_path);
+    assert_non_null(strstr(log, " stdout F /dev/pts/"));
+    assert_non_null(strstr(log, " stdout F to-stderr\n"));
+    assert_null(strstr(log, "\r"));
+    remove_container(fx, container);
+}
+
 struct exec_result {
     int exits;
     int exit_code;
@@ -541,9 +655,8 @@ static void exec_in_running_container(void **state)
     assert_int_equal(io.stderr_fd, -1);
     wait_exec(fx, &result);
     assert_int_equal(result.exit_code, 0);
-    terminal = xcalloc(1, 4096);
-    assert_true(read(io.stdout_fd, terminal, 4095) > 0);
-    close(io.stdout_fd);
+    /* read_fd stops at the EIO that follows the last output of a closed terminal. */
+    terminal = read_fd(io.stdout_fd);
     assert_non_null(strstr(terminal, "/dev/pts/"));
     assert_non_null(strstr(terminal, "40 132"));
     job_exec_release(exec);
@@ -576,6 +689,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(reopen_after_reboot_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_limit_oom_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_in_running_container, setup, teardown),
+        cmocka_unit_test_setup_teardown(reopen_log_after_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(tty_container_output, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -173,6 +173,41 @@ static void overlay_options_escaped(void **state)
         options, "lowerdir=/l/top:/l/sha256\\:mid\\,x:/l/base,upperdir=/c/up,workdir=/c/work");
 }
 
+/* The copy fallback applies whiteouts of both formats and opaque directories. */
+static void copy_layers_with_whiteouts(void **state)
+{
+    _cleanup_free_ char *root = temp_path("layers");
+    _cleanup_free_ char *setup = xasprintf(
+        "set -e; rm -rf '%1$s'; mkdir -p '%1$s' && cd '%1$s' && "
+        "mkdir -p base/etc base/old base/opaque base/dev-gone && echo 1 > base/etc/a && "
+        "echo 1 > base/old/x && echo 1 > base/opaque/hidden && echo 1 > base/gone && "
+        "mkdir -p top/etc top/opaque && echo 2 > top/etc/a && touch top/.wh.old top/.wh.gone && "
+        "touch top/opaque/.wh..wh..opq && echo 2 > top/opaque/shown && "
+        "mknod top/dev-gone c 0 0",
+        root);
+    _cleanup_free_ char *base = xasprintf("%s/base", root);
+    _cleanup_free_ char *top = xasprintf("%s/top", root);
+    _cleanup_free_ char *target = xasprintf("%s/rootfs", root);
+    _cleanup_free_ char *check =
+        xasprintf("cd '%s/rootfs' && [ \"$(cat etc/a)\" = 2 ] && [ ! -e old ] && [ ! -e gone ] && "
+                  "[ ! -e dev-gone ] && [ ! -e opaque/hidden ] && [ -e opaque/shown ] && "
+                  "[ -z \"$(find . -name '.wh.*')\" ] && [ -e ../rootfs.done ]",
+                  root);
+    _cleanup_free_ char *cleanup = xasprintf("rm -rf '%s'", root);
+    char *layers[] = {base, top, NULL};
+    struct error err = ERROR_INIT;
+
+    if (geteuid() != 0)
+        skip();
+    assert_int_equal(system(setup), 0);
+    assert_int_equal(rootfs_copy_layers(layers, target, &err), 0);
+    assert_int_equal(system(check), 0);
+    /* A finished copy is kept as it is. */
+    assert_int_equal(rootfs_copy_layers(layers, target, &err), 0);
+    assert_int_equal(system(check), 0);
+    assert_int_equal(system(cleanup), 0);
+}
+
 static void userdb_lookups(void **state)
 {
     _cleanup_free_ char *passwd = temp_path("passwd");
@@ -209,9 +244,13 @@ static void userdb_lookups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(spec_round_trip),         cmocka_unit_test(spec_missing_fields_rejected),
-        cmocka_unit_test(exit_file_round_trip),    cmocka_unit_test(pid_file_detects_reuse),
-        cmocka_unit_test(overlay_options_escaped), cmocka_unit_test(userdb_lookups),
+        cmocka_unit_test(spec_round_trip),
+        cmocka_unit_test(spec_missing_fields_rejected),
+        cmocka_unit_test(exit_file_round_trip),
+        cmocka_unit_test(pid_file_detects_reuse),
+        cmocka_unit_test(overlay_options_escaped),
+        cmocka_unit_test(userdb_lookups),
+        cmocka_unit_test(copy_layers_with_whiteouts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
