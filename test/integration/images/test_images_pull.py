@@ -12,8 +12,6 @@ import time
 import grpc
 import pytest
 
-from conftest import read_images
-
 
 def chain_dirs(images, reference):
     """The layer directories of an image, base first, from ImageStatus's verbose info."""
