@@ -3,6 +3,7 @@
 monitor, ListContainers with 1,000 containers, ExecSync and ListContainerStats.
 
 Usage: bench/bench_runtime.py [--build-dir build] [--containers 200] [--listed 1000]
+                              [--calls 200] [--probe-starts 20] [--state-on-disk]
                               [--testbed-env registry.env]
 Prints a Markdown table and writes the figures as JSON to bench/results/runtime.json.
 
@@ -17,15 +18,23 @@ figures, in order:
    container's shell does); StartContainer itself returns once the monitor reports the init
    process started.
 2. Monitor RSS: VmRSS (and PSS) of every hostcri-monitor process of these containers.
+   Then --probe-starts more pods start while a second thread calls Version every 2 ms, which
+   shows how long other calls wait while a container starts; those pods are removed again.
 3. ExecSync of `true` and of `echo hello` in one running container, and ListContainerStats and
    ListContainers with the --containers running containers.
 4. ListContainers with --listed containers: the running ones plus created (never started)
    containers spread over the same pods.
 5. Stop: StopContainer, RemoveContainer, StopPodSandbox and RemovePodSandbox, pod by pod.
 
-A testbed registry of its own (TESTBED_PORT_BASE=29300) is started for the image and stopped at
-the end, unless --testbed-env names a running one. Every pod, container, cgroup and directory of
-the run is removed at the end, also after a failure.
+As in every host-process container, `sh`, `sleep`, `true` and `echo` are found on the host's
+PATH (the image is mounted at /hpc), so they are the host's programs, not busybox.
+
+The daemon's state directory (monitor pid, spec and exit files) is a tmpfs mounted for the run,
+as /run is on a Debian node, unless --state-on-disk. Its root directory (SQLite store, container
+directories) is on the file system of /tmp. A testbed registry of its own
+(TESTBED_PORT_BASE=29300) is started for the image and stopped at the end, unless --testbed-env
+names a running one. Every pod, container, cgroup and directory of the run is removed at the
+end, also after a failure.
 """
 
 import argparse
@@ -38,6 +47,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -58,13 +68,13 @@ STOP_TIMEOUT_S = 10
 # ---- measurements
 
 def percentile(values, p):
-    """The nearest-rank percentile p (0-100] of values."""
+    """Returns the nearest-rank percentile p, in (0, 100], of values."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def summary_ms(seconds):
-    """p50, p99 and max of a list of durations in seconds, in milliseconds."""
+    """Summarizes durations in seconds as their count, p50, p99 and max in milliseconds."""
     return {"n": len(seconds), "p50_ms": percentile(seconds, 50) * 1e3,
             "p99_ms": percentile(seconds, 99) * 1e3, "max_ms": max(seconds) * 1e3}
 
@@ -137,7 +147,7 @@ class Timed:
         return self.stubs[key]
 
     def call(self, name, request, service="RuntimeService", timeout=60):
-        """Returns (seconds, response bytes)."""
+        """Makes one call and returns its duration in seconds and the response bytes."""
         stub = self.stub(service, name)
         payload = request.SerializeToString()
         start = time.perf_counter()
@@ -145,21 +155,24 @@ class Timed:
         return time.perf_counter() - start, response
 
     def series(self, name, request, calls, warmup=20, service="RuntimeService"):
-        """Repeats one call; returns the latency summary, server CPU per call and the size of
-        the last response."""
+        """Repeats one call and returns the latency summary, the server and client CPU per call
+        and the size of the last response."""
         stub = self.stub(service, name)
         payload = request.SerializeToString()
         for _ in range(warmup):
             stub(payload, timeout=60)
         latencies = []
         cpu_before = cpu_seconds(self.daemon_pid)
+        client_before = time.process_time()
         for _ in range(calls):
             start = time.perf_counter()
             response = stub(payload, timeout=60)
             latencies.append(time.perf_counter() - start)
+        client = time.process_time() - client_before
         cpu = cpu_seconds(self.daemon_pid) - cpu_before
         result = summary_ms(latencies)
         result["server_cpu_us_per_call"] = cpu * 1e6 / calls
+        result["client_cpu_us_per_call"] = client * 1e6 / calls
         result["response_bytes"] = len(response)
         return result
 
@@ -177,7 +190,7 @@ def read_env(path):
 
 
 class Testbed:
-    """This benchmark's own testbed registry, started here and purged by stop()."""
+    """The benchmark's own testbed registry, started by start() and purged by stop()."""
 
     def __init__(self):
         self.env = dict(os.environ, TESTBED_DIR=TESTBED_DIR, TESTBED_PORT_BASE=TESTBED_PORT_BASE)
@@ -194,7 +207,7 @@ class Testbed:
 
 
 def monitor_pids(state_dir):
-    """The hostcri-monitor processes whose container directory is under state_dir."""
+    """Returns the hostcri-monitor processes whose container directory is under state_dir."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -211,7 +224,7 @@ def monitor_pids(state_dir):
 
 
 def cgroup_dirs(parent):
-    """Every directory of the cgroup parent in each hierarchy, deepest first."""
+    """Lists the directories of the cgroup parent in each hierarchy, deepest first."""
     found = []
     for hierarchy in sorted(os.listdir(CGROUP_ROOT)):
         top = os.path.join(CGROUP_ROOT, hierarchy, parent.strip("/"))
@@ -223,8 +236,9 @@ def cgroup_dirs(parent):
 
 
 def remove_cgroups(parent):
-    """Removes the cgroups under this run's own parent; processes left in them (the run's
-    containers, after a failure) are killed first. Returns the directories that stay."""
+    """Removes the cgroups under this run's own parent and returns those that remain.
+
+    Processes still in them (this run's containers, after a failure) are killed first."""
     left = []
     for directory in cgroup_dirs(parent):
         try:
@@ -251,7 +265,7 @@ def remove_cgroups(parent):
 
 
 def unmount_under(directory):
-    """Unmounts whatever is still mounted under directory (deepest first)."""
+    """Unmounts everything still mounted under directory, deepest first."""
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4] for line in f]
     for point in sorted(points, key=len, reverse=True):
@@ -398,30 +412,61 @@ class Bench:
                 container_id=container_id))
         self.created = []
 
-    def stop_all(self):
+    def stop_newest(self):
+        """Stops and removes the newest pod and its container; returns the durations."""
         api = self.api
-        samples = []
+        sandbox_id, _, container_id = self.pods[-1]
+        t_stop, _ = self.timed.call("StopContainer", api.StopContainerRequest(
+            container_id=container_id, timeout=STOP_TIMEOUT_S), timeout=STOP_TIMEOUT_S + 60)
+        t_remove, _ = self.timed.call("RemoveContainer", api.RemoveContainerRequest(
+            container_id=container_id))
+        t_stop_pod, _ = self.timed.call("StopPodSandbox", api.StopPodSandboxRequest(
+            pod_sandbox_id=sandbox_id))
+        t_remove_pod, _ = self.timed.call("RemovePodSandbox", api.RemovePodSandboxRequest(
+            pod_sandbox_id=sandbox_id))
+        self.pods.pop()
+        return {"stop": t_stop, "remove": t_remove, "stop_pod": t_stop_pod,
+                "remove_pod": t_remove_pod, "total": t_stop + t_remove + t_stop_pod + t_remove_pod}
+
+    def stop_all(self):
         cpu_before = cpu_seconds(self.daemon.process.pid)
+        samples = []
         while self.pods:
-            sandbox_id, _, container_id = self.pods[0]
-            t_stop, _ = self.timed.call("StopContainer", api.StopContainerRequest(
-                container_id=container_id, timeout=STOP_TIMEOUT_S), timeout=STOP_TIMEOUT_S + 60)
-            t_remove, _ = self.timed.call("RemoveContainer", api.RemoveContainerRequest(
-                container_id=container_id))
-            t_stop_pod, _ = self.timed.call("StopPodSandbox", api.StopPodSandboxRequest(
-                pod_sandbox_id=sandbox_id))
-            t_remove_pod, _ = self.timed.call("RemovePodSandbox", api.RemovePodSandboxRequest(
-                pod_sandbox_id=sandbox_id))
-            self.pods.pop(0)
-            samples.append({"stop": t_stop, "remove": t_remove, "stop_pod": t_stop_pod,
-                            "remove_pod": t_remove_pod,
-                            "total": t_stop + t_remove + t_stop_pod + t_remove_pod})
+            samples.append(self.stop_newest())
         cpu = cpu_seconds(self.daemon.process.pid) - cpu_before
         result = {key: summary_ms([s[key] for s in samples])
                   for key in ("stop", "remove", "stop_pod", "remove_pod", "total")}
         result["server_cpu_us_per_container"] = cpu * 1e6 / len(samples)
         result["total_ms_each"] = [round(s["total"] * 1e3, 3) for s in samples]
         return result
+
+    def probe_during_starts(self, count):
+        """Calls Version from a second thread, every 2 ms, while count more pods start; then
+        stops those pods. Returns the Version latencies."""
+        stub = self.timed.stub("RuntimeService", "Version")
+        payload = self.api.VersionRequest(version="0.1.0").SerializeToString()
+        done = threading.Event()
+        latencies = []
+
+        def probe():
+            while not done.is_set():
+                start = time.perf_counter()
+                stub(payload, timeout=60)
+                latencies.append(time.perf_counter() - start)
+                time.sleep(0.002)
+
+        first = len(self.pods)
+        thread = threading.Thread(target=probe)
+        thread.start()
+        try:
+            for index in range(first, first + count):
+                self.start_one(index)
+        finally:
+            done.set()
+            thread.join()
+        while len(self.pods) > first:
+            self.stop_newest()
+        return summary_ms(latencies)
 
     def remove_left(self):
         """Removes what a failed run left: every pod still known, with its containers."""
@@ -469,6 +514,8 @@ def run_benchmark(args, api, registry, workdir, cgroup_parent):
         results["start"] = bench.start_all(args.containers)
         time.sleep(1)
         results["monitor_memory"] = bench.monitor_memory()
+        print("Version calls during starts", file=sys.stderr)
+        results["version_during_starts"] = bench.probe_during_starts(args.probe_starts)
         print("exec and stats", file=sys.stderr)
         results.update(bench.exec_and_stats(args.calls))
         print(f"creating containers up to {args.listed}", file=sys.stderr)
@@ -508,16 +555,15 @@ def print_table(results):
           f"before, {results['load_average_after']:.1f} after")
     print(f"daemon state directory on {results['state_dir']}, root directory on "
           f"{results['root_dir']}")
-    print(f"Python client floor (Version): p50 {results['python_client_version']['p50_ms']:.3f} "
-          f"ms, p99 {results['python_client_version']['p99_ms']:.3f} ms")
-    print("| measure | n | p50 ms | p99 ms | max ms | server CPU µs/call | target | met |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| measure | n | p50 ms | p99 ms | max ms | server CPU µs/call | client CPU µs/call "
+          "| target | met |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
     def row(label, figures, target="", met=""):
-        cpu = figures.get("server_cpu_us_per_call")
-        cpu = f"{cpu:.0f}" if cpu is not None else ""
+        cpu = [figures.get(key) for key in ("server_cpu_us_per_call", "client_cpu_us_per_call")]
+        cpu = [f"{value:.0f}" if value is not None else "" for value in cpu]
         print(f"| {label} | {figures['n']} | {figures['p50_ms']:.2f} | {figures['p99_ms']:.2f} | "
-              f"{figures['max_ms']:.2f} | {cpu} | {target} | {met} |")
+              f"{figures['max_ms']:.2f} | {cpu[0]} | {cpu[1]} | {target} | {met} |")
 
     met = "yes" if start["running"]["p50_ms"] <= 10 else "no"
     row("RunPodSandbox", start["run_pod"])
@@ -539,6 +585,8 @@ def print_table(results):
     row(f"ListContainers, {lists['containers']} containers", lists["all"], "≤ 2 ms", met)
     row(f"ListContainers, {lists['containers']} containers, state=RUNNING filter",
         lists["running_filter"])
+    row("Version (Python client floor)", results["python_client_version"])
+    row("Version from a second thread while pods start", results["version_during_starts"])
     print()
     met = "yes" if memory["rss_max_kib"] <= 1024 else "no"
     print("| monitor memory | median KiB | max KiB | target | met |")
@@ -560,6 +608,8 @@ def main():
     parser.add_argument("--calls", type=int, default=200,
                         help="ExecSync and ListContainerStats calls; ListContainers makes 5 times "
                              "as many")
+    parser.add_argument("--probe-starts", type=int, default=20,
+                        help="pods started while a second thread calls Version")
     parser.add_argument("--testbed-env", help="registry.env of a running testbed to use")
     parser.add_argument("--log-level", default="warn", help="the daemon's log level")
     parser.add_argument("--state-on-disk", action="store_true",
