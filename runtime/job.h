@@ -53,7 +53,7 @@ struct job_config {
     /* Parent of pod jobs when the kubelet sends no cgroup_parent; default "/hostcri" for the
      * cgroupfs driver and "hostcri.slice" for the systemd driver. */
     const char *default_cgroup_parent;
-    /* Where the container's rootfs appears inside its private mount namespace; default "/hpc". */
+    /* Mount point of the container's rootfs inside its private mount namespace; default "/hpc". */
     const char *rootfs_mount_point;
     /* Time between SIGTERM and SIGKILL for the processes left in a job after its init process
      * exits, in milliseconds; 0 means the default of 5000. */
@@ -85,19 +85,21 @@ int job_runtime_list_containers(struct job_runtime *runtime, char ***ids, struct
 
 /* ---- Pod job ------------------------------------------------------------------------------ */
 
-/* The pod job: the cgroup that holds the pod's container cgroups. Opaque. */
+/* The pod job: the cgroup that contains the pod's container cgroups. Opaque. */
 struct job_pod;
 
 struct job_pod_spec {
     const char *sandbox_id;
     /* The kubelet's cgroup_parent for the pod (cgroupfs path or systemd slice name), which is
-     * the pod's cgroup. Empty or NULL means "<default_cgroup_parent>/pod-<sandbox_id>". */
+     * the pod's cgroup. Empty or NULL means "<default_cgroup_parent>/pod-<sandbox_id>" for the
+     * cgroupfs driver and "hostcri-pod<sandbox_id>.slice" (for the default parent) for systemd. */
     const char *cgroup_parent;
 };
 
 /*
  * Creates the pod's cgroup (and its missing ancestors) in every hierarchy hostcri uses, enables
- * the cpu, memory and pids controllers for its children on cgroup v2, and records under
+ * the cpu, cpuset, memory, pids and io controllers for its children on cgroup v2 (those the
+ * parent offers), and records under
  * state_dir which directories hostcri created. An existing pod cgroup is reused. On success *out
  * is owned by the caller (job_pod_release).
  */
@@ -143,10 +145,10 @@ struct job_mount {
 };
 
 /*
- * The user the processes run as. When username is set it is resolved in the container's view
- * (Linux: getpwnam inside the mount namespace, then initgroups); an unknown name fails the
- * start with ERROR_NOT_FOUND. Otherwise uid/gid are used when has_uid/has_gid are set, and
- * unset ones keep the daemon's. Supplemental groups are added in both cases.
+ * The user the processes run as. When username is set, it is looked up in the container's view
+ * of /etc/passwd and /etc/group (Linux reads the files directly, without NSS), and an unknown
+ * name fails the start with ERROR_NOT_FOUND. Otherwise uid and gid are used where has_uid and
+ * has_gid are set, and the daemon's ids where not. Supplemental groups are added in both cases.
  */
 struct job_user {
     const char *username;
@@ -207,7 +209,7 @@ struct job_container_spec {
     bool has_oom_score_adj;
     int oom_score_adj;
     struct job_resources resources;
-    /* Where the exit status is written; NULL means "<state_dir>/containers/<id>/exit". */
+    /* Path of the exit file; NULL means "<state_dir>/containers/<id>/exit". */
     const char *exit_file;
 };
 
@@ -218,7 +220,7 @@ enum job_exit_reason {
     JOB_EXIT_START_ERROR = 3, /* the init process never ran */
 };
 
-/* How a container's init process ended. */
+/* The end of a container's init process. */
 struct job_exit_status {
     /* The exit code, or 128 + signal when a signal killed it (137 for SIGKILL). */
     int exit_code;
@@ -247,14 +249,14 @@ int job_container_create(struct job_pod *pod, const char *container_id, struct j
                          struct error *err);
 
 /*
- * Starts the container: launches a detached monitor, which sets up the mount namespace, rootfs
- * and mounts, applies the resources, starts the init process inside the job as spec's user and
- * copies its output to the log. Blocks the calling thread until the monitor reports success or
- * failure (at most a few seconds), so a missing program, an unknown user or a mount failure
- * fails this call with the monitor's message and a code such as ERROR_NOT_FOUND; the core then
- * marks the container EXITED with reason StartError. On success *init_pid is the host pid of
- * the init process and exit_cb will run once when the init process has exited and the job is
- * empty. spec is only read during the call.
+ * Starts the container: applies the resources, then launches a detached monitor, which sets up
+ * the mount namespace, rootfs and mounts, starts the init process inside the job as spec's user
+ * and copies its output to the log. Blocks the calling thread until the monitor reports success
+ * or failure, normally within milliseconds and at most 60 s. So a missing program, an unknown
+ * user or a mount failure fails this call with the monitor's message and a code such as
+ * ERROR_NOT_FOUND, and the core then marks the container EXITED with reason StartError. On
+ * success *init_pid is the host pid of the init process, and exit_cb runs once after the init
+ * process has exited and the job is empty. spec is only read during the call.
  */
 int job_container_start(struct job_container *container, const struct job_container_spec *spec,
                         job_exit_cb exit_cb, void *data, int *init_pid, struct error *err);

@@ -90,7 +90,7 @@ int job_record_read(const char *file, char **path, char ***created, struct error
 
 /* ---- Runtime ------------------------------------------------------------------------------- */
 
-/* The relative path of the cgroup that holds the monitors, beside the default pod parent. */
+/* The relative path of the monitors' cgroup, beside the default pod parent. */
 static int monitor_cgroup_path(struct job_runtime *runtime, char **path, struct error *err)
 {
     _cleanup_free_ char *parent = NULL;
@@ -231,6 +231,7 @@ int job_pod_create(struct job_runtime *runtime, const struct job_pod_spec *spec,
     _cleanup_free_ char *dir = job_state_path(runtime, "pods", spec->sandbox_id);
     _cleanup_strv_ char **previous = NULL;
     _cleanup_free_ char *previous_path = NULL;
+    _cleanup_free_ char *parent_path = xasprintf("%s/cgroup_parent", dir);
     struct error ignored = ERROR_INIT;
 
     pod->cgroup_parent = str_empty(spec->cgroup_parent)
@@ -245,7 +246,9 @@ int job_pod_create(struct job_runtime *runtime, const struct job_pod_spec *spec,
     error_clear(&ignored);
     if (job_make_dirs(dir, err) < 0 ||
         cgroup_create(&runtime->cgroups, pod->path, false, &pod->created, err) < 0 ||
-        job_record_write(pod->record_path, pod->path, pod->created, err) < 0) {
+        job_record_write(pod->record_path, pod->path, pod->created, err) < 0 ||
+        monitor_write_atomic(parent_path, pod->cgroup_parent, strlen(pod->cgroup_parent), err) <
+            0) {
         if (pod->created != NULL)
             cgroup_remove_created(pod->created, NULL);
         goto fail;
@@ -264,12 +267,15 @@ int job_pod_open(struct job_runtime *runtime, const char *sandbox_id, struct job
                  struct error *err)
 {
     struct job_pod *pod = pod_new(runtime, sandbox_id);
+    _cleanup_free_ char *dir = job_state_path(runtime, "pods", sandbox_id);
 
     if (job_record_read(pod->record_path, &pod->path, &pod->created, err) < 0) {
         pod_free(pod);
         return error_prefix(err, "open the pod job of sandbox %s", sandbox_id);
     }
-    pod->cgroup_parent = xasprintf("/%s", pod->path);
+    /* The kubelet's spelling, kept beside the record; the path is the fallback. */
+    if (cgroup_read_file(dir, "cgroup_parent", &pod->cgroup_parent, NULL) < 0)
+        pod->cgroup_parent = xasprintf("/%s", pod->path);
     *out = pod;
     return 0;
 }
@@ -286,6 +292,11 @@ int job_pod_remove(struct job_pod *pod, struct error *err)
     if (cgroup_remove_created(pod->created, err) < 0)
         return error_prefix(err, "remove the pod cgroup of sandbox %s", pod->sandbox_id);
     unlink(pod->record_path);
+    {
+        _cleanup_free_ char *parent_path = xasprintf("%s/cgroup_parent", dir);
+
+        unlink(parent_path);
+    }
     rmdir(dir);
     log_info_id("sandbox", pod->sandbox_id, "removed pod cgroup %s", pod->path);
     return 0;

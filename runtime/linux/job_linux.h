@@ -2,7 +2,7 @@
 #define HOSTCRI_RUNTIME_LINUX_JOB_LINUX_H
 
 /* Internal types of the Linux job backend, shared by job_linux.c, job_container.c and
- * job_exec.c. The rest of hostcri sees only runtime/job.h. */
+ * job_exec.c. The rest of hostcri uses only runtime/job.h. */
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -22,7 +22,7 @@ struct job_runtime {
     int grace_ms;
     int host_cpus;
     struct cgroup_env cgroups;
-    char *monitor_cgroup; /* relative path of the cgroup that holds the monitors */
+    char *monitor_cgroup; /* relative path of the monitors' cgroup */
     char **monitor_cgroup_created;
 };
 

@@ -126,7 +126,8 @@ static void flush_log(struct monitor *monitor)
 
     if (crilog_flush(&monitor->log, &err) == 0)
         return;
-    /* Logged at most once a minute; the output keeps draining so the container never blocks. */
+    /* Logged at most once a minute. The output keeps draining, so a container does not block
+     * on a full pipe while its log cannot be written. */
     if (time_now_ns() - last_error_ns > INT64_C(60000000000)) {
         log_error("container %s: %s", monitor->spec.id, err.message);
         last_error_ns = time_now_ns();
@@ -134,7 +135,7 @@ static void flush_log(struct monitor *monitor)
     error_clear(&err);
 }
 
-/* What the loop does after init exited: the stop sequence for the processes left. */
+/* Progress of the stop sequence for the processes left after init exited. */
 struct shutdown {
     bool term_sent;
     bool kill_sent;

@@ -2,11 +2,11 @@
 #define HOSTCRI_RUNTIME_LINUX_SPAWN_H
 
 /*
- * Starting one process inside a job: it joins the job's cgroups before it runs any code of its
- * own, enters the container's mount namespace, takes the user, working directory, environment
- * and standard streams of the request, then the program is looked up along PATH (as execvpe
- * does) and executed. Failures in the child before exec come back through a pipe, so the
- * caller gets a real error (for example ERROR_NOT_FOUND for a missing program).
+ * Starting one process inside a job. The child joins the job's cgroups before it runs any code
+ * of its own and enters the container's mount namespace. It then takes the user, working
+ * directory, environment and standard streams of the request, and looks the program up along
+ * PATH (as execvpe does) before executing it. Failures in the child before exec come back through a
+ * pipe, so the caller gets a real error (for example ERROR_NOT_FOUND for a missing program).
  *
  * Everything the child needs is prepared before the fork, and the child makes only
  * async-signal-safe system calls, so this is safe in the multi-threaded daemon as well as in

@@ -302,7 +302,7 @@ static void spawn_missing_cwd(void **state)
     error_clear(&err);
 }
 
-/* PATH is searched in order and relative to the working directory for an empty entry. */
+/* PATH is searched in order, past missing directories; the user and directory are set. */
 static void spawn_path_lookup_and_user(void **state)
 {
     const char *argv[] = {"sh", "-c", "[ \"$(id -u):$(id -g)\" = 65534:65534 ] && [ $PWD = /tmp ]",

@@ -89,6 +89,16 @@ static int setup(void **state)
     }
     if (job_pod_create(fx->runtime, &pod_spec, &fx->pod, &err) < 0)
         fail_msg("job_pod_create: %s", err.message);
+    /* Reopening the pod, as after a daemon restart, keeps its cgroup and the record. */
+    {
+        _cleanup_free_ char *expected = xasprintf("%s/pod-sb1", fx->cgroup_parent);
+
+        assert_string_equal(job_pod_cgroup(fx->pod), expected);
+        job_pod_release(fx->pod);
+        if (job_pod_open(fx->runtime, "sb1", &fx->pod, &err) < 0)
+            fail_msg("job_pod_open: %s", err.message);
+        assert_string_equal(job_pod_cgroup(fx->pod), expected);
+    }
     *state = fx;
     return 0;
 }
