@@ -86,7 +86,10 @@ static void complete(struct pull *pull, const char *image_id)
     if (pull->failed)
         log_warn_id("image", pull->text, "pull failed: %s", pull->error.message);
     else
-        log_info_id("image", pull->text, "pulled as %s", image_id);
+        log_info_id("image", pull->text,
+                    "pulled as %s in %llu ms: %zu of %zu layers downloaded (%lld bytes)", image_id,
+                    (unsigned long long)(uv_now(manager->context.loop) - pull->started_ms),
+                    pull->downloaded_layers, pull->layer_count, (long long)pull->downloaded_bytes);
     notify_waiters(pull, image_id);
 
     unlink_pull(pull);
@@ -373,6 +376,7 @@ static void start_timer_cb(uv_timer_t *timer)
 {
     struct pull *pull = timer->data;
 
+    pull->started_ms = uv_now(pull->manager->context.loop);
     log_info_id("image", pull->text, "pull started");
     fetch_document(pull, REGISTRY_MANIFEST, reference_fetch_ref(&pull->ref), pull->ref.digest, -1,
                    NULL, top_step);

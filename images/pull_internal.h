@@ -68,6 +68,9 @@ struct pull {
     bool in_layer_phase; /* layers, chain_ids and config are set */
     size_t active_downloads;
     size_t finished_layers;
+    size_t downloaded_layers; /* layers fetched from a registry by this pull */
+    int64_t downloaded_bytes; /* their compressed size */
+    uint64_t started_ms;      /* uv_now when the pull started, for the log */
     unsigned pending_work;
 
     struct error error;

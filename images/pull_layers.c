@@ -154,6 +154,8 @@ static void layer_done_cb(const struct registry_fetch_result *result, const stru
                  result->endpoint_host);
     free(layer->source_host);
     layer->source_host = xstrdup(result->endpoint_host);
+    pull->downloaded_layers++;
+    pull->downloaded_bytes += layer->descriptor->size;
     queue_unpack(layer, writer);
     schedule_layers(pull);
 }
