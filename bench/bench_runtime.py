@@ -18,8 +18,8 @@ figures, in order:
    container's shell does); StartContainer itself returns once the monitor reports the init
    process started.
 2. Monitor RSS: VmRSS (and PSS) of every hostcri-monitor process of these containers.
-   Then --probe-starts more pods start while a second thread calls Version every 2 ms, which
-   shows how long other calls wait while a container starts; those pods are removed again.
+   Then --probe-starts more pods start while a second thread calls Version every 2 ms. This
+   shows how long other calls wait while a container starts. Those pods are removed again.
 3. ExecSync of `true` and of `echo hello` in one running container, and ListContainerStats and
    ListContainers with the --containers running containers.
 4. ListContainers with --listed containers: the running ones plus created (never started)
@@ -44,6 +44,7 @@ import os
 import platform
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,7 +106,7 @@ def pss_kib(pid):
 
 
 def filesystem_type(path):
-    """Returns the type of the file system that holds path."""
+    """Returns the type of the file system that contains path."""
     best, kind = "", "unknown"
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -276,6 +277,9 @@ def unmount_under(directory):
 # ---- the benchmark
 
 class Bench:
+    """Pods and containers of one run, with the timed steps that create, measure and remove
+    them."""
+
     def __init__(self, api, cri, daemon, image, workdir):
         self.api = api
         self.cri = cri
@@ -320,7 +324,7 @@ class Bench:
                 pass
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise RuntimeError(f"container {name} wrote no marker within {timeout} s")
+                raise RuntimeError(f"timed out: container {name} wrote no marker within {timeout} s")
             waited = True
             select.select([self.fifo], [], [], remaining)
         self.pending = self.pending.replace(expected, b"", 1)
@@ -383,7 +387,7 @@ class Bench:
         return result
 
     def create_idle(self, total):
-        """Creates containers that are never started until total containers exist."""
+        """Creates never-started containers, spread over the pods, until total containers exist."""
         api = self.api
         index = 0
         while len(self.pods) + len(self.created) < total:
@@ -483,7 +487,7 @@ class Bench:
 
 
 def python_client_floor(timed, api, calls):
-    """Version round trips through the same Python client: the client's own share."""
+    """Measures Version round trips through the same client, the floor of every figure."""
     return timed.series("Version", api.VersionRequest(version="0.1.0"), calls)
 
 
@@ -619,6 +623,8 @@ def main():
     args = parser.parse_args()
     os.environ["HOSTCRI_BINARY_DIR"] = os.path.abspath(args.build_dir)
 
+    # SIGTERM ends the run through the cleanup below, as an exception does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     testbed = None if args.testbed_env else Testbed()
     workdir = tempfile.mkdtemp(prefix="hostcri-bench-runtime-")
     cgroup_parent = f"/hostcri-bench-runtime-{os.getpid()}"
