@@ -324,7 +324,8 @@ class Bench:
                 pass
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise RuntimeError(f"timed out: container {name} wrote no marker within {timeout} s")
+                raise RuntimeError(
+                    f"timed out: container {name} wrote no marker within {timeout} s")
             waited = True
             select.select([self.fifo], [], [], remaining)
         self.pending = self.pending.replace(expected, b"", 1)
