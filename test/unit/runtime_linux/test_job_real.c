@@ -561,6 +561,69 @@ static void tty_container_output(void **state)
     remove_container(fx, container);
 }
 
+/* The systemd driver: slice names expand to nested directories, containers are scopes. */
+static void systemd_driver_slices(void **state)
+{
+    struct fixture *fx = *state;
+    _cleanup_free_ char *state_dir = xasprintf("%s/systemd-state", fx->dir);
+    _cleanup_free_ char *monitor =
+        xasprintf("%s/runtime/linux/hostcri-monitor", getenv("HOSTCRI_BINARY_DIR"));
+    _cleanup_free_ char *top = xasprintf("hostcritest%d.slice", (int)getpid());
+    _cleanup_free_ char *pod_slice =
+        xasprintf("hostcritest%d-besteffort-pod1.slice", (int)getpid());
+    _cleanup_free_ char *expected =
+        xasprintf("0::/hostcritest%1$d.slice/hostcritest%1$d-besteffort.slice/"
+                  "hostcritest%1$d-besteffort-pod1.slice/hostcri-sd.scope\n",
+                  (int)getpid());
+    _cleanup_free_ char *top_dir = xasprintf("/sys/fs/cgroup/unified/%s", top);
+    _cleanup_free_ char *log_path = xasprintf("%s/sd.log", fx->dir);
+    _cleanup_free_ char *log = NULL;
+    const char *argv[] = {"cat", "/proc/self/cgroup", NULL};
+    struct job_config config = {.state_dir = state_dir,
+                                .monitor_path = monitor,
+                                .cgroup_driver = JOB_CGROUP_DRIVER_SYSTEMD,
+                                .default_cgroup_parent = top};
+    struct job_pod_spec pod_spec = {.sandbox_id = "sd-pod", .cgroup_parent = pod_slice};
+    struct job_container_spec spec = {
+        .container_id = "sd", .argv = argv, .env = base_env, .log_path = log_path};
+    struct job_runtime *runtime = NULL;
+    struct job_pod *pod = NULL;
+    struct job_container *container = NULL;
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    if (access("/sys/fs/cgroup/unified", F_OK) != 0)
+        skip();
+    if (job_runtime_new(&fx->loop, &config, &runtime, &err) < 0)
+        fail_msg("job_runtime_new: %s", err.message);
+    if (job_pod_create(runtime, &pod_spec, &pod, &err) < 0)
+        fail_msg("job_pod_create: %s", err.message);
+    assert_string_equal(job_pod_cgroup(pod), pod_slice);
+    if (job_container_create(pod, "sd", &container, &err) < 0)
+        fail_msg("job_container_create: %s", err.message);
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    wait_exit(fx);
+    log = read_all(log_path);
+    assert_int_equal(fx->status.exit_code, 0);
+    assert_non_null(strstr(log, expected));
+    remove_container(fx, container);
+    if (job_pod_remove(pod, &err) < 0)
+        fail_msg("job_pod_remove: %s", err.message);
+    job_pod_release(pod);
+    /* The monitor's cgroup goes with the runtime once the monitor has exited. */
+    for (int i = 0; i < 500; i++) {
+        _cleanup_free_ char *procs = xasprintf("%s/hostcri-monitors.scope/cgroup.procs", top_dir);
+        _cleanup_free_ char *text = read_all(procs);
+
+        if (text[0] == '\0')
+            break;
+        usleep(10000);
+    }
+    job_runtime_free(runtime);
+    assert_int_not_equal(access(top_dir, F_OK), 0);
+}
+
 struct exec_result {
     int exits;
     int exit_code;
@@ -701,6 +764,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(exec_in_running_container, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_log_after_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(tty_container_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(systemd_driver_slices, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
