@@ -465,7 +465,7 @@ struct ws_handler *ws_handler_new(const struct ws_handler_config *config,
     handler->link = link;
     handler->request = request;
     if (websocket_protocol_info(config->protocol, &handler->info) < 0)
-        abort(); /* the server negotiates only protocols that websocket.c knows */
+        abort(); /* the server negotiates only protocols listed in websocket_protocol_info */
     handler->ws =
         websocket_session_new(true, &handler->info, config->max_message, &ws_callbacks, handler);
 

@@ -80,6 +80,48 @@ static void test_url_format(void **state)
     harness_free(&harness);
 }
 
+static void test_ipv6_url_brackets(void **state)
+{
+    struct streaming_config config;
+    struct streaming_server *server = NULL;
+    struct error err = ERROR_INIT;
+    uv_loop_t loop;
+
+    streaming_config_init(&config);
+    config.address = "::1";
+    assert_int_equal(uv_loop_init(&loop), 0);
+    if (streaming_server_start(&loop, &config, &host_backend_ops, NULL, &server, &err) < 0) {
+        /* A machine without IPv6 loopback. */
+        error_clear(&err);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        skip();
+    }
+    assert_true(str_has_prefix(streaming_server_base_url(server), "http://[::1]:"));
+    streaming_server_stop(server);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_invalid_address_fails(void **state)
+{
+    struct streaming_config config;
+    struct streaming_server *server = NULL;
+    struct error err = ERROR_INIT;
+    uv_loop_t loop;
+
+    streaming_config_init(&config);
+    config.address = "not-an-address";
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(streaming_server_start(&loop, &config, &host_backend_ops, NULL, &server, &err),
+                     -1);
+    assert_int_equal(err.code, ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "not-an-address"));
+    error_clear(&err);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_token_reuse_not_found(void **state)
 {
     struct harness harness;
@@ -504,6 +546,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_format),
+        cmocka_unit_test(test_ipv6_url_brackets),
+        cmocka_unit_test(test_invalid_address_fails),
         cmocka_unit_test(test_token_reuse_not_found),
         cmocka_unit_test(test_bad_protocol_recorded),
         cmocka_unit_test(test_websocket_bad_protocol),
