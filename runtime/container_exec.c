@@ -85,6 +85,8 @@ struct exec_sync {
     char *container_id;
     runtime_exec_sync_cb cb;
     void *data;
+    struct runtime *runtime;
+    struct exec_sync *next; /* in runtime->exec_syncs until it completes */
 };
 
 static void exec_sync_free(struct exec_sync *op)
@@ -103,9 +105,20 @@ static void handle_close_cb(uv_handle_t *handle)
         exec_sync_free(op);
 }
 
+static void exec_sync_unlink(struct exec_sync *op)
+{
+    for (struct exec_sync **link = &op->runtime->exec_syncs; *link; link = &(*link)->next) {
+        if (*link == op) {
+            *link = op->next;
+            return;
+        }
+    }
+}
+
 /* Releases the exec and closes every handle; the last close frees op. */
 static void exec_sync_close(struct exec_sync *op)
 {
+    exec_sync_unlink(op);
     if (op->exec) {
         job_exec_release(op->exec);
         op->exec = NULL;
@@ -236,12 +249,14 @@ int runtime_container_exec_sync(struct runtime *runtime, const char *id, const c
 
     op->cb = cb;
     op->data = data;
-    op->open_handles = 0;
+    op->runtime = runtime;
     if (runtime_container_exec(runtime, id, &spec, exec_exit_cb, op, &op->exec, &io, err) < 0) {
         exec_sync_free(op);
         return -1;
     }
     op->container_id = xstrdup(runtime_find_container(runtime, id, NULL)->record.id);
+    op->next = runtime->exec_syncs;
+    runtime->exec_syncs = op;
     uv_timer_init(runtime->loop, &op->timer);
     op->timer.data = op;
     op->timer_open = true;
@@ -262,4 +277,20 @@ int runtime_container_exec_sync(struct runtime *runtime, const char *id, const c
         return -1;
     }
     return 0;
+}
+
+void runtime_cancel_exec_syncs(struct runtime *runtime)
+{
+    struct error err = {ERROR_CANCELLED, (char *)"the runtime is shutting down"};
+
+    while (runtime->exec_syncs) {
+        struct exec_sync *op = runtime->exec_syncs;
+        _cleanup_error_ struct error kill_err = ERROR_INIT;
+
+        /* A released exec is still reaped when it ends, which would keep the loop running. */
+        if (op->exec && !op->exited && job_exec_signal(op->exec, SIGNAL_NUMBER_KILL, &kill_err) < 0)
+            log_warn_id("container", op->container_id, "killing an exec failed: %s",
+                        kill_err.message);
+        exec_sync_complete(op, &err);
+    }
 }

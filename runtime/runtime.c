@@ -198,6 +198,7 @@ void runtime_close(struct runtime *runtime)
     if (runtime->images)
         images_set_in_use_hook(runtime->images, NULL, NULL);
     runtime_events_close(runtime);
+    runtime_cancel_exec_syncs(runtime);
     runtime_forget_measurements(runtime);
     for (size_t i = 0; i < runtime->n_containers; i++)
         container_complete_waiters(runtime->containers[i], &cancelled);

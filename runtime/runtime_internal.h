@@ -52,6 +52,7 @@ struct container {
 };
 
 struct layer_measurement;
+struct exec_sync;
 
 struct runtime {
     uv_loop_t *loop;
@@ -71,6 +72,7 @@ struct runtime {
 
     struct runtime_event_subscription *subscriptions;
     struct layer_measurement *measurements; /* running on the thread pool */
+    struct exec_sync *exec_syncs;           /* ExecSync calls in progress */
 
     struct sandbox **sandboxes;
     size_t n_sandboxes;
@@ -90,6 +92,9 @@ void runtime_events_close(struct runtime *runtime);
  * runs or the last one is recent. The result lands in layer_bytes and layer_inodes.
  */
 void container_measure_layer(struct container *container);
+
+/* Kills every ExecSync's process, completes the call with ERROR_CANCELLED and releases it. */
+void runtime_cancel_exec_syncs(struct runtime *runtime);
 
 /* Detaches the running measurements from the runtime before it closes. */
 void runtime_forget_measurements(struct runtime *runtime);

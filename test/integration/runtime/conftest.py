@@ -80,8 +80,10 @@ class RuntimeDaemon(Daemon):
 def hostcri(tmp_path, registry):
     instance = RuntimeDaemon(tmp_path, registry).start()
     yield instance
-    code = instance.stop()
-    instance.kill()
+    try:
+        code = instance.stop()
+    finally:
+        instance.kill()
     # -9: a restart test killed this daemon on purpose. Any other code (a sanitizer report, a
     # crash) fails the test.
     assert code in (0, -9, None), f"hostcri exited with {code}:\n{instance.log()[-20000:]}"

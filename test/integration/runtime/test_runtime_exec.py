@@ -1,8 +1,11 @@
 """ExecSync: commands run in a running container's job, environment and user."""
 
+import threading
+
 import grpc
 
-from runtime_helpers import rpc_error
+from runtime_helpers import rpc_error, wait_for
+from test_runtime_restart import restart, shut_down
 
 
 def exec_sync(rt, api, container_id, cmd, timeout=0):
@@ -42,3 +45,24 @@ def test_exec_sync_missing_program(api, rt, runtime, images):
     container_id = runtime.run(sandbox_id, "c", images["busybox:1.0"], command=["sleep", "1000"])
     error = rpc_error(lambda: exec_sync(rt, api, container_id, ["/no/such/binary"]))
     assert "/no/such/binary" in error.details()
+
+
+def test_daemon_stops_during_exec_sync(api, rt, runtime, images, hostcri, tmp_path, registry):
+    """A daemon stopped while an ExecSync runs ends the call and exits cleanly."""
+    sandbox_id = runtime.run_pod(name="execstop")
+    container_id = runtime.run(sandbox_id, "c", images["busybox:1.0"], command=["sleep", "1000"])
+    errors = []
+
+    def run():
+        errors.append(rpc_error(lambda: exec_sync(rt, api, container_id, ["sleep", "1000"])))
+
+    caller = threading.Thread(target=run)
+    caller.start()
+    wait_for(lambda: "exec started: sleep" in hostcri.log(), what="the exec to start")
+    assert hostcri.stop() == 0, hostcri.log()[-20000:]
+    caller.join(timeout=60)
+    assert errors and errors[0].code() != grpc.StatusCode.OK
+
+    # The container outlives the daemon: remove it through a new one.
+    instance, channel = restart(api, runtime, tmp_path, registry)
+    shut_down(runtime, instance, channel)

@@ -16,8 +16,10 @@ def configured(api, tmp_path, registry):
     yield helper
     helper.remove_all()
     channel.close()
-    code = instance.stop()
-    instance.kill()
+    try:
+        code = instance.stop()
+    finally:
+        instance.kill()
     assert code == 0, instance.log()[-20000:]
 
 
