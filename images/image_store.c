@@ -35,7 +35,11 @@ static const char schema[] =
     "  name TEXT PRIMARY KEY,"
     "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
     "  kind INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS image_names_by_image ON image_names(image_id);";
+    "CREATE INDEX IF NOT EXISTS image_names_by_image ON image_names(image_id);"
+    "CREATE TABLE IF NOT EXISTS layer_blobs ("
+    "  diff_id TEXT NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  PRIMARY KEY (diff_id, digest));";
 
 static const char image_columns[] =
     "id, manifest_digest, size, config, chain_ids, diff_ids, layer_digests, blobs, pinned, created";
@@ -487,5 +491,42 @@ int image_store_set_pinned(struct image_store *store, const char *id, bool pinne
         return -1;
     if (sqlite3_changes(store->db) == 0)
         return error_set(err, ERROR_NOT_FOUND, "image %s not found", id);
+    return 0;
+}
+
+int image_store_add_layer_blob(struct image_store *store, const char *diff_id, const char *digest,
+                               struct error *err)
+{
+    _cleanup_stmt_ sqlite3_stmt *stmt = NULL;
+
+    if (prepare(store, "INSERT OR IGNORE INTO layer_blobs (diff_id, digest) VALUES (?, ?)", &stmt,
+                err) < 0)
+        return -1;
+    sqlite3_bind_text(stmt, 1, diff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, digest, -1, SQLITE_STATIC);
+    return bind_and_step(store, stmt, err);
+}
+
+int image_store_layer_blobs(struct image_store *store, const char *diff_id, char ***digests,
+                            struct error *err)
+{
+    _cleanup_stmt_ sqlite3_stmt *stmt = NULL;
+    char **list = xcalloc(1, sizeof(char *));
+    size_t n = 0;
+    int rc;
+
+    if (prepare(store, "SELECT digest FROM layer_blobs WHERE diff_id = ? ORDER BY digest", &stmt,
+                err) < 0) {
+        free(list);
+        return -1;
+    }
+    sqlite3_bind_text(stmt, 1, diff_id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        strv_push(&list, &n, (const char *)sqlite3_column_text(stmt, 0));
+    if (rc != SQLITE_DONE) {
+        strv_free(list);
+        return db_error(store, err, "read layer blobs");
+    }
+    *digests = list;
     return 0;
 }

@@ -93,4 +93,18 @@ int image_store_remove(struct image_store *store, const char *id, struct error *
 int image_store_set_pinned(struct image_store *store, const char *id, bool pinned,
                            struct error *err);
 
+/*
+ * Records that the layer blob digest unpacks to the tar of diff_id (several blobs, gzip, zstd
+ * or uncompressed, may hold one tar). Returns 0, or -1 with ERROR_INTERNAL.
+ */
+int image_store_add_layer_blob(struct image_store *store, const char *diff_id, const char *digest,
+                               struct error *err);
+
+/*
+ * Reads the blob digests recorded for diff_id (which may no longer be stored) into a
+ * NULL-terminated *digests that the caller frees with strv_free. Returns 0 or -1.
+ */
+int image_store_layer_blobs(struct image_store *store, const char *diff_id, char ***digests,
+                            struct error *err);
+
 #endif

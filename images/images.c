@@ -597,6 +597,27 @@ static void flatten_after_cb(uv_work_t *work, int status)
     maybe_free(images);
 }
 
+/*
+ * A stored blob of the layer with diff_id: digest itself, or another blob recorded with the
+ * same diff ID (a gzip and a zstd blob of one tar). Layers shared between concurrent pulls
+ * are fetched once, so an image may have its layer directory but not its own blob. Returns
+ * the blob's path, or NULL.
+ */
+static char *find_layer_blob(struct images *images, const char *digest, const char *diff_id)
+{
+    _cleanup_strv_ char **candidates = NULL;
+
+    if (content_store_exists(images->content, digest))
+        return content_store_blob_path(images->content, digest, NULL);
+    if (diff_id == NULL || image_store_layer_blobs(images->store, diff_id, &candidates, NULL) < 0)
+        return NULL;
+    for (size_t i = 0; candidates[i] != NULL; i++) {
+        if (content_store_exists(images->content, candidates[i]))
+            return content_store_blob_path(images->content, candidates[i], NULL);
+    }
+    return NULL;
+}
+
 int images_flatten_start(struct images *images, const char *image_id, const char *target_dir,
                          images_flatten_cb cb, void *data, struct error *err)
 {
@@ -607,15 +628,19 @@ int images_flatten_start(struct images *images, const char *image_id, const char
     if (images_status(images, image_id, &record, err) < 0)
         return -1;
     count = strv_length(record.layer_digests);
+    if (strv_length(record.diff_ids) != count)
+        return error_set(err, ERROR_DATA_LOSS,
+                         "image %s: the record has %zu layers and %zu diff IDs", record.id, count,
+                         strv_length(record.diff_ids));
     job = xcalloc(1, sizeof(*job));
     job->blob_paths = xcalloc(count + 1, sizeof(char *));
     for (size_t i = 0; i < count; i++) {
-        job->blob_paths[i] = content_store_blob_path(images->content, record.layer_digests[i], err);
-        if (job->blob_paths[i] == NULL ||
-            !content_store_exists(images->content, record.layer_digests[i])) {
+        job->blob_paths[i] = find_layer_blob(images, record.layer_digests[i], record.diff_ids[i]);
+        if (job->blob_paths[i] == NULL) {
             strv_free(job->blob_paths);
             free(job);
-            return error_set(err, ERROR_NOT_FOUND, "image %s: layer blob %s is not stored",
+            return error_set(err, ERROR_NOT_FOUND,
+                             "image %s: layer blob %s is not stored; pull the image again",
                              record.id, record.layer_digests[i]);
         }
     }

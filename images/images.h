@@ -188,9 +188,8 @@ typedef void (*images_flatten_cb)(const struct error *err, void *data);
  * Builds one flattened copy of the image's file system at target_dir (which must not exist
  * yet), applying its layer blobs in order on the thread pool, for hosts without overlayfs.
  * Returns 0 and runs cb exactly once later, or -1 with ERROR_NOT_FOUND (no such image).
- * NOTE: a layer whose directory was shared from another image may lack its blob in the
- * content store; the flatten then fails with ERROR_NOT_FOUND and a pull of the image by a
- * reference that names those blobs fixes it.
+ * A layer whose own blob is not stored (it was shared with a concurrent pull of another
+ * image) is applied from the blob of the same diff ID in another image.
  */
 int images_flatten_start(struct images *images, const char *image_id, const char *target_dir,
                          images_flatten_cb cb, void *data, struct error *err);

@@ -538,5 +538,16 @@ void pull_record(struct pull *pull)
         pull_fail(pull, &err);
         return;
     }
+    for (size_t i = 0; i < pull->layer_count; i++) {
+        const char *digest = pull->manifest.layers[i].digest;
+
+        if (content_store_exists(pull->manager->context.content, digest) &&
+            image_store_add_layer_blob(pull->manager->context.store, pull->config.diff_ids[i],
+                                       digest, &err) < 0) {
+            log_warn_id("image", pull->text, "cannot record layer blob %s: %s", digest,
+                        err.message);
+            error_clear(&err);
+        }
+    }
     complete(pull, record.id);
 }

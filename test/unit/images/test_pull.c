@@ -604,6 +604,45 @@ static void test_flatten_layers_image(void **state)
     result_clear(&result);
 }
 
+static void test_flatten_shared_layer(void **state)
+{
+    struct fixture *fixture = *state;
+    _cleanup_free_ char *gzip = NULL;
+    _cleanup_free_ char *zstd = NULL;
+    struct pull_result results[2];
+    const char *references[2];
+
+    REQUIRE_TESTBED();
+    gzip = xasprintf("%s/test/busybox:1.0", testbed.tls);
+    zstd = xasprintf("%s/test/busybox-zstd:1.0", testbed.tls);
+    references[0] = gzip;
+    references[1] = zstd;
+    memset(results, 0, sizeof(results));
+    /* Pulled at once, the two images fetch their common layer through one of the blobs. */
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(
+            images_pull_start(fixture->images, references[i], NULL, pull_cb, &results[i], NULL), 0);
+    while (!results[0].done || !results[1].done)
+        uv_run(&fixture->loop, UV_RUN_ONCE);
+    for (size_t i = 0; i < 2; i++) {
+        struct pull_result flattened = {0};
+        _cleanup_free_ char *target = xasprintf("%s/flat%zu", fixture->root, i);
+        _cleanup_free_ char *busybox = xasprintf("%s/bin/busybox", target);
+
+        assert_pulled(&results[i]);
+        struct error err = ERROR_INIT;
+
+        if (images_flatten_start(fixture->images, references[i], target, flatten_cb, &flattened,
+                                 &err) < 0)
+            fail_msg("flatten %s: %s", references[i], err.message);
+        while (!flattened.done)
+            uv_run(&fixture->loop, UV_RUN_ONCE);
+        assert_null(flattened.error.message);
+        assert_int_equal(access(busybox, X_OK), 0);
+        result_clear(&results[i]);
+    }
+}
+
 static void test_flatten_unknown_image(void **state)
 {
     struct fixture *fixture = *state;
@@ -634,6 +673,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_in_use_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_survive_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flatten_layers_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flatten_shared_layer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flatten_unknown_image, setup, teardown),
     };
 
