@@ -18,6 +18,24 @@
  *
  * Everything runs on the thread of the loop passed to streaming_server_start. The process must
  * ignore SIGPIPE (the daemon does), because clients and pods close connections at any time.
+ *
+ * An Exec handler, for example:
+ *
+ *     struct streaming_request request = {
+ *         .kind = STREAMING_EXEC, .container_id = req->container_id,
+ *         .cmd = (const char *const *)req->cmd, .cmd_count = req->n_cmd,
+ *         .tty = req->tty, .streams = streams,
+ *     };
+ *     if (streaming_validate_exec_request(req->container_id, req->n_cmd, req->tty, streams,
+ *                                         &err) < 0 ||
+ *         (the runtime's check that the container runs) < 0 ||
+ *         streaming_server_issue_url(server, &request, &response.url, &err) < 0) {
+ *         rpc_call_fail(call, &err);
+ *         return;
+ *     }
+ *
+ * where streams holds STREAMING_STDIN, STREAMING_STDOUT and STREAMING_STDERR for the request's
+ * stdin, stdout and stderr flags.
  */
 
 enum streaming_kind {

@@ -497,6 +497,64 @@ static void test_client_gone_kills_exec(void **state)
     harness_free(&harness);
 }
 
+/* An exec whose command cannot start: the v4 Status is an InternalError with code 500. */
+static void test_exec_start_failure_status(void **state)
+{
+    static const char *const missing_cmd[] = {"/nonexistent/command"};
+    struct streaming_request request = exec_request;
+    struct harness harness;
+    struct wire_bytes bytes;
+    struct strbuf rest = STRBUF_INIT, status = STRBUF_INIT;
+    struct spdy_parser parser;
+    struct spdy_frame frame = {0};
+    struct error err = ERROR_INIT;
+    json_error_t error;
+    bool stdout_fin = false;
+
+    request.cmd = missing_cmd;
+    request.cmd_count = 1;
+    harness_init(&harness, NULL);
+    _cleanup_free_ char *url = harness_issue(&harness, &request);
+    wire_read("spdy-exec-exit3", NULL, "c2s", &bytes);
+    size_t head_length = wire_head_length(&bytes);
+    _cleanup_free_ char *head = harness_rewrite_head((const char *)bytes.data, head_length, url);
+    harness_resume(&harness);
+
+    /* The recorded client bytes are its three SYN_STREAMs (error, stdout, stderr). */
+    int fd = harness_connect(&harness);
+    harness_send(fd, head, strlen(head));
+    harness_send(fd, bytes.data + head_length, bytes.length - head_length);
+    free(harness_read_response_head(fd, &rest));
+    harness_read_to_eof(fd, &rest);
+    close(fd);
+    harness_pause(&harness);
+
+    spdy_parser_init(&parser, NULL);
+    spdy_parser_feed(&parser, rest.data, rest.length);
+    while (spdy_parser_next(&parser, &frame, &err) == 1) {
+        if (frame.type == SPDY_DATA && frame.stream_id == 1)
+            strbuf_append(&status, frame.data, frame.data_length);
+        if (frame.type == SPDY_DATA && frame.stream_id == 3 && (frame.flags & SPDY_FLAG_FIN))
+            stdout_fin = true;
+    }
+    json_t *object = json_loadb(status.data, status.length, 0, &error);
+    assert_non_null(object);
+    assert_string_equal(json_string_value(json_object_get(object, "status")), "Failure");
+    assert_string_equal(json_string_value(json_object_get(object, "reason")), "InternalError");
+    assert_int_equal(json_integer_value(json_object_get(object, "code")), 500);
+    assert_non_null(strstr(json_string_value(json_object_get(object, "message")),
+                           "error executing command in container"));
+    /* Nothing ran, so stdout was never opened: the client sees it reset, not finished. */
+    assert_false(stdout_fin);
+    json_decref(object);
+    spdy_frame_clear(&frame);
+    spdy_parser_free(&parser);
+    strbuf_free(&rest);
+    strbuf_free(&status);
+    wire_bytes_free(&bytes);
+    harness_free(&harness);
+}
+
 static void test_validate_requests(void **state)
 {
     struct error err = ERROR_INIT;
@@ -561,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_idle_timeout_closes),
         cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_client_gone_kills_exec),
+        cmocka_unit_test(test_exec_start_failure_status),
         cmocka_unit_test(test_validate_requests),
     };
 
