@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <sqlite3.h>
+#include <uv.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -87,22 +88,73 @@ static int store_check_version(struct store *store, struct error *err)
     return 0;
 }
 
-int store_open(const char *path, struct store **out, struct error *err)
+/* Opens path and prepares the schema; on failure *corrupt tells whether the file is no
+ * database or a damaged one. */
+static int store_try_open(struct store *store, bool *corrupt, struct error *err)
 {
-    struct store *store = xcalloc(1, sizeof(*store));
+    int rc =
+        sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 
-    store->path = xstrdup(path);
-    if (sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        error_set(err, ERROR_INTERNAL, "open runtime store %s: %s", path,
-                  store->db ? sqlite3_errmsg(store->db) : "out of memory");
-        store_close(store);
-        return -1;
-    }
+    *corrupt = false;
+    if (rc != SQLITE_OK)
+        return error_set(err, ERROR_INTERNAL, "open runtime store %s: %s", store->path,
+                         store->db ? sqlite3_errmsg(store->db) : "out of memory");
     sqlite3_busy_timeout(store->db, 5000);
     if (store_exec(store, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err) < 0 ||
         store_check_version(store, err) < 0 || store_exec(store, schema_sql, err) < 0 ||
         store_exec(store, "PRAGMA user_version=1", err) < 0) {
+        rc = sqlite3_errcode(store->db);
+        *corrupt = rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
+        return -1;
+    }
+    return 0;
+}
+
+/* Renames a damaged database (and its WAL files) to <path>.corrupt-<ns>, keeping it for a
+ * post-mortem. */
+static int set_aside_file(const char *path, struct error *err)
+{
+    int64_t now = time_now_ns();
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+
+    for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+        _cleanup_free_ char *from = xasprintf("%s%s", path, suffixes[i]);
+        _cleanup_free_ char *to = xasprintf("%s.corrupt-%lld%s", path, (long long)now, suffixes[i]);
+        uv_fs_t req;
+        int rc = uv_fs_rename(NULL, &req, from, to, NULL);
+
+        uv_fs_req_cleanup(&req);
+        if (rc < 0 && rc != UV_ENOENT)
+            return error_set(err, ERROR_INTERNAL, "rename the damaged runtime store %s: %s", from,
+                             uv_strerror(rc));
+    }
+    return 0;
+}
+
+int store_open(const char *path, struct store **out, struct error *err)
+{
+    struct store *store = xcalloc(1, sizeof(*store));
+    _cleanup_error_ struct error first = ERROR_INIT;
+    bool corrupt = false;
+
+    store->path = xstrdup(path);
+    if (store_try_open(store, &corrupt, &first) == 0) {
+        *out = store;
+        return 0;
+    }
+    sqlite3_close(store->db);
+    store->db = NULL;
+    if (!corrupt || set_aside_file(path, err) < 0) {
+        if (!corrupt)
+            error_move(err, &first);
+        store_close(store);
+        return -1;
+    }
+    /* A damaged file must not keep the daemon down: start over with an empty store. */
+    log_error("runtime store %s is damaged (%s): set it aside and started an empty one; the "
+              "containers it listed are no longer known",
+              path, first.message);
+    if (store_try_open(store, &corrupt, err) < 0) {
         store_close(store);
         return -1;
     }

@@ -47,8 +47,10 @@ struct store_container_record {
 };
 
 /*
- * Opens or creates the database at path in WAL mode and creates missing tables. On success
- * *out is owned by the caller (store_close). Fails with ERROR_INTERNAL naming path.
+ * Opens or creates the database at path in WAL mode and creates missing tables. A file that
+ * is not a database or is damaged is renamed to <path>.corrupt-<ns> and logged as an error,
+ * and an empty store takes its place. On success *out is owned by the caller (store_close).
+ * Fails with ERROR_INTERNAL naming path.
  */
 int store_open(const char *path, struct store **out, struct error *err);
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -196,6 +197,32 @@ static void unreadable_rows_set_aside(void **state)
     remove_db(path);
 }
 
+static void damaged_file_set_aside(void **state)
+{
+    char *path = temp_db();
+    struct store *store = NULL;
+    struct loaded loaded = {0};
+    _cleanup_error_ struct error err = ERROR_INIT;
+    _cleanup_free_ char *command = NULL;
+    FILE *file = fopen(path, "w");
+
+    assert_non_null(file);
+    fputs("this is not an SQLite database, but it is long enough to have a header page......",
+          file);
+    fclose(file);
+
+    assert_int_equal(store_open(path, &store, &err), 0);
+    assert_int_equal(store_load(store, sandbox_cb, container_cb, &loaded, &err), 0);
+    assert_int_equal(loaded.n_sandboxes, 0);
+    put_records(store);
+    store_close(store);
+
+    /* The damaged file stays next to the new store. */
+    command = xasprintf("ls %s.corrupt-* >/dev/null && rm -f %s.corrupt-*", path, path);
+    assert_int_equal(system(command), 0);
+    remove_db(path);
+}
+
 static void open_fails_on_bad_path(void **state)
 {
     struct store *store = NULL;
@@ -211,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
         cmocka_unit_test(unreadable_rows_set_aside),
+        cmocka_unit_test(damaged_file_set_aside),
         cmocka_unit_test(open_fails_on_bad_path),
     };
 
