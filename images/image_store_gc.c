@@ -26,7 +26,29 @@ static bool contains(char *const *set, size_t count, const char *value)
     return count > 0 && bsearch(&value, set, count, sizeof(char *), compare_strings) != NULL;
 }
 
-int image_gc_prepare(struct image_store *store, struct image_gc **out, struct error *err)
+/* Adds the stored blobs recorded for the diff IDs of layers whose own blob is missing. */
+static void keep_substitute_blobs(struct image_gc *gc, struct image_store *store,
+                                  const struct content_store *content,
+                                  const struct image_record *record)
+{
+    for (size_t i = 0; record->layer_digests[i] != NULL && record->diff_ids[i] != NULL; i++) {
+        _cleanup_strv_ char **candidates = NULL;
+        char *stored[2] = {NULL, NULL};
+
+        if (content_store_exists(content, record->layer_digests[i]) ||
+            image_store_layer_blobs(store, record->diff_ids[i], &candidates, NULL) < 0)
+            continue;
+        for (size_t j = 0; candidates[j] != NULL && stored[0] == NULL; j++) {
+            if (content_store_exists(content, candidates[j]))
+                stored[0] = candidates[j];
+        }
+        if (stored[0] != NULL)
+            add_all(&gc->keep_blobs, &gc->keep_blob_count, stored);
+    }
+}
+
+int image_gc_prepare(struct image_store *store, const struct content_store *content,
+                     struct image_gc **out, struct error *err)
 {
     struct image_record *records = NULL;
     size_t count = 0;
@@ -40,6 +62,8 @@ int image_gc_prepare(struct image_store *store, struct image_gc **out, struct er
     for (size_t i = 0; i < count; i++) {
         add_all(&gc->keep_blobs, &gc->keep_blob_count, records[i].blobs);
         add_all(&gc->keep_layers, &gc->keep_layer_count, records[i].chain_ids);
+        if (content != NULL)
+            keep_substitute_blobs(gc, store, content, &records[i]);
     }
     image_records_free(records, count);
     qsort(gc->keep_blobs, gc->keep_blob_count, sizeof(char *), compare_strings);

@@ -24,8 +24,14 @@ struct image_gc {
     struct error error; /* the first failure of image_gc_run, if any */
 };
 
-/* Reads the keep sets from store. Returns 0 with *out set (free with image_gc_free), or -1. */
-int image_gc_prepare(struct image_store *store, struct image_gc **out, struct error *err);
+/*
+ * Reads the keep sets from store: every blob and chain ID of every image, and for a layer
+ * whose own blob is not in content (it was shared with another pull), the stored blobs
+ * recorded with its diff ID, so that a flattened copy can still be made. content may be NULL
+ * to skip that step. Returns 0 with *out set (free with image_gc_free), or -1.
+ */
+int image_gc_prepare(struct image_store *store, const struct content_store *content,
+                     struct image_gc **out, struct error *err);
 
 /*
  * Deletes every blob of content and every layer under root that is not in the keep sets, and

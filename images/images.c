@@ -296,7 +296,7 @@ static void gc_start(struct images *images)
         return;
     job = xcalloc(1, sizeof(*job));
     job->images = images;
-    if (image_gc_prepare(images->store, &job->gc, &err) < 0) {
+    if (image_gc_prepare(images->store, images->content, &job->gc, &err) < 0) {
         log_warn("images: garbage collection: %s", err.message);
         error_clear(&err);
         free(job);

@@ -228,7 +228,7 @@ static void test_gc_keep_sets(void **state)
 
     put(fixture, ID_A, "a:1", "sha256:blob1");
     put(fixture, ID_B, "b:1", "sha256:blob2");
-    assert_int_equal(image_gc_prepare(fixture->store, &gc, NULL), 0);
+    assert_int_equal(image_gc_prepare(fixture->store, NULL, &gc, NULL), 0);
     /* blob1, blob2 and the shared config; the chain ID twice, once per image. */
     assert_int_equal(gc->keep_blob_count, 4);
     assert_int_equal(gc->keep_layer_count, 2);

@@ -643,6 +643,44 @@ static void test_flatten_shared_layer(void **state)
     }
 }
 
+static void test_flatten_after_other_image_removed(void **state)
+{
+    struct fixture *fixture = *state;
+    _cleanup_free_ char *zstd = NULL;
+    _cleanup_free_ char *config = NULL;
+    _cleanup_free_ char *target = NULL;
+    struct pull_result results[2];
+    struct pull_result flattened = {0};
+    struct error err = ERROR_INIT;
+
+    REQUIRE_TESTBED();
+    zstd = xasprintf("%s/test/busybox-zstd:1.0", testbed.tls);
+    config = xasprintf("%s/test/config:1.0", testbed.tls);
+    memset(results, 0, sizeof(results));
+    /* Two images whose base layer is the same tar in a zstd and in a gzip blob. */
+    assert_int_equal(images_pull_start(fixture->images, zstd, NULL, pull_cb, &results[0], NULL), 0);
+    assert_int_equal(images_pull_start(fixture->images, config, NULL, pull_cb, &results[1], NULL),
+                     0);
+    while (!results[0].done || !results[1].done)
+        uv_run(&fixture->loop, UV_RUN_ONCE);
+    assert_pulled(&results[0]);
+    assert_pulled(&results[1]);
+
+    /* The collection after the removal must keep the blob the other image relies on. */
+    assert_int_equal(images_remove(fixture->images, config, NULL), 0);
+    close_images(fixture);
+    assert_int_equal(open_images(fixture, NULL), 0);
+
+    target = xasprintf("%s/flat", fixture->root);
+    if (images_flatten_start(fixture->images, zstd, target, flatten_cb, &flattened, &err) < 0)
+        fail_msg("flatten %s: %s", zstd, err.message);
+    while (!flattened.done)
+        uv_run(&fixture->loop, UV_RUN_ONCE);
+    assert_null(flattened.error.message);
+    result_clear(&results[0]);
+    result_clear(&results[1]);
+}
+
 static void test_flatten_unknown_image(void **state)
 {
     struct fixture *fixture = *state;
@@ -674,6 +712,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_records_survive_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flatten_layers_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flatten_shared_layer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flatten_after_other_image_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flatten_unknown_image, setup, teardown),
     };
 
