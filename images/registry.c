@@ -292,6 +292,22 @@ static void remember_sticky(struct registry_fetch *fetch)
     *slot = xasprintf("%s\n%zu", fetch->domain, fetch->endpoint_index);
 }
 
+/* Drops the domain's sticky entry when its endpoint no longer connects. */
+static void forget_sticky(struct registry_fetch *fetch)
+{
+    char **slot = find_sticky(fetch->client, fetch->domain);
+    char **last;
+
+    if (slot == NULL)
+        return;
+    last = slot;
+    while (last[1] != NULL)
+        last++;
+    free(*slot);
+    *slot = *last;
+    *last = NULL;
+}
+
 /* Starts on the current endpoint; deferred runs the first attempt from the loop. */
 static void begin_endpoint(struct registry_fetch *fetch, bool deferred)
 {
@@ -322,6 +338,8 @@ static void fail_endpoint(struct registry_fetch *fetch, struct error *err, int r
 
     if (!endpoint->is_mirror)
         rank += RANK_REGISTRY_BONUS;
+    if (!endpoint->is_mirror && rank % RANK_REGISTRY_BONUS == RANK_CONNECTION)
+        forget_sticky(fetch);
     move_on = has_next && (endpoint->is_mirror || rank % RANK_REGISTRY_BONUS == RANK_CONNECTION);
     if (move_on)
         log_warn("%s; trying %s%s", err->message,
