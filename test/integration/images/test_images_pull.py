@@ -424,3 +424,23 @@ def test_token_cached_per_scope(images, testbed):
     before = token_requests(testbed, "test/pause")
     images.pull(f"{testbed['TESTBED_TOKEN']}/test/pause:1.0")
     assert token_requests(testbed, "test/pause") - before == 1
+
+
+def test_unknown_tag_is_not_found(images, testbed):
+    reference = f"{testbed['TESTBED_TLS']}/test/busybox:no-such-tag"
+    with pytest.raises(grpc.RpcError) as raised:
+        images.pull(reference)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert raised.value.details().startswith(
+        f'pull "{reference}": registry {testbed["TESTBED_TLS"]} returned 404 Not Found for the '
+        f'manifest')
+
+
+def test_unreachable_registry_is_unavailable(images):
+    # Port 1 on loopback: nothing listens, so the connection is refused at once.
+    reference = "127.0.0.1:1/test/busybox:1.0"
+    with pytest.raises(grpc.RpcError) as raised:
+        images.pull(reference)
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert raised.value.details().startswith(f'pull "{reference}": registry 127.0.0.1:1: ')
+    assert "retry 3 of 3" in images.log()
