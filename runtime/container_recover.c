@@ -97,3 +97,85 @@ void container_recover(struct container *container, bool has_job_state)
         apply_recovered_exit(container, &exited);
     }
 }
+
+/*
+ * A container job that no record lists (its record was set aside as unreadable, or the store
+ * was replaced). Nothing can manage it any more, so it is killed and removed.
+ */
+struct orphan {
+    struct runtime *runtime;
+    struct job_container *job;
+    char *id;
+    struct orphan *next;
+};
+
+static void orphan_unlink(struct orphan *orphan)
+{
+    for (struct orphan **link = &orphan->runtime->orphans; *link; link = &(*link)->next) {
+        if (*link == orphan) {
+            *link = orphan->next;
+            return;
+        }
+    }
+}
+
+static void orphan_remove(struct orphan *orphan)
+{
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    if (job_container_remove(orphan->job, &err) < 0)
+        log_warn_id("container", orphan->id, "removing the job without a record failed: %s",
+                    err.message);
+    else
+        log_info_id("container", orphan->id, "removed the job without a record");
+    orphan_unlink(orphan);
+    job_container_release(orphan->job);
+    free(orphan->id);
+    free(orphan);
+}
+
+static void orphan_exit_cb(struct job_container *job, const struct job_exit_status *status,
+                           void *data)
+{
+    orphan_remove(data);
+}
+
+void container_clean_orphan(struct runtime *runtime, const char *id)
+{
+    struct orphan *orphan = xcalloc(1, sizeof(*orphan));
+    struct job_exit_status exited = {0};
+    _cleanup_error_ struct error err = ERROR_INIT;
+    bool running = false;
+
+    orphan->runtime = runtime;
+    orphan->id = xstrdup(id);
+    if (job_container_open(runtime->job, id, orphan_exit_cb, orphan, &orphan->job, &running,
+                           &exited, &err) < 0) {
+        log_warn_id("container", id, "opening the job without a record failed: %s", err.message);
+        free(orphan->id);
+        free(orphan);
+        return;
+    }
+    orphan->next = runtime->orphans;
+    runtime->orphans = orphan;
+    if (!running) {
+        job_exit_status_clear(&exited);
+        orphan_remove(orphan);
+        return;
+    }
+    log_warn_id("container", id, "killing a running job that no container record lists");
+    if (job_container_kill_all(orphan->job, &err) < 0)
+        log_warn_id("container", id, "kill failed: %s", err.message);
+}
+
+void runtime_release_orphans(struct runtime *runtime)
+{
+    while (runtime->orphans) {
+        struct orphan *orphan = runtime->orphans;
+
+        runtime->orphans = orphan->next;
+        job_container_release(orphan->job);
+        free(orphan->id);
+        free(orphan);
+    }
+}

@@ -137,7 +137,7 @@ static void recover_containers(struct runtime *runtime)
     }
     for (size_t j = 0; job_ids && job_ids[j]; j++) {
         if (runtime_find_container(runtime, job_ids[j], NULL) == NULL)
-            log_warn_id("container", job_ids[j], "job state without a container record");
+            container_clean_orphan(runtime, job_ids[j]);
     }
 }
 
@@ -200,6 +200,7 @@ void runtime_close(struct runtime *runtime)
     runtime_events_close(runtime);
     runtime_cancel_exec_syncs(runtime);
     runtime_forget_measurements(runtime);
+    runtime_release_orphans(runtime);
     for (size_t i = 0; i < runtime->n_containers; i++)
         container_complete_waiters(runtime->containers[i], &cancelled);
     for (size_t i = 0; i < runtime->n_containers; i++)

@@ -53,6 +53,7 @@ struct container {
 
 struct layer_measurement;
 struct exec_sync;
+struct orphan;
 
 struct runtime {
     uv_loop_t *loop;
@@ -73,6 +74,7 @@ struct runtime {
     struct runtime_event_subscription *subscriptions;
     struct layer_measurement *measurements; /* running on the thread pool */
     struct exec_sync *exec_syncs;           /* ExecSync calls in progress */
+    struct orphan *orphans;                 /* jobs without a record, being killed */
 
     struct sandbox **sandboxes;
     size_t n_sandboxes;
@@ -134,6 +136,15 @@ int container_remove_stopped(struct container *container, struct error *err);
 
 /* Completes every waiter of container with err (NULL for success). */
 void container_complete_waiters(struct container *container, const struct error *err);
+
+/*
+ * Kills and removes the job of a container that no record lists, as found after a restart:
+ * at once when it has ended, else from its exit callback.
+ */
+void container_clean_orphan(struct runtime *runtime, const char *id);
+
+/* Releases the orphan jobs still being killed, before the runtime closes. */
+void runtime_release_orphans(struct runtime *runtime);
 
 /* Reconciles a loaded container with its job after a restart (runtime.c calls it). */
 void container_recover(struct container *container, bool has_job_state);

@@ -512,6 +512,24 @@ static void restart_recovers_states(void **state)
     }
 }
 
+static void orphan_jobs_removed(void **state)
+{
+    struct fixture *f = *state;
+
+    close_runtime(f);
+    /* Two jobs that no record lists: one still runs, one has ended. */
+    fake_job_container("orphan-running")->has_state = true;
+    fake_job_container("orphan-running")->reopen_running = true;
+    fake_job_container("orphan-ended")->has_state = true;
+    open_runtime(f);
+
+    assert_true(fake_job_container("orphan-ended")->removed);
+    while (!fake_job_container("orphan-running")->removed)
+        uv_run(uv_default_loop(), UV_RUN_ONCE);
+    assert_int_equal(fake_job_container("orphan-running")->kills, 1);
+    assert_int_equal(fake_job_container("orphan-ended")->kills, 0);
+}
+
 static void reopen_log_needs_running(void **state)
 {
     struct fixture *f = *state;
@@ -541,6 +559,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(remove_running_and_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(sandbox_stop_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_recovers_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(orphan_jobs_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_log_needs_running, setup, teardown),
     };
 
