@@ -294,6 +294,32 @@ int job_container_kill_all(struct job_container *container, struct error *err);
 /* Asks the monitor to reopen the log file (after the kubelet rotated it). */
 int job_container_reopen_log(struct job_container *container, struct error *err);
 
+/*
+ * Attach connections carry frames: one byte of type, the payload length as 4 bytes big-endian,
+ * then the payload (at most JOB_ATTACH_MAX_PAYLOAD bytes). The monitor sends STDOUT and STDERR
+ * frames with the container's output from the moment of attach (with a tty, all output is
+ * STDOUT). The caller sends STDIN, RESIZE (rows then columns, 2 bytes big-endian each) and
+ * CLOSE_STDIN. A caller that reads too slowly is disconnected, so that it never stalls the
+ * container's output.
+ */
+enum job_attach_frame {
+    JOB_ATTACH_STDIN = 0,
+    JOB_ATTACH_STDOUT = 1,
+    JOB_ATTACH_STDERR = 2,
+    JOB_ATTACH_RESIZE = 3,
+    JOB_ATTACH_CLOSE_STDIN = 4,
+};
+
+#define JOB_ATTACH_HEADER_SIZE 5
+#define JOB_ATTACH_MAX_PAYLOAD 32768
+
+/*
+ * Connects to the running container's monitor for attach. On success *fd is a connected
+ * stream (Linux: a unix socket; Windows: a named pipe) owned by the caller, who closes it to
+ * detach. ERROR_FAILED_PRECONDITION when the container is not running.
+ */
+int job_container_attach(struct job_container *container, uv_os_fd_t *fd, struct error *err);
+
 /* Resource usage of a job. Fields the OS cannot provide are 0 with their has_ flag false. */
 struct job_stats {
     int64_t timestamp_ns;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -298,6 +300,7 @@ static int read_report(struct job_container *container, int fd, int *init_pid, s
     size_t length = 0;
     int code = ERROR_INTERNAL;
     int offset = 0;
+    int clamped = 0;
 
     while (length < sizeof(line) - 1) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -318,8 +321,13 @@ static int read_report(struct job_container *container, int fd, int *init_pid, s
     }
     line[length] = '\0';
     line[strcspn(line, "\n")] = '\0';
-    if (sscanf(line, "OK %d", init_pid) == 1 && *init_pid > 0)
+    if (sscanf(line, "OK %d %d", init_pid, &clamped) >= 1 && *init_pid > 0) {
+        if (clamped)
+            log_warn_id("container", container->id,
+                        "oom_score_adj not applied: lowering it needs CAP_SYS_RESOURCE, so the "
+                        "init process keeps the monitor's value");
         return 0;
+    }
     if (sscanf(line, "ERR %d %n", &code, &offset) == 1 && offset > 0)
         return error_set(err, (enum error_code)code, "%s", line + offset);
     return error_set(err, ERROR_INTERNAL,
@@ -456,6 +464,25 @@ int job_container_reopen_log(struct job_container *container, struct error *err)
     if (kill(pid, SIGUSR1) < 0)
         return error_set_errno(err, ERROR_INTERNAL, errno, "signal the monitor of container %s",
                                container->id);
+    return 0;
+}
+
+int job_container_attach(struct job_container *container, uv_os_fd_t *fd, struct error *err)
+{
+    _cleanup_close_ int dir_fd = open(container->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_close_ int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+
+    if (dir_fd < 0 || sock < 0)
+        return error_set_errno(err, ERROR_INTERNAL, errno, "attach to container %s", container->id);
+    /* Through /proc/self/fd, the address stays within the 108 bytes of sun_path. */
+    snprintf(address.sun_path, sizeof(address.sun_path), "/proc/self/fd/%d/attach.sock", dir_fd);
+    if (connect(sock, (struct sockaddr *)&address, sizeof(address)) < 0)
+        return error_set_errno(err,
+                               errno == ENOENT || errno == ECONNREFUSED ? ERROR_FAILED_PRECONDITION
+                                                                        : ERROR_INTERNAL,
+                               errno, "attach to container %s", container->id);
+    *fd = steal_fd(&sock);
     return 0;
 }
 

@@ -199,6 +199,8 @@ static int start_init(struct monitor *monitor, struct error *err)
                  spec->id, spec->oom_score_adj);
     if (monitor_pid_file_write(monitor->init_pid_path, pid, err) < 0)
         return -1;
+    /* Listening before the report, so that an attach right after the start finds the socket. */
+    monitor_attach_listen(monitor);
     snprintf(line, sizeof(line), "OK %d %d\n", (int)pid, clamped ? 1 : 0);
     send_report(monitor, line);
     log_info("container %s: started init process %d", spec->id, (int)pid);
@@ -274,6 +276,9 @@ static void init_monitor(struct monitor *monitor, const char *state_dir, int rep
     monitor->stderr_fd = -1;
     monitor->stdin_fd = -1;
     monitor->events_fd = -1;
+    monitor->attach_fd = -1;
+    for (int i = 0; i < MONITOR_MAX_ATTACH; i++)
+        monitor->clients[i].fd = -1;
     monitor->request.stdio[0] = -1;
     monitor->request.stdio[1] = -1;
     monitor->request.stdio[2] = -1;

@@ -5,6 +5,7 @@
  * (monitor_loop.c). Not part of the daemon. */
 
 #include <stdbool.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -13,6 +14,16 @@
 #include "runtime/linux/cgroup.h"
 #include "runtime/linux/monitor_files.h"
 #include "runtime/linux/spawn.h"
+
+#define MONITOR_ATTACH_SOCKET "attach.sock"
+#define MONITOR_MAX_ATTACH 8
+
+/* One attached client: its socket and the frame bytes received but not yet handled. */
+struct monitor_attach_client {
+    int fd; /* -1 when the slot is free */
+    unsigned char *buffer;
+    size_t length;
+};
 
 struct monitor {
     const char *state_dir;
@@ -31,6 +42,8 @@ struct monitor {
     int stderr_fd;
     int stdin_fd;  /* write end kept for attach, or -1 */
     int events_fd; /* the job's cgroup.events (v2), polled for "populated 0" */
+    int attach_fd; /* listening socket for attach, or -1 */
+    struct monitor_attach_client clients[MONITOR_MAX_ATTACH];
     uint64_t oom_kills_at_start;
     pid_t init_pid;
     int init_status;
@@ -46,6 +59,21 @@ int monitor_block_signals(struct monitor *monitor, struct error *err);
 /* Opens a pseudo-terminal: the slave becomes the init process's stdio, the master the
  * monitor's output (and input when stdin is open). */
 int monitor_open_tty(struct monitor *monitor, struct error *err);
+
+/* Creates the attach socket in the state directory. Failure only disables attach. */
+void monitor_attach_listen(struct monitor *monitor);
+
+/* Adds the attach sockets to fds (room for 1 + MONITOR_MAX_ATTACH entries). */
+void monitor_attach_poll_fds(struct monitor *monitor, struct pollfd *fds, nfds_t *n);
+
+/* Accepts new clients and handles the frames of those that are readable. */
+void monitor_attach_handle(struct monitor *monitor, const struct pollfd *fds, nfds_t n);
+
+/* Sends output of stream to every client as frames; clients that cannot take it are dropped. */
+void monitor_attach_send(struct monitor *monitor, int stream, const char *data, size_t length);
+
+/* Closes the attach socket and every client, and removes the socket file. */
+void monitor_attach_close(struct monitor *monitor);
 
 /* Runs until init has exited, the job is empty and the output is drained, then writes the exit
  * file and returns. */

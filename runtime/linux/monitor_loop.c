@@ -106,6 +106,7 @@ static void copy_output(struct monitor *monitor, int *fd, enum crilog_stream str
 
         if (n > 0) {
             crilog_append(&monitor->log, stream, buffer, (size_t)n, time_now_ns());
+            monitor_attach_send(monitor, stream, buffer, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -198,7 +199,7 @@ static int poll_timeout(const struct monitor *monitor, const struct shutdown *sh
 
 static void wait_for_events(struct monitor *monitor, const struct shutdown *shutdown)
 {
-    struct pollfd fds[4];
+    struct pollfd fds[5 + MONITOR_MAX_ATTACH];
     nfds_t n = 0;
 
     fds[n++] = (struct pollfd){.fd = monitor->signal_fd, .events = POLLIN};
@@ -208,7 +209,9 @@ static void wait_for_events(struct monitor *monitor, const struct shutdown *shut
         fds[n++] = (struct pollfd){.fd = monitor->stderr_fd, .events = POLLIN};
     if (monitor->init_exited && monitor->events_fd >= 0)
         fds[n++] = (struct pollfd){.fd = monitor->events_fd, .events = POLLPRI};
-    poll(fds, n, poll_timeout(monitor, shutdown));
+    monitor_attach_poll_fds(monitor, fds, &n);
+    if (poll(fds, n, poll_timeout(monitor, shutdown)) > 0)
+        monitor_attach_handle(monitor, fds, n);
 }
 
 static void open_events_fd(struct monitor *monitor)
@@ -257,6 +260,8 @@ void monitor_run(struct monitor *monitor)
         fcntl(monitor->stdout_fd, F_SETFL, O_NONBLOCK);
     if (monitor->stderr_fd >= 0)
         fcntl(monitor->stderr_fd, F_SETFL, O_NONBLOCK);
+    if (monitor->stdin_fd >= 0)
+        fcntl(monitor->stdin_fd, F_SETFL, O_NONBLOCK);
     open_events_fd(monitor);
     /* init may have exited before the signalfd saw it. */
     reap_children(monitor);
@@ -269,6 +274,7 @@ void monitor_run(struct monitor *monitor)
         if (monitor->init_exited)
             advance_shutdown(monitor, &shutdown);
     }
+    monitor_attach_close(monitor);
     crilog_close(&monitor->log, time_now_ns());
     write_exit_file(monitor);
 }

@@ -624,6 +624,101 @@ static void systemd_driver_slices(void **state)
     assert_int_not_equal(access(top_dir, F_OK), 0);
 }
 
+static void send_attach_frame(int fd, int type, const void *data, size_t length)
+{
+    unsigned char header[JOB_ATTACH_HEADER_SIZE] = {
+        (unsigned char)type, 0, 0, (unsigned char)(length >> 8), (unsigned char)length};
+
+    assert_int_equal(write(fd, header, sizeof(header)), sizeof(header));
+    if (length > 0)
+        assert_int_equal(write(fd, data, length), (ssize_t)length);
+}
+
+/* Reads frames from an attach connection until text appeared in a frame of type, or the
+ * connection ends. Returns whether it appeared. */
+static bool read_attach_until(int fd, int type, const char *text)
+{
+    _cleanup_free_ char *seen = xcalloc(1, 1 << 16);
+    size_t seen_length = 0;
+    unsigned char header[JOB_ATTACH_HEADER_SIZE];
+
+    while (read(fd, header, sizeof(header)) == (ssize_t)sizeof(header)) {
+        size_t length = (size_t)header[3] << 8 | header[4];
+        char payload[JOB_ATTACH_MAX_PAYLOAD];
+        size_t done = 0;
+
+        assert_true(length <= sizeof(payload));
+        while (done < length) {
+            ssize_t n = read(fd, payload + done, length - done);
+
+            assert_true(n > 0);
+            done += (size_t)n;
+        }
+        if (header[0] != type || seen_length + length >= (1 << 16) - 1)
+            continue;
+        memcpy(seen + seen_length, payload, length);
+        seen_length += length;
+        if (strstr(seen, text) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* Attach: output arrives as frames, stdin reaches init, CLOSE_STDIN gives it end of file. */
+static void attach_stdin_and_output(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "attach");
+    const char *argv[] = {"sh", "-c", "read line; echo got:$line; cat; echo bye >&2", NULL};
+    struct job_container_spec spec = {
+        .container_id = "attach", .argv = argv, .env = base_env, .stdin_open = true};
+    struct error err = ERROR_INIT;
+    uv_os_fd_t fd = -1;
+    int pid = 0;
+
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    if (job_container_attach(container, &fd, &err) < 0)
+        fail_msg("job_container_attach: %s", err.message);
+    send_attach_frame(fd, JOB_ATTACH_STDIN, "hello\n", 6);
+    assert_true(read_attach_until(fd, JOB_ATTACH_STDOUT, "got:hello\n"));
+    send_attach_frame(fd, JOB_ATTACH_CLOSE_STDIN, NULL, 0);
+    assert_true(read_attach_until(fd, JOB_ATTACH_STDERR, "bye\n"));
+    close(fd);
+    wait_exit(fx);
+    assert_int_equal(fx->status.exit_code, 0);
+    assert_int_equal(job_container_attach(container, &fd, &err), -1);
+    assert_int_equal(err.code, ERROR_FAILED_PRECONDITION);
+    error_clear(&err);
+    remove_container(fx, container);
+}
+
+/* With a tty, RESIZE changes the terminal size that init sees. */
+static void attach_resize_tty(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "resize");
+    const char *argv[] = {"sh", "-c", "read x; stty size", NULL};
+    const unsigned char size[] = {0, 33, 0, 77};
+    struct job_container_spec spec = {
+        .container_id = "resize", .argv = argv, .env = base_env, .stdin_open = true, .tty = true};
+    struct error err = ERROR_INIT;
+    uv_os_fd_t fd = -1;
+    int pid = 0;
+
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    if (job_container_attach(container, &fd, &err) < 0)
+        fail_msg("job_container_attach: %s", err.message);
+    send_attach_frame(fd, JOB_ATTACH_RESIZE, size, sizeof(size));
+    send_attach_frame(fd, JOB_ATTACH_STDIN, "go\n", 3);
+    assert_true(read_attach_until(fd, JOB_ATTACH_STDOUT, "33 77"));
+    close(fd);
+    wait_exit(fx);
+    assert_int_equal(fx->status.exit_code, 0);
+    remove_container(fx, container);
+}
+
 struct exec_result {
     int exits;
     int exit_code;
@@ -765,6 +860,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(reopen_log_after_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(tty_container_output, setup, teardown),
         cmocka_unit_test_setup_teardown(systemd_driver_slices, setup, teardown),
+        cmocka_unit_test_setup_teardown(attach_stdin_and_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(attach_resize_tty, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
