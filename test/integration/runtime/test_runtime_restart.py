@@ -137,3 +137,33 @@ def test_restart_keeps_created_container_startable(api, runtime, images, hostcri
         assert runtime.log(container_id) == ["hi"]
     finally:
         shut_down(runtime, instance, channel)
+
+
+def test_damaged_store_set_aside(api, runtime, images, hostcri, tmp_path, registry):
+    """A damaged runtime.db does not keep the daemon down: it is set aside, and the containers
+    it listed, now unknown, are killed."""
+    sandbox_id = runtime.run_pod(name="damaged")
+    container_id = runtime.run(sandbox_id, "c", images["busybox:1.0"], command=["sleep", "1000"])
+    pid = runtime.info(container_id)["pid"]
+    container_cgroup = runtime.info(container_id)["cgroup"]
+    pod_cgroup = json.loads(runtime.pod_status(sandbox_id, verbose=True).info["info"])["cgroup"]
+
+    kill_daemon(hostcri)
+    database = os.path.join(hostcri.root, "runtime.db")
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(database + suffix):
+            os.remove(database + suffix)
+    with open(database, "wb") as f:
+        f.write(b"not a database " * 512)
+
+    instance, channel = restart(api, runtime, tmp_path, registry)
+    try:
+        assert list(runtime.cri.runtime("ListPodSandbox").items) == []
+        assert glob.glob(database + ".corrupt-*")
+        wait_for(lambda: not pid_alive(pid), what="the unknown container to be killed")
+        wait_for(lambda: not glob.glob(f"/sys/fs/cgroup/*/{container_cgroup.strip('/')}"),
+                 what="the unknown container's job to be removed")
+    finally:
+        runtime.sandboxes = []
+        shut_down(runtime, instance, channel)
+        remove_cgroups([pod_cgroup])
