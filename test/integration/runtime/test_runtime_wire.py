@@ -17,7 +17,7 @@ def test_replay_crictl_pod_and_container(api, rt, runtime, images, tmp_path):
     run = load(api, "022-RunPodSandbox.request.bin", "RunPodSandboxRequest")
     assert run.config.windows.security_context.host_process
     run.config.log_directory = str(tmp_path / "pod-logs")
-    # The corpus asks for cgroup parent /wire-corpus/...; keep hostcri's default instead, so
+    # The corpus sets the cgroup parent /wire-corpus/...; keep hostcri's default instead, so
     # that the test leaves no cgroup outside hostcri's own tree.
     run.config.linux.cgroup_parent = ""
     sandbox_id = rt.runtime("RunPodSandbox", run).pod_sandbox_id
