@@ -94,9 +94,10 @@ int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct im
                  struct runtime **out, struct error *err);
 
 /*
- * Closes the runtime. Pending stops complete with ERROR_CANCELLED; the containers keep running
- * under their monitors. Handles are closed through the loop, so run the loop once more before
- * closing it. NULL is allowed.
+ * Closes the runtime. Pending stops and ExecSyncs complete with ERROR_CANCELLED (an ExecSync's
+ * process is killed), and event subscribers get their final NULL event, all from inside this
+ * call. The containers keep running under their monitors. Handles are closed through the loop,
+ * so run the loop once more before closing it. NULL is allowed.
  */
 void runtime_close(struct runtime *runtime);
 
