@@ -22,8 +22,9 @@
 # *_STATIC(LIB) defines each library's headers need are in Cflags, so plain
 # `pkg-config --cflags --libs X` (or CMake pkg_check_modules) gives a complete static link line.
 #
-# Idempotent: a library whose stamp (pinned version + recipe hash) matches is skipped. A
-# failing step stops the script with the tail of that library's log.
+# Idempotent: a library whose stamp (pinned version + recipe hash) matches is skipped. The
+# libraries build in two waves of parallel builds (see WAVES). A failing step stops the script
+# with the tail of that library's log.
 set -Eeuo pipefail
 
 HOST=x86_64-w64-mingw32
@@ -369,14 +370,17 @@ SUMMARY=$(printf '%-11s %-28s %8s %8s\n' library "debian source" fetch_s build_s
 SUMMARY+=$'\n'"$(printf '%-11s %-28s %8s %8s' apt/toolchain - "$(secs "$ts" "$(now)")" -)"
 export PKG_CONFIG_LIBDIR=$PREFIX/lib/pkgconfig PKG_CONFIG_PATH=
 
-for pin in "${PINS[@]}"; do
+# build_library PIN: fetches, builds and installs one library unless its stamp is current, and
+# writes its summary row to $ROWS/<name>. Runs in the background, one per library of a wave.
+build_library() {
+  local pin=$1 name spec pkg ver stamp tf tf2 tb
   name=${pin%%:*}; spec=${pin#*:}; pkg=${spec%%=*}; ver=${spec#*=}
   CUR=$name
   stamp="$pkg=$ver $( { declare -f "build_${name//-/_}"; echo "$CFLAGS_COMMON $SQLITE_FLAGS $HOST"; } | sha256sum | cut -c1-16)"
   if [ -f "$STAMPS/$name" ] && [ "$(cat "$STAMPS/$name")" = "$stamp" ]; then
     say "$name: up to date ($pkg=$ver), skipped"
-    SUMMARY+=$'\n'"$(printf '%-11s %-28s %8s %8s' "$name" "$pkg=$ver" skip skip)"
-    continue
+    printf '%-11s %-28s %8s %8s\n' "$name" "$pkg=$ver" skip skip > "$ROWS/$name"
+    return 0
   fi
   say "$name: fetching $pkg=$ver"
   : > "$LOGS/$name.log"
@@ -388,8 +392,27 @@ for pin in "${PINS[@]}"; do
   tb=$(now)
   echo "$stamp" > "$STAMPS/$name"
   say "$name: done - fetch $(secs "$tf" "$tf2") s, build $(secs "$tf2" "$tb") s"
-  SUMMARY+=$'\n'"$(printf '%-11s %-28s %8s %8s' "$name" "$pkg=$ver" "$(secs "$tf" "$tf2")" "$(secs "$tf2" "$tb")")"
+  printf '%-11s %-28s %8s %8s\n' "$name" "$pkg=$ver" "$(secs "$tf" "$tf2")" "$(secs "$tf2" "$tb")" > "$ROWS/$name"
+}
+
+# The libraries of a wave build at the same time, because most of each build is a configure
+# step that uses one core. The first wave holds what libarchive and curl link against.
+WAVES=("zlib zstd nghttp2 sqlite3" "libuv protobuf-c jansson libyaml libarchive curl openssl")
+ROWS=$WORK/rows; rm -rf "$ROWS"; mkdir -p "$ROWS"
+for wave in "${WAVES[@]}"; do
+  pids=()
+  for name in $wave; do
+    for pin in "${PINS[@]}"; do
+      [ "${pin%%:*}" = "$name" ] || continue
+      build_library "$pin" &
+      pids+=("$!")
+    done
+  done
+  failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ $failed = 0 ] || { echo "[windeps] stopped: a library of this wave failed (see above)" >&2; exit 1; }
 done
+for pin in "${PINS[@]}"; do SUMMARY+=$'\n'"$(cat "$ROWS/${pin%%:*}")"; done
 
 CUR=verify
 rm -rf "$PREFIX/share/doc" "$PREFIX/cmake"; rmdir "$PREFIX/bin" "$PREFIX/share" 2>/dev/null || true
