@@ -108,7 +108,9 @@ void pull_maybe_complete(struct pull *pull)
 void pull_fail(struct pull *pull, struct error *err)
 {
     if (pull->failed || pull->completed) {
+        /* A later failure, such as a second layer's unpack, may be what the pull waited for. */
         error_clear(err);
+        pull_maybe_complete(pull);
         return;
     }
     pull->failed = true;
@@ -177,8 +179,8 @@ static void document_free(struct document_fetch *doc)
 }
 
 /* Checks the fetched body against the descriptor and stores it. Fills digest. */
-static int verify_and_store(struct pull *pull, const struct document_fetch *doc, const char *host,
-                            char digest[DIGEST_STRING_MAX], struct error *err)
+static int verify_document(struct pull *pull, const struct document_fetch *doc, const char *host,
+                           char digest[DIGEST_STRING_MAX], struct error *err)
 {
     enum digest_algorithm algorithm = DIGEST_SHA256;
     const char *data = pull->body.data ? pull->body.data : "";
@@ -194,8 +196,44 @@ static int verify_and_store(struct pull *pull, const struct document_fetch *doc,
         return error_set(err, ERROR_DATA_LOSS,
                          "%s %s from registry %s: size mismatch: expected %lld bytes, got %zu",
                          doc->what, digest, host, (long long)doc->expected_size, pull->body.length);
-    return content_store_put(pull->manager->context.content, digest, data, pull->body.length, NULL,
-                             err);
+    return 0;
+}
+
+/* Storing a fetched document, which syncs it to disk, on the thread pool. */
+struct store_job {
+    uv_work_t work;
+    struct document_fetch *doc;
+    char digest[DIGEST_STRING_MAX];
+    char *content_type;
+    struct error error;
+};
+
+static void store_work_cb(uv_work_t *work)
+{
+    struct store_job *job = work->data;
+    struct pull *pull = job->doc->pull;
+
+    /* The loop thread leaves pull->body alone until this job is done. */
+    content_store_put(pull->manager->context.content, job->digest,
+                      pull->body.data ? pull->body.data : "", pull->body.length, NULL, &job->error);
+}
+
+static void store_after_cb(uv_work_t *work, int status)
+{
+    struct store_job *job = work->data;
+    struct pull *pull = job->doc->pull;
+
+    pull->pending_work--;
+    if (job->error.code != ERROR_OK)
+        pull_fail(pull, &job->error);
+    else if (pull->failed)
+        pull_maybe_complete(pull);
+    else
+        job->doc->step(pull, job->digest, job->content_type);
+    document_free(job->doc);
+    free(job->content_type);
+    error_clear(&job->error);
+    free(job);
 }
 
 static void document_done_cb(const struct registry_fetch_result *result, const struct error *err,
@@ -205,6 +243,7 @@ static void document_done_cb(const struct registry_fetch_result *result, const s
     struct pull *pull = doc->pull;
     struct error local = ERROR_INIT;
     char digest[DIGEST_STRING_MAX];
+    struct store_job *job;
 
     pull->fetch = NULL;
     if (err != NULL) {
@@ -218,13 +257,18 @@ static void document_done_cb(const struct registry_fetch_result *result, const s
         pull_fail(pull, &local);
         return;
     }
-    if (verify_and_store(pull, doc, result->endpoint_host, digest, &local) < 0) {
+    if (verify_document(pull, doc, result->endpoint_host, digest, &local) < 0) {
         document_free(doc);
         pull_fail(pull, &local);
         return;
     }
-    doc->step(pull, digest, result->content_type);
-    document_free(doc);
+    job = xcalloc(1, sizeof(*job));
+    job->doc = doc;
+    memcpy(job->digest, digest, sizeof(job->digest));
+    job->content_type = xstrdup_or_null(result->content_type);
+    job->work.data = job;
+    pull->pending_work++;
+    uv_queue_work(pull->manager->context.loop, &job->work, store_work_cb, store_after_cb);
 }
 
 /*

@@ -32,6 +32,7 @@ class RegistryProxy:
         self.redirect_blobs = False
         self.corrupt_blobs = False
         self.corrupt_large_blobs = False  # only blobs over STALL_AFTER bytes: the layers
+        self.corrupt_blobs_except = None  # a set of digests: corrupt every other blob
         self.stall_blobs = False
         self.truncate_blobs = 0  # blob bodies cut off after their first bytes, then served whole
         self.delay_blobs = 0.0  # seconds each blob response waits before it starts
@@ -191,7 +192,11 @@ class RegistryProxy:
             status, headers, body = error.code, error.headers, error.read()
         is_blob = "/blobs/" in path and status == 200
         large = len(body) > STALL_AFTER
-        if is_blob and body and (self.corrupt_blobs or (self.corrupt_large_blobs and large)):
+        spared = self.corrupt_blobs_except is not None and path.rsplit("/", 1)[-1] in \
+            self.corrupt_blobs_except
+        chosen = self.corrupt_blobs_except is not None and not spared
+        if is_blob and body and (self.corrupt_blobs or (self.corrupt_large_blobs and large) or
+                                 chosen):
             body = bytes([body[0] ^ 0xFF]) + body[1:]
         handler.send_response(status)
         for key in ("Content-Type", "Docker-Content-Digest", "WWW-Authenticate"):

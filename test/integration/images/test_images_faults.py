@@ -2,9 +2,11 @@
 and a daemon killed in the middle of a pull."""
 
 import base64
+import json
 import os
 import re
 import threading
+import urllib.request
 
 import grpc
 import pytest
@@ -220,3 +222,20 @@ def test_http_proxy_environment(make_daemon, proxy, testbed, monkeypatch):
     images.pull(f"{testbed['TESTBED_HTTP']}/test/busybox:1.0")
     assert proxy.seen("forward-proxy", "/v2/test/busybox/manifests/1.0")
     assert len(proxy.seen("forward-proxy", "/blobs/")) == 2
+
+
+def test_several_corrupt_layers_fail_once(images, proxy, testbed):
+    """Every layer of a four-layer image is corrupt: the pull fails once and completes, even
+    though the later layers fail after the first."""
+    accept = "application/vnd.oci.image.manifest.v1+json"
+    request = urllib.request.Request(
+        f"{testbed['TESTBED_HTTP_URL']}/v2/test/layers/manifests/1.0", headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        manifest = json.load(response)
+    proxy.corrupt_blobs_except = {manifest["config"]["digest"]}
+    with pytest.raises(grpc.RpcError) as raised:
+        images.pull(f"{proxy.host}/test/layers:1.0", timeout=60)
+    assert raised.value.code() == grpc.StatusCode.DATA_LOSS
+    # The daemon still serves, and a clean pull works.
+    proxy.corrupt_blobs_except = None
+    assert images.pull(f"{proxy.host}/test/layers:1.0").startswith("sha256:")
