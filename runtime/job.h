@@ -218,6 +218,10 @@ enum job_exit_reason {
     JOB_EXIT_OOM_KILLED = 1,  /* the job's memory limit killed a process */
     JOB_EXIT_UNKNOWN = 2,     /* the monitor is gone and left no exit file (reboot, crash) */
     JOB_EXIT_START_ERROR = 3, /* the init process never ran */
+    /* Only from job_container_open: the container was created but never started (no monitor
+     * ever ran for it). It is not an exit: the container stays CREATED and the handle can
+     * still be started. */
+    JOB_EXIT_NOT_STARTED = 4,
 };
 
 /* The end of a container's init process. */
@@ -265,7 +269,8 @@ int job_container_start(struct job_container *container, const struct job_contai
  * Reopens a container after a daemon restart. When its monitor still runs, *out is a running
  * container whose exit_cb runs once at exit. When it has exited, *out is returned with
  * *exited filled (the caller clears it) and exit_cb never runs: from the exit file, or with
- * reason JOB_EXIT_UNKNOWN when there is no exit file and no monitor (after a reboot).
+ * reason JOB_EXIT_UNKNOWN when there is no exit file and no monitor (after a reboot). A
+ * container that was never started gets reason JOB_EXIT_NOT_STARTED.
  * ERROR_NOT_FOUND when the container was never created under this state_dir.
  */
 int job_container_open(struct job_runtime *runtime, const char *container_id, job_exit_cb exit_cb,

@@ -119,6 +119,13 @@ static char *exit_path(const struct job_container *container)
     return path ? path : container_file(container, MONITOR_EXIT_FILE);
 }
 
+static bool exit_file_exists(const struct job_container *container)
+{
+    _cleanup_free_ char *path = exit_path(container);
+
+    return access(path, F_OK) == 0;
+}
+
 /* Reads the exit file, or makes an Unknown status when the monitor left none. */
 static void read_exit(struct job_container *container, struct job_exit_status *status)
 {
@@ -408,6 +415,9 @@ int job_container_open(struct job_runtime *runtime, const char *container_id, jo
             return -1;
         }
         *running = true;
+    } else if (access(monitor_pid, F_OK) != 0 && !exit_file_exists(container)) {
+        exited->reason = JOB_EXIT_NOT_STARTED;
+        exited->message = xstrdup("the container was created but never started");
     } else {
         read_exit(container, exited);
     }

@@ -1,8 +1,8 @@
 #ifndef HOSTCRI_RUNTIME_LINUX_MONITOR_H
 #define HOSTCRI_RUNTIME_LINUX_MONITOR_H
 
-/* State of the hostcri-monitor program, shared by its setup (monitor.c) and its event loop
- * (monitor_loop.c). Not part of the daemon. */
+/* State of the hostcri-monitor program, shared by its setup (monitor.c), its attach socket
+ * (monitor_attach.c) and its event loop (monitor_loop.c). Not part of the daemon. */
 
 #include <stdbool.h>
 #include <poll.h>

@@ -343,6 +343,8 @@ static const char *reason_name(enum job_exit_reason reason)
         return "unknown";
     case JOB_EXIT_START_ERROR:
         return "start_error";
+    case JOB_EXIT_NOT_STARTED:
+        return "not_started";
     case JOB_EXIT_COMPLETED:
         break;
     }
@@ -390,6 +392,8 @@ static void parse_exit_line(const char *line, struct job_exit_status *status)
             status->reason = JOB_EXIT_UNKNOWN;
         else if (strcmp(value, "start_error") == 0)
             status->reason = JOB_EXIT_START_ERROR;
+        else if (strcmp(value, "not_started") == 0)
+            status->reason = JOB_EXIT_NOT_STARTED;
     } else if (str_has_prefix(line, "message=")) {
         free(status->message);
         status->message = xstrdup(value);

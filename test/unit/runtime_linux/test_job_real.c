@@ -458,6 +458,14 @@ static void reopen_after_reboot_unknown(void **state)
     bool running = true;
 
     job_container_release(container);
+    /* Before any start, the container is reported as never started, not as exited. */
+    if (job_container_open(fx->runtime, "rebooted", exit_cb, fx, &container, &running, &exited,
+                           &err) < 0)
+        fail_msg("job_container_open: %s", err.message);
+    assert_false(running);
+    assert_int_equal(exited.reason, JOB_EXIT_NOT_STARTED);
+    job_exit_status_clear(&exited);
+    job_container_release(container);
     /* A pid that exists but with another start time, as after a reboot. */
     write_file(pid_file, "1 12345\n");
     if (job_container_open(fx->runtime, "rebooted", exit_cb, fx, &container, &running, &exited,
