@@ -237,6 +237,14 @@ int job_container_kill_all(struct job_container *container, struct error *err)
     return 0;
 }
 
+int job_container_attach(struct job_container *container, uv_os_fd_t *fd, struct error *err)
+{
+    (void)fd;
+    return error_set(err, ERROR_UNIMPLEMENTED,
+                     "container %s: attach needs the monitor, which is not ported to Windows yet",
+                     container->id);
+}
+
 int job_container_reopen_log(struct job_container *container, struct error *err)
 {
     return error_set(err, ERROR_UNIMPLEMENTED,
