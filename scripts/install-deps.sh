@@ -15,7 +15,8 @@ build_packages="build-essential cmake pkg-config
 
 test_packages="libcmocka-dev clang libclang-rt-14-dev clang-format
     python3-grpcio python3-pytest python3-protobuf python3-h2 protobuf-compiler
-    golang-go golang-google-grpc-dev
+    golang-go golang-google-grpc-dev golang-github-docker-spdystream-dev
+    golang-github-gorilla-websocket-dev
     docker-registry skopeo umoci openssl apache2-utils busybox-static jq curl
     util-linux procps iproute2 gnuplot-nox debootstrap systemd"
 
