@@ -119,10 +119,12 @@ static int instance_connect(struct pipe_instance *instance, struct error *err)
     if (instance->connected_early)
         SetEvent(event);
     if (!RegisterWaitForSingleObject(&instance->wait, event, instance_wait_cb, instance, INFINITE,
-                                     WT_EXECUTEONLYONCE | WT_EXECUTEINWAITTHREAD))
+                                     WT_EXECUTEONLYONCE | WT_EXECUTEINWAITTHREAD)) {
+        instance->wait = NULL;
         return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
                                  "RegisterWaitForSingleObject for %s",
                                  instance->listener->display_name);
+    }
     return 0;
 }
 
