@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -447,6 +448,61 @@ static void reopen_running_container(void **state)
     remove_container(fx, container);
 }
 
+/*
+ * The monitor outlives the daemon: a child process plays the daemon, starts a container and
+ * exits without any cleanup; this process then finds the container still running.
+ */
+static void container_survives_daemon_exit(void **state)
+{
+    struct fixture *fx = *state;
+    _cleanup_free_ char *state_dir = xasprintf("%s/state", fx->dir);
+    _cleanup_free_ char *monitor =
+        xasprintf("%s/runtime/linux/hostcri-monitor", getenv("HOSTCRI_BINARY_DIR"));
+    struct job_container *container = NULL;
+    struct job_exit_status exited = {0};
+    struct error err = ERROR_INIT;
+    bool running = false;
+    int status = 0;
+    pid_t daemon = fork();
+
+    assert_true(daemon >= 0);
+    if (daemon == 0) {
+        const char *argv[] = {"sleep", "300", NULL};
+        struct job_container_spec spec = {
+            .container_id = "survivor", .argv = argv, .env = base_env};
+        struct job_config config = {.state_dir = state_dir,
+                                    .monitor_path = monitor,
+                                    .default_cgroup_parent = fx->cgroup_parent};
+        struct job_pod_spec pod_spec = {.sandbox_id = "sb1"};
+        struct job_runtime *runtime = NULL;
+        struct job_pod *pod = NULL;
+        uv_loop_t loop;
+        int pid = 0;
+
+        uv_loop_init(&loop);
+        if (job_runtime_new(&loop, &config, &runtime, NULL) < 0 ||
+            job_pod_create(runtime, &pod_spec, &pod, NULL) < 0 ||
+            job_container_create(pod, "survivor", &container, NULL) < 0 ||
+            job_container_start(container, &spec, exit_cb, NULL, &pid, NULL) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(daemon, &status, 0), daemon);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    if (job_container_open(fx->runtime, "survivor", exit_cb, fx, &container, &running, &exited,
+                           &err) < 0)
+        fail_msg("job_container_open: %s", err.message);
+    assert_true(running);
+    assert_true(job_container_init_pid(container) > 0);
+    assert_int_equal(kill(job_container_init_pid(container), 0), 0);
+    assert_int_equal(job_container_kill_all(container, &err), 0);
+    wait_exit(fx);
+    assert_int_equal(fx->status.exit_code, 137);
+    remove_container(fx, container);
+}
+
 /* After a reboot the monitor is gone and left no exit file: the reason is Unknown. */
 static void reopen_after_reboot_unknown(void **state)
 {
@@ -863,6 +919,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(overlay_rootfs_and_volume, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_running_container, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_after_reboot_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(container_survives_daemon_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_limit_oom_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_in_running_container, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_log_after_rotation, setup, teardown),
