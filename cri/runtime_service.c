@@ -500,22 +500,27 @@ void runtime_service_exec(struct rpc_call *call, const void *request)
 void runtime_service_attach(struct rpc_call *call, const void *request)
 {
     const Runtime__V1__AttachRequest *req = request;
+    Runtime__V1__AttachResponse response = RUNTIME__V1__ATTACH_RESPONSE__INIT;
     struct runtime *runtime = runtime_of(call);
+    struct streaming_server *server;
     _cleanup_error_ struct error err = ERROR_INIT;
+    struct streaming_request stream = {
+        .kind = STREAMING_ATTACH,
+        .container_id = req->container_id,
+        .tty = req->tty,
+        .streams = streams_of(req->stdin, req->stdout, req->stderr),
+    };
 
     if (runtime == NULL)
         return;
-    if (streaming_validate_attach_request(req->container_id, req->tty,
-                                          streams_of(req->stdin, req->stdout, req->stderr),
-                                          &err) < 0) {
+    if (streaming_validate_attach_request(req->container_id, req->tty, stream.streams, &err) < 0) {
         rpc_call_fail(call, &err);
         return;
     }
-    if (require_running(call, runtime, req->container_id) < 0)
+    if (require_running(call, runtime, req->container_id) < 0 ||
+        (server = streaming_of(call)) == NULL)
         return;
-    rpc_call_failf(call, ERROR_UNIMPLEMENTED,
-                   "attach is not supported: the monitor writes the container's output to its "
-                   "log file and keeps no stream to attach to; read the log or use exec");
+    reply_url(call, server, &stream, &response.base, &response.url);
 }
 
 void runtime_service_port_forward(struct rpc_call *call, const void *request)
@@ -635,9 +640,10 @@ void runtime_service_list_pod_sandbox_metrics(struct rpc_call *call, const void 
 
 #ifndef _WIN32
 
-/* One exec session of the streaming server. */
+/* One exec or attach session of the streaming server. */
 struct stream_exec {
-    struct job_exec *exec;
+    struct job_exec *exec;         /* exec */
+    struct runtime_attach *attach; /* attach */
     streaming_exit_cb exit_cb;
     void *exit_data;
 };
@@ -704,12 +710,38 @@ static int backend_exec(void *backend_data, const struct streaming_request *requ
     return 0;
 }
 
+static void stream_attach_end_cb(void *data)
+{
+    struct stream_exec *session = data;
+
+    session->exit_cb(session->exit_data, 0, NULL);
+}
+
 static int backend_attach(void *backend_data, const struct streaming_request *request,
                           streaming_exit_cb exit_cb, void *exit_data, void **handle,
                           struct streaming_io *io, struct error *err)
 {
-    return error_set(err, ERROR_UNIMPLEMENTED, "attach to container %s is not supported",
-                     request->container_id);
+    struct stream_exec *session = xcalloc(1, sizeof(*session));
+    struct runtime_attach_io attach_io;
+    struct runtime_attach_request attach_request = {
+        .tty = request->tty,
+        .in = (request->streams & STREAMING_STDIN) != 0,
+        .out = (request->streams & STREAMING_STDOUT) != 0,
+        .err = (request->streams & STREAMING_STDERR) != 0,
+    };
+
+    session->exit_cb = exit_cb;
+    session->exit_data = exit_data;
+    if (runtime_container_attach(backend_data, request->container_id, &attach_request,
+                                 stream_attach_end_cb, session, &session->attach, &attach_io,
+                                 err) < 0) {
+        free(session);
+        return -1;
+    }
+    *io = (struct streaming_io){attach_io.stdin_fd, attach_io.stdout_fd, attach_io.stderr_fd,
+                                attach_io.tty_fd};
+    *handle = session;
+    return 0;
 }
 
 static int backend_resize(void *backend_data, void *handle,
@@ -717,6 +749,8 @@ static int backend_resize(void *backend_data, void *handle,
 {
     struct stream_exec *session = handle;
 
+    if (session->attach)
+        return runtime_attach_resize(session->attach, size->height, size->width, err);
     return job_exec_resize(session->exec, size->height, size->width, err);
 }
 
@@ -724,6 +758,13 @@ static void backend_detach(void *backend_data, void *handle, bool kill)
 {
     struct stream_exec *session = handle;
     _cleanup_error_ struct error err = ERROR_INIT;
+
+    if (session->attach) {
+        /* Detaching never stops the container. */
+        runtime_attach_close(session->attach);
+        free(session);
+        return;
+    }
 
     /* SIGKILL: the client left, and nothing reads the process's output any more. */
     if (kill && job_exec_signal(session->exec, 9, &err) < 0 && err.code != ERROR_NOT_FOUND)

@@ -34,8 +34,9 @@ struct streaming_backend;
 
 /*
  * The streaming server's backend (cri/streaming/server.h) for Exec: starts the command in the
- * container's job through runtime_container_exec. Pass it to streaming_server_start with the
- * struct runtime as backend_data. Attach fails with UNIMPLEMENTED. NULL where it is not built.
+ * container's job through runtime_container_exec, and for Attach: relays the container's
+ * streams through runtime_container_attach. Pass it to streaming_server_start with the struct
+ * runtime as backend_data. NULL where it is not built.
  */
 const struct streaming_backend *runtime_service_streaming_backend(void);
 

@@ -207,6 +207,49 @@ int runtime_container_exec(struct runtime *runtime, const char *id,
                            const struct job_exec_spec *spec, job_exec_exit_cb exit_cb, void *data,
                            struct job_exec **out, struct job_exec_io *io, struct error *err);
 
+/* An attach to a running container's output and input, relayed from its monitor. Opaque. */
+struct runtime_attach;
+
+/* The streams an attach asks for. With tty, one terminal descriptor carries all of them. */
+struct runtime_attach_request {
+    bool tty;
+    bool in;
+    bool out;
+    bool err;
+};
+
+/* The caller's ends of an attach, each owned by the caller, or -1 when not requested. */
+struct runtime_attach_io {
+    int stdin_fd;  /* written by the caller */
+    int stdout_fd; /* read by the caller */
+    int stderr_fd;
+    int tty_fd; /* with tty only: read for output and written for input */
+};
+
+/* Runs once, from the loop, when the attach ends because the container exited. */
+typedef void (*runtime_attach_end_cb)(void *data);
+
+/*
+ * Attach: connects to the running container's monitor (FAILED_PRECONDITION otherwise) and
+ * relays its output to, and input from, the descriptors in *io. The output starts at the
+ * moment of attach. On success *out is owned by the caller, who ends it with
+ * runtime_attach_close. UNIMPLEMENTED on Windows for now.
+ */
+int runtime_container_attach(struct runtime *runtime, const char *id,
+                             const struct runtime_attach_request *request,
+                             runtime_attach_end_cb end_cb, void *data, struct runtime_attach **out,
+                             struct runtime_attach_io *io, struct error *err);
+
+/* Sends a new terminal size to a tty attach. FAILED_PRECONDITION without a tty. */
+int runtime_attach_resize(struct runtime_attach *attach, uint16_t rows, uint16_t cols,
+                          struct error *err);
+
+/*
+ * Ends an attach: closes the relay (the container keeps running) and frees the attach from
+ * the loop. end_cb does not run after this call.
+ */
+void runtime_attach_close(struct runtime_attach *attach);
+
 /* The outcome of an ExecSync. The output pointers are valid during the callback only. */
 struct runtime_exec_result {
     int exit_code; /* 128 + signal number when a signal ended the process */

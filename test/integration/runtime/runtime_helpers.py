@@ -93,7 +93,7 @@ class Runtime:
 
     def container_config(self, name, image, command=None, args=None, env=None, working_dir=None,
                          mounts=None, user=None, group=None, username=None, groups=None,
-                         labels=None):
+                         labels=None, stdin=False, tty=False):
         api = self.api
         security = api.LinuxContainerSecurityContext(
             supplemental_groups=groups or [], run_as_username=username or "")
@@ -111,6 +111,8 @@ class Runtime:
             mounts=mounts or [],
             labels=labels or {},
             log_path=f"{name}/0.log",
+            stdin=stdin,
+            tty=tty,
             linux=api.LinuxContainerConfig(security_context=security),
         )
 

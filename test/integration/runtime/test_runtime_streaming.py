@@ -91,13 +91,88 @@ def test_exec_needs_running_container(api, rt, runtime, images):
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_attach_not_supported(api, rt, runtime, images):
+class WebSocket:
+    """A minimal v4.channel.k8s.io WebSocket client: the first payload byte is the channel."""
+
+    def __init__(self, url):
+        parts = urllib.parse.urlparse(url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += read_exact(self.sock, 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def send(self, channel, data):
+        payload = bytes([channel]) + data
+        mask = os.urandom(4)
+        header = bytes([0x82, 0x80 | len(payload)]) if len(payload) < 126 else \
+            bytes([0x82, 0x80 | 126]) + struct.pack(">H", len(payload))
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def receive_until(self, channel, text):
+        """Reads frames until the data of channel contains text; returns that data."""
+        data = b""
+        while text not in data:
+            first, second = read_exact(self.sock, 2)
+            length = second & 0x7F
+            if length == 126:
+                length = struct.unpack(">H", read_exact(self.sock, 2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", read_exact(self.sock, 8))[0]
+            payload = read_exact(self.sock, length)
+            if first & 0x0F == 0x8:
+                raise EOFError(f"closed before {text!r}; channel {channel} had {data!r}")
+            if payload and payload[0] == channel:
+                data += payload[1:]
+        return data
+
+    def close(self):
+        self.sock.close()
+
+
+def attach_url(api, rt, container_id, **streams):
+    request = api.AttachRequest(container_id=container_id, **streams)
+    try:
+        return rt.runtime("Attach", request).url
+    except grpc.RpcError as e:
+        if e.code() == grpc.StatusCode.UNAVAILABLE:
+            pytest.skip(f"no streaming server in this daemon: {e.details()}")
+        raise
+
+
+def test_attach_output(api, rt, runtime, images):
     sandbox_id = runtime.run_pod(name="attach")
-    container_id = runtime.run(sandbox_id, "c", images["busybox:1.0"], command=["sleep", "1000"])
+    container_id = runtime.run(sandbox_id, "c", images["busybox:1.0"],
+                               command=["sh", "-c", "while true; do echo tick; sleep 0.1; done"])
+    ws = WebSocket(attach_url(api, rt, container_id, stdout=True))
+    assert b"tick\n" in ws.receive_until(1, b"tick\n")
+    ws.close()
+    # Detaching leaves the container running.
+    assert runtime.state(container_id) == api.CONTAINER_RUNNING
+
+
+def test_attach_input(api, rt, runtime, images):
+    sandbox_id = runtime.run_pod(name="attachin")
+    container_id = runtime.run(sandbox_id, "c", images["busybox:1.0"], stdin=True,
+                               command=["sh", "-c", "while read line; do echo got $line; done"])
+    ws = WebSocket(attach_url(api, rt, container_id, stdin=True, stdout=True))
+    ws.send(0, b"hello\n")
+    assert b"got hello" in ws.receive_until(1, b"got hello")
+    ws.close()
+
+
+def test_attach_needs_running_container(api, rt, runtime, images):
+    sandbox_id = runtime.run_pod(name="attachcreated")
+    container_id = runtime.create(sandbox_id, "c", images["busybox:1.0"], command=["true"])
     error = rpc_error(lambda: rt.runtime("Attach", api.AttachRequest(
         container_id=container_id, stdout=True)))
-    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "exec" in error.details()
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_port_forward_url(api, rt, runtime):

@@ -352,3 +352,8 @@ int job_container_pids(const struct job_container *container, int **pids, size_t
         *pids = xcalloc(1, sizeof(int));
     return 0;
 }
+
+int job_container_attach(struct job_container *container, uv_os_fd_t *fd, struct error *err)
+{
+    return error_set(err, ERROR_UNIMPLEMENTED, "the fake job backend has no attach");
+}
