@@ -97,9 +97,10 @@ typedef void (*images_pull_cb)(const char *image_id, const struct error *err, vo
 /*
  * Pulls reference (any form reference.h parses; it is normalized) with the credentials in
  * auth (NULL or empty for the host's configured credentials or none). Concurrent pulls of
- * the same reference with the same credentials share one download. A failed pull leaves the
- * images already recorded untouched. Returns 0 and runs cb exactly once later, or -1 with
- * ERROR_INVALID_ARGUMENT for an invalid reference, without running cb.
+ * the same reference with the same credentials share one download, and concurrent pulls of
+ * different images fetch their common layers once. A failed pull leaves the images already
+ * recorded untouched. Returns 0 and runs cb exactly once later, or -1 without running cb:
+ * ERROR_INVALID_ARGUMENT for an invalid reference, ERROR_CANCELLED while closing.
  */
 int images_pull_start(struct images *images, const char *reference,
                       const struct auth_credentials *auth, images_pull_cb cb, void *data,
