@@ -328,6 +328,13 @@ void call_on_request_end(struct rpc_call *call)
     if (call->state != CALL_RECEIVING)
         return;
     call->state = CALL_COMPLETED;
+    /* A deadline that passed while the request arrived fails the call before the handler. */
+    if (call->deadline_ns != 0 && monotonic_ns() >= call->deadline_ns) {
+        queue_status(call, ERROR_DEADLINE_EXCEEDED,
+                     "deadline exceeded before the request "
+                     "arrived completely");
+        return;
+    }
     if (unpack_request(call) < 0)
         return;
     if (call->method->handler == NULL) {
