@@ -91,6 +91,11 @@ void container_recover(struct container *container, bool has_job_state)
     if (running) {
         mark_running(container);
         log_info_id("container", container->record.id, "reconnected to the running container");
+    } else if (exited.reason == JOB_EXIT_NOT_STARTED) {
+        /* Created but never started: the job stays ready for StartContainer. */
+        job_exit_status_clear(&exited);
+        if (was_live)
+            mark_lost(container, "its job was created but never started");
     } else if (state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED) {
         job_exit_status_clear(&exited); /* the record already has the exit */
     } else {

@@ -512,6 +512,27 @@ static void restart_recovers_states(void **state)
     }
 }
 
+static void restart_keeps_never_started_job(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *sandbox_id = run_sandbox(f);
+    _cleanup_free_ char *id = create_container(f, sandbox_id);
+    Runtime__V1__ContainerStatusResponse *resp = NULL;
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    close_runtime(f);
+    fake_job_container(id)->has_state = true;
+    fake_job_container(id)->exit_reason = JOB_EXIT_NOT_STARTED;
+    open_runtime(f);
+
+    assert_int_equal(container_status(f, id, &resp)->state, CSTATE(CREATED));
+    runtime_message_free(resp);
+    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(fake_job_container(id)->started, 1);
+    assert_int_equal(container_status(f, id, &resp)->state, CSTATE(RUNNING));
+    runtime_message_free(resp);
+}
+
 static void orphan_jobs_removed(void **state)
 {
     struct fixture *f = *state;
@@ -559,6 +580,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(remove_running_and_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(sandbox_stop_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_recovers_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(restart_keeps_never_started_job, setup, teardown),
         cmocka_unit_test_setup_teardown(orphan_jobs_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_log_needs_running, setup, teardown),
     };
