@@ -13,10 +13,10 @@ requests and keep the responses as bytes, so protobuf work in Python is not coun
 figures, in order:
 
 1. Start: for each of --containers pods, RunPodSandbox, CreateContainer and StartContainer of
-   `sh -c 'echo NAME >FIFO; exec sleep 3600'` from test/busybox:1.0. The container counts as
-   running when the benchmark reads its marker line from the FIFO (the first thing the
-   container's shell does); StartContainer itself returns once the monitor reports the init
-   process started.
+   `/hpc/bin/sh -c 'echo NAME >FIFO; exec /hpc/bin/sleep 3600'`, busybox from
+   test/busybox:1.0. The container counts as running when the benchmark reads its marker line
+   from the FIFO, the first thing the container's shell does. StartContainer itself returns
+   once the monitor reports the init process started.
 2. Monitor RSS: VmRSS (and PSS) of every hostcri-monitor process of these containers.
    Then --probe-starts more pods start while a second thread calls Version every 2 ms. This
    shows how long other calls wait while a container starts. Those pods are removed again.
@@ -26,8 +26,8 @@ figures, in order:
    containers spread over the same pods.
 5. Stop: StopContainer, RemoveContainer, StopPodSandbox and RemovePodSandbox, pod by pod.
 
-As in every host-process container, `sh`, `sleep`, `true` and `echo` are found on the host's
-PATH (the image is mounted at /hpc), so they are the host's programs, not busybox.
+The programs are named by their paths under /hpc, where a container sees its image: as in
+every host-process container, a bare `sh` would be found on the host's PATH instead.
 
 The daemon's state directory (monitor pid, spec and exit files) is a tmpfs mounted for the run,
 as /run is on a Debian node, unless --state-on-disk. Its root directory (SQLite store, container
@@ -64,6 +64,8 @@ TESTBED_PORT_BASE = "29300"
 CGROUP_ROOT = "/sys/fs/cgroup"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STOP_TIMEOUT_S = 10
+# Where a container sees its image (the daemon's default --rootfs-mount-point).
+ROOTFS = "/hpc"
 
 
 # ---- measurements
@@ -335,7 +337,7 @@ class Bench:
         api = self.api
         name = f"run-{index}"
         config = self.pod_config(index)
-        script = f"echo {name} >{self.fifo_path}; exec sleep 3600"
+        script = f"echo {name} >{self.fifo_path}; exec {ROOTFS}/bin/sleep 3600"
         start = time.perf_counter()
         t_pod, response = self.timed.call(
             "RunPodSandbox", api.RunPodSandboxRequest(config=config))
@@ -343,7 +345,7 @@ class Bench:
         self.pods.append([sandbox_id, config, None])
         t_create, response = self.timed.call("CreateContainer", api.CreateContainerRequest(
             pod_sandbox_id=sandbox_id, sandbox_config=config,
-            config=self.container_config(name, ["sh", "-c", script])))
+            config=self.container_config(name, [f"{ROOTFS}/bin/sh", "-c", script])))
         container_id = api.CreateContainerResponse.FromString(response).container_id
         self.pods[-1][2] = container_id
         t_start, _ = self.timed.call("StartContainer",
@@ -377,7 +379,13 @@ class Bench:
         api = self.api
         container_id = self.pods[0][2]
         result = {}
-        for label, cmd in (("exec_true", ["true"]), ("exec_echo", ["echo", "hello"])):
+        check = api.ExecSyncResponse.FromString(self.timed.call("ExecSync", api.ExecSyncRequest(
+            container_id=container_id, cmd=[f"{ROOTFS}/bin/echo", "hello"]))[1])
+        if check.exit_code != 0 or check.stdout != b"hello\n":
+            raise RuntimeError(f"ExecSync of echo returned exit code {check.exit_code}, stdout "
+                               f"{check.stdout!r} and stderr {check.stderr!r}")
+        for label, cmd in (("exec_true", [f"{ROOTFS}/bin/true"]),
+                           ("exec_echo", [f"{ROOTFS}/bin/echo", "hello"])):
             result[label] = self.timed.series(
                 "ExecSync", api.ExecSyncRequest(container_id=container_id, cmd=cmd), calls,
                 warmup=5)
@@ -396,7 +404,7 @@ class Bench:
             name = f"idle-{index}"
             _, response = self.timed.call("CreateContainer", api.CreateContainerRequest(
                 pod_sandbox_id=sandbox_id, sandbox_config=config,
-                config=self.container_config(name, ["sleep", "3600"])))
+                config=self.container_config(name, [f"{ROOTFS}/bin/sleep", "3600"])))
             self.created.append(api.CreateContainerResponse.FromString(response).container_id)
             index += 1
 
