@@ -148,6 +148,51 @@ static int make_attributes(LPPROC_THREAD_ATTRIBUTE_LIST *attributes,
     return 0;
 }
 
+/* The value of PATH in env (names are case-insensitive on Windows), or NULL. */
+static const char *env_path(const char *const *env)
+{
+    for (size_t i = 0; env && env[i]; i++) {
+        if (_strnicmp(env[i], "PATH=", 5) == 0)
+            return env[i] + 5;
+    }
+    return NULL;
+}
+
+/*
+ * Finds spec's program on the PATH of spec->env, as execvpe does, with ".exe" added when the
+ * name has no extension. *program stays NULL when argv[0] names a directory or env has no PATH:
+ * CreateProcessW then searches the daemon's directories. Returns -1 with ERROR_NOT_FOUND when
+ * the PATH of env does not have the program.
+ */
+static int find_program(const struct process_windows_spec *spec, wchar_t **program,
+                        struct error *err)
+{
+    const char *path = env_path(spec->env);
+    _cleanup_free_ wchar_t *wide_path = NULL;
+    _cleanup_free_ wchar_t *name = NULL;
+    DWORD length;
+
+    *program = NULL;
+    if (path == NULL || strpbrk(spec->argv[0], "\\/:") != NULL)
+        return 0;
+    wide_path = text_windows_utf8_to_wide(path);
+    name = text_windows_utf8_to_wide(spec->argv[0]);
+    if (wide_path == NULL || name == NULL)
+        return error_set(err, ERROR_INVALID_ARGUMENT, "start %s: PATH is not UTF-8", spec->argv[0]);
+    length = SearchPathW(wide_path, name, L".exe", 0, NULL, NULL);
+    if (length > 0) {
+        *program = xcalloc(length, sizeof(**program));
+        length = SearchPathW(wide_path, name, L".exe", length, *program, NULL);
+    }
+    if (length == 0) {
+        free(*program);
+        *program = NULL;
+        return error_set(err, ERROR_NOT_FOUND, "start %s: program not found in PATH %s",
+                         spec->argv[0], path);
+    }
+    return 0;
+}
+
 static int start_error(DWORD error, const char *program, struct error *err)
 {
     if (error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND)
@@ -158,8 +203,8 @@ static int start_error(DWORD error, const char *program, struct error *err)
 }
 
 /* CreateProcessW with the job in the attribute list, or assigned while suspended. */
-static int create_in_job(const struct process_windows_spec *spec, wchar_t *command_line,
-                         wchar_t *environment, wchar_t *working_dir,
+static int create_in_job(const struct process_windows_spec *spec, const wchar_t *program,
+                         wchar_t *command_line, wchar_t *environment, wchar_t *working_dir,
                          struct inherited_handles *handles, PROCESS_INFORMATION *info,
                          struct error *err)
 {
@@ -183,8 +228,8 @@ static int create_in_job(const struct process_windows_spec *spec, wchar_t *comma
         if (make_attributes(&startup.lpAttributeList, handles, &job, false, err) < 0)
             return -1;
     }
-    created = CreateProcessW(NULL, command_line, NULL, NULL, TRUE, flags, environment, working_dir,
-                             &startup.StartupInfo, info);
+    created = CreateProcessW(program, command_line, NULL, NULL, TRUE, flags, environment,
+                             working_dir, &startup.StartupInfo, info);
     error = GetLastError();
     DeleteProcThreadAttributeList(startup.lpAttributeList);
     free(startup.lpAttributeList);
@@ -206,6 +251,7 @@ int process_windows_start(const struct process_windows_spec *spec, HANDLE *proce
     _cleanup_free_ wchar_t *command_line = NULL;
     _cleanup_free_ wchar_t *environment = NULL;
     _cleanup_free_ wchar_t *working_dir = NULL;
+    _cleanup_free_ wchar_t *program = NULL;
     struct inherited_handles handles = {.null_device = INVALID_HANDLE_VALUE};
     PROCESS_INFORMATION info;
     int rc;
@@ -222,13 +268,15 @@ int process_windows_start(const struct process_windows_spec *spec, HANDLE *proce
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "start %s: the command, environment or working directory is not UTF-8",
                          spec->argv[0]);
+    if (find_program(spec, &program, err) < 0)
+        return -1;
 
     if (open_null_device(&handles, err) < 0)
         return -1;
     inherited_add(&handles, handles.null_device);
     inherited_add(&handles, spec->stdout_handle ? spec->stdout_handle : handles.null_device);
     inherited_add(&handles, spec->stderr_handle ? spec->stderr_handle : handles.null_device);
-    rc = create_in_job(spec, command_line, environment, working_dir, &handles, &info, err);
+    rc = create_in_job(spec, program, command_line, environment, working_dir, &handles, &info, err);
     CloseHandle(handles.null_device);
     if (rc < 0)
         return -1;

@@ -24,7 +24,7 @@ wchar_t *process_windows_command_line(const char *const *argv);
 wchar_t *process_windows_environment(const char *const *env);
 
 struct process_windows_spec {
-    const char *const *argv; /* NULL-terminated; argv[0] is found on the daemon's PATH */
+    const char *const *argv; /* NULL-terminated; argv[0] is found on the PATH of env */
     const char *const *env;  /* NULL-terminated "NAME=value"; NULL inherits the daemon's */
     const char *working_dir; /* NULL inherits the daemon's */
     HANDLE job;              /* the job object the process starts in */

@@ -260,6 +260,47 @@ static void test_release_kills(struct job_pod *pod)
     check(record.calls == 0, "released container gets no exit callback", "%d calls", record.calls);
 }
 
+/*
+ * Copies this program under a name that is on no directory of the daemon's PATH, and starts it
+ * through the PATH of the container's environment, without ".exe", in child mode.
+ */
+static void test_path_of_env(struct job_pod *pod)
+{
+    wchar_t self[MAX_PATH];
+    wchar_t directory[MAX_PATH];
+    wchar_t copy[MAX_PATH + 32];
+    char path_entry[MAX_PATH + 16];
+    const char *const argv[] = {"hostcri-job-child", "--exit", "7", NULL};
+    const char *env[] = {path_entry, NULL};
+    struct job_container_spec spec = {.container_id = "path", .argv = argv, .env = env};
+    struct exit_record record = {0};
+    struct job_container *container = NULL;
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    GetModuleFileNameW(NULL, self, MAX_PATH);
+    GetTempPathW(MAX_PATH, directory);
+    wcscat(directory, L"hostcri-job-test");
+    CreateDirectoryW(directory, NULL);
+    swprintf(copy, MAX_PATH + 32, L"%ls\\hostcri-job-child.exe", directory);
+    if (!check(CopyFileW(self, copy, FALSE), "copy the child program", "Windows error %lu",
+               (unsigned long)GetLastError()))
+        return;
+    snprintf(path_entry, sizeof(path_entry), "PATH=%ls", directory);
+    if (job_container_create(pod, "path", &container, &err) < 0 ||
+        job_container_start(container, &spec, exit_cb, &record, &pid, &err) < 0) {
+        check(false, "program found on the PATH of env", "%s", err.message);
+        error_clear(&err);
+    } else {
+        run_until(exit_reported, &record);
+        check(record.calls == 1 && record.exit_code == 7, "program found on the PATH of env",
+              "%d calls, code %d", record.calls, record.exit_code);
+    }
+    job_container_release(container);
+    DeleteFileW(copy);
+    RemoveDirectoryW(directory);
+}
+
 /* Each argument list survives process_windows_command_line and CommandLineToArgvW. */
 static void test_command_line(void)
 {
@@ -293,7 +334,7 @@ static void test_command_line(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct job_config config = {.leftover_grace_ms = 500};
     struct job_pod_spec pod_spec = {.sandbox_id = "pod1"};
@@ -301,6 +342,9 @@ int main(void)
     struct job_pod *pod = NULL;
     struct error err = ERROR_INIT;
 
+    /* Child mode for test_path_of_env. */
+    if (argc == 3 && strcmp(argv[1], "--exit") == 0)
+        return atoi(argv[2]);
     setvbuf(stdout, NULL, _IONBF, 0);
     uv_loop_init(&loop);
     test_command_line();
@@ -318,6 +362,7 @@ int main(void)
     test_kill_tree(pod);
     test_leftover_process(pod);
     test_release_kills(pod);
+    test_path_of_env(pod);
     check(job_pod_remove(pod, &err) == 0, "remove the empty pod", "%s", err.message);
     error_clear(&err);
     job_pod_release(pod);
