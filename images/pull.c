@@ -416,12 +416,44 @@ static void fetch_config(struct pull *pull)
                    config_step);
 }
 
+/* Interval of the progress lines of a long pull, milliseconds. */
+#define PROGRESS_INTERVAL_MS 10000
+
+static void progress_timer_cb(uv_timer_t *timer)
+{
+    struct pull *pull = timer->data;
+    int64_t received = pull->downloaded_bytes;
+    size_t downloading = 0;
+    size_t unpacking = 0;
+
+    if (pull->failed || pull->completed)
+        return;
+    for (size_t i = 0; i < pull->layer_count; i++) {
+        const struct pull_layer *layer = &pull->layers[i];
+
+        if (layer->state == PULL_LAYER_DOWNLOADING) {
+            downloading++;
+            if (layer->writer != NULL)
+                received += content_writer_offset(layer->writer);
+        } else if (layer->state == PULL_LAYER_UNPACKING) {
+            unpacking++;
+        }
+    }
+    log_info_id("image", pull->text,
+                "pull in progress: %zu of %zu layers done, %zu downloading, %zu unpacking, "
+                "%lld bytes received",
+                pull->finished_layers, pull->layer_count, downloading, unpacking,
+                (long long)received);
+}
+
 static void start_timer_cb(uv_timer_t *timer)
 {
     struct pull *pull = timer->data;
 
     pull->started_ms = uv_now(pull->manager->context.loop);
     log_info_id("image", pull->text, "pull started");
+    /* The same timer then logs the progress of a long pull until the pull completes. */
+    uv_timer_start(timer, progress_timer_cb, PROGRESS_INTERVAL_MS, PROGRESS_INTERVAL_MS);
     fetch_document(pull, REGISTRY_MANIFEST, reference_fetch_ref(&pull->ref), pull->ref.digest, -1,
                    NULL, top_step);
 }
