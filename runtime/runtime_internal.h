@@ -2,8 +2,23 @@
 #define HOSTCRI_RUNTIME_RUNTIME_INTERNAL_H
 
 /*
- * The runtime's in-memory objects, shared by runtime.c, sandbox*.c and container*.c. Not for
- * use outside runtime/.
+ * The runtime's in-memory objects, shared by the files of runtime/. Not for use outside it.
+ *
+ *   runtime.c             open, close, recovery at open, lookups
+ *   store.c               the SQLite records
+ *   sandbox.c             RunPodSandbox, StopPodSandbox, RemovePodSandbox
+ *   sandbox_status.c      PodSandboxStatus, ListPodSandbox
+ *   container_create.c    CreateContainer: image, command, environment, user, mounts
+ *   container.c           StartContainer, exits, RemoveContainer, ReopenContainerLog
+ *   container_stop.c      StopContainer and the waiters that share one exit
+ *   container_recover.c   reconnecting containers and removing orphan jobs after a restart
+ *   container_status.c    ContainerStatus, ListContainers
+ *   container_update.c    UpdateContainerResources
+ *   container_exec.c      ExecSync and exec for the streaming server
+ *   attach.c              Attach relay
+ *   stats.c, layer_usage.c  statistics
+ *   events.c              GetContainerEvents
+ *   spec.c, filter.c, state.c, signals.c, sandbox_rules.c, process.c  pure helpers
  */
 
 #include <stdbool.h>
