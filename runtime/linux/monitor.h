@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "common/strbuf.h"
 #include "runtime/crilog.h"
 #include "runtime/linux/cgroup.h"
 #include "runtime/linux/monitor_files.h"
@@ -40,9 +41,11 @@ struct monitor {
     int signal_fd;
     int stdout_fd; /* read ends, or the terminal master with a tty; -1 once closed */
     int stderr_fd;
-    int stdin_fd;  /* write end kept for attach, or -1 */
-    int events_fd; /* the job's cgroup.events (v2), polled for "populated 0" */
-    int attach_fd; /* listening socket for attach, or -1 */
+    int stdin_fd;                /* write end kept for attach, or -1 */
+    struct strbuf stdin_pending; /* attach input that init has not read yet */
+    bool stdin_close_pending;    /* close stdin once stdin_pending is written */
+    int events_fd;               /* the job's cgroup.events (v2), polled for "populated 0" */
+    int attach_fd;               /* listening socket for attach, or -1 */
     struct monitor_attach_client clients[MONITOR_MAX_ATTACH];
     uint64_t oom_kills_at_start;
     pid_t init_pid;
@@ -68,6 +71,9 @@ void monitor_attach_poll_fds(struct monitor *monitor, struct pollfd *fds, nfds_t
 
 /* Accepts new clients and handles the frames of those that are readable. */
 void monitor_attach_handle(struct monitor *monitor, const struct pollfd *fds, nfds_t n);
+
+/* Writes buffered attach input to init's stdin as far as it takes it without blocking. */
+void monitor_attach_flush_stdin(struct monitor *monitor);
 
 /* Sends output of stream to every client as frames; clients that cannot take it are dropped. */
 void monitor_attach_send(struct monitor *monitor, int stream, const char *data, size_t length);

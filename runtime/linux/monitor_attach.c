@@ -16,6 +16,8 @@
 #include "common/util.h"
 
 #define CLIENT_BUFFER (JOB_ATTACH_HEADER_SIZE + JOB_ATTACH_MAX_PAYLOAD)
+/* Attach input held for a container that reads its stdin slowly; more is dropped. */
+#define MONITOR_STDIN_BUFFER (1024 * 1024)
 
 /*
  * A socket address for path that stays short whatever the length of the state directory:
@@ -58,6 +60,8 @@ void monitor_attach_listen(struct monitor *monitor)
 
 void monitor_attach_poll_fds(struct monitor *monitor, struct pollfd *fds, nfds_t *n)
 {
+    if (monitor->stdin_fd >= 0 && monitor->stdin_pending.length > 0)
+        fds[(*n)++] = (struct pollfd){.fd = monitor->stdin_fd, .events = POLLOUT};
     if (monitor->attach_fd < 0)
         return;
     fds[(*n)++] = (struct pollfd){.fd = monitor->attach_fd, .events = POLLIN};
@@ -77,12 +81,19 @@ static void write_stdin_eof(int fd)
 
 static void close_stdin(struct monitor *monitor)
 {
+    /* Input still waiting goes first; the flush closes stdin after it. */
+    if (monitor->stdin_pending.length > 0 && monitor->stdin_fd >= 0) {
+        monitor->stdin_close_pending = true;
+        return;
+    }
     /* A terminal has no end of file of its own: send the EOF character (Ctrl-D) instead. */
     if (monitor->stdin_fd >= 0 && monitor->spec.tty)
         write_stdin_eof(monitor->stdin_fd);
     if (monitor->stdin_fd >= 0)
         close(monitor->stdin_fd);
     monitor->stdin_fd = -1;
+    monitor->stdin_close_pending = false;
+    strbuf_reset(&monitor->stdin_pending);
 }
 
 static void drop_client(struct monitor *monitor, struct monitor_attach_client *client)
@@ -116,24 +127,62 @@ static void accept_client(struct monitor *monitor)
     close(fd);
 }
 
+/* Writes what stdin takes now; returns the number of bytes written, or -1 on an error. */
+static ssize_t write_some(int fd, const void *data, size_t length)
+{
+    ssize_t n;
+
+    do {
+        n = write(fd, data, length);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return 0;
+    return n;
+}
+
 static void write_stdin(struct monitor *monitor, const unsigned char *data, size_t length)
 {
-    while (monitor->stdin_fd >= 0 && length > 0) {
-        ssize_t n = write(monitor->stdin_fd, data, length);
+    struct strbuf *pending = &monitor->stdin_pending;
+    ssize_t n = 0;
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            /* NOTE: input that the container does not read fast enough is dropped. */
-            log_warn("container %s: stdin: %zu bytes dropped: %s", monitor->spec.id, length,
-                     strerror(errno));
-            if (errno != EAGAIN)
-                close_stdin(monitor);
-            return;
-        }
-        data += n;
-        length -= (size_t)n;
+    if (monitor->stdin_fd < 0 || monitor->stdin_close_pending)
+        return;
+    if (pending->length == 0)
+        n = write_some(monitor->stdin_fd, data, length);
+    if (n < 0) {
+        log_warn("container %s: write to stdin: %s", monitor->spec.id, strerror(errno));
+        close_stdin(monitor);
+        return;
     }
+    data += n;
+    length -= (size_t)n;
+    if (pending->length + length > MONITOR_STDIN_BUFFER) {
+        log_warn("container %s: stdin: %zu bytes dropped because the container does not read "
+                 "its input",
+                 monitor->spec.id, length);
+        return;
+    }
+    strbuf_append(pending, data, length);
+}
+
+void monitor_attach_flush_stdin(struct monitor *monitor)
+{
+    struct strbuf *pending = &monitor->stdin_pending;
+    ssize_t n;
+
+    if (monitor->stdin_fd < 0 || pending->length == 0)
+        return;
+    n = write_some(monitor->stdin_fd, pending->data, pending->length);
+    if (n < 0) {
+        log_warn("container %s: write to stdin: %s", monitor->spec.id, strerror(errno));
+        strbuf_reset(pending);
+        monitor->stdin_close_pending = false;
+        close_stdin(monitor);
+        return;
+    }
+    strbuf_consume(pending, (size_t)n);
+    if (pending->length == 0 && monitor->stdin_close_pending)
+        close_stdin(monitor);
 }
 
 static void handle_frame(struct monitor *monitor, int type, const unsigned char *payload,
@@ -182,8 +231,9 @@ static int read_client(struct monitor *monitor, struct monitor_attach_client *cl
 
 void monitor_attach_handle(struct monitor *monitor, const struct pollfd *fds, nfds_t n)
 {
+    monitor_attach_flush_stdin(monitor);
     for (nfds_t i = 0; i < n; i++) {
-        if (fds[i].revents == 0)
+        if (fds[i].revents == 0 || fds[i].fd == monitor->stdin_fd)
             continue;
         if (fds[i].fd == monitor->attach_fd) {
             accept_client(monitor);
@@ -250,4 +300,5 @@ void monitor_attach_close(struct monitor *monitor)
         unlink(path);
     }
     monitor->attach_fd = -1;
+    strbuf_free(&monitor->stdin_pending);
 }

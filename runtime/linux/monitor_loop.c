@@ -199,7 +199,7 @@ static int poll_timeout(const struct monitor *monitor, const struct shutdown *sh
 
 static void wait_for_events(struct monitor *monitor, const struct shutdown *shutdown)
 {
-    struct pollfd fds[5 + MONITOR_MAX_ATTACH];
+    struct pollfd fds[6 + MONITOR_MAX_ATTACH];
     nfds_t n = 0;
 
     fds[n++] = (struct pollfd){.fd = monitor->signal_fd, .events = POLLIN};

@@ -757,6 +757,34 @@ static void attach_stdin_and_output(void **state)
     remove_container(fx, container);
 }
 
+/* Input larger than the pipe is buffered by the monitor and arrives complete, then EOF. */
+static void attach_large_stdin(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "bigin");
+    const char *argv[] = {"sh", "-c", "sleep 0.2; wc -c", NULL};
+    struct job_container_spec spec = {
+        .container_id = "bigin", .argv = argv, .env = base_env, .stdin_open = true};
+    _cleanup_free_ char *chunk = xmalloc(30000);
+    struct error err = ERROR_INIT;
+    uv_os_fd_t fd = -1;
+    int pid = 0;
+
+    memset(chunk, 'i', 30000);
+    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    if (job_container_attach(container, &fd, &err) < 0)
+        fail_msg("job_container_attach: %s", err.message);
+    for (int i = 0; i < 10; i++)
+        send_attach_frame(fd, JOB_ATTACH_STDIN, chunk, 30000);
+    send_attach_frame(fd, JOB_ATTACH_CLOSE_STDIN, NULL, 0);
+    assert_true(read_attach_until(fd, JOB_ATTACH_STDOUT, "300000\n"));
+    close(fd);
+    wait_exit(fx);
+    assert_int_equal(fx->status.exit_code, 0);
+    remove_container(fx, container);
+}
+
 /* With a tty, RESIZE changes the terminal size that init sees. */
 static void attach_resize_tty(void **state)
 {
@@ -927,6 +955,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(systemd_driver_slices, setup, teardown),
         cmocka_unit_test_setup_teardown(attach_stdin_and_output, setup, teardown),
         cmocka_unit_test_setup_teardown(attach_resize_tty, setup, teardown),
+        cmocka_unit_test_setup_teardown(attach_large_stdin, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
