@@ -14,6 +14,7 @@
 
 #include "common/error_windows.h"
 #include "common/log.h"
+#include "common/text_windows.h"
 #include "common/util.h"
 
 /* Completion key that makes the port thread return. Container keys start at 1. */
@@ -172,13 +173,14 @@ int job_runtime_list_containers(struct job_runtime *runtime, char ***ids, struct
 /* ---- Pod job ---------------------------------------------------------------------------- */
 
 /*
- * NOTE: a pod is a name only. Its containers' job objects are not nested in a pod job yet, so
- * pod-level limits and statistics are missing.
+ * The pod job has no limits of its own yet; it groups the container jobs, which are nested in
+ * it, so that the pod's processes can be counted. An existing pod job of that name is reused.
  */
 int job_pod_create(struct job_runtime *runtime, const struct job_pod_spec *spec,
                    struct job_pod **out, struct error *err)
 {
     struct job_pod *pod;
+    _cleanup_free_ wchar_t *name = NULL;
 
     if (str_empty(spec->sandbox_id))
         return error_set(err, ERROR_INVALID_ARGUMENT, "create a pod job: empty sandbox id");
@@ -186,6 +188,14 @@ int job_pod_create(struct job_runtime *runtime, const struct job_pod_spec *spec,
     pod->runtime = runtime;
     pod->sandbox_id = xstrdup(spec->sandbox_id);
     pod->name = xasprintf("hostcri-pod-%s", spec->sandbox_id);
+    name = text_windows_utf8_to_wide(pod->name);
+    pod->job = name ? CreateJobObjectW(NULL, name) : NULL;
+    if (pod->job == NULL) {
+        error_set_windows(err, ERROR_INTERNAL, name ? GetLastError() : ERROR_INVALID_NAME,
+                          "create job object %s", pod->name);
+        job_pod_release(pod);
+        return -1;
+    }
     *out = pod;
     return 0;
 }
@@ -218,6 +228,7 @@ static bool container_has_processes(const struct job_container *container)
 int job_pod_remove(struct job_pod *pod, struct error *err)
 {
     struct job_runtime *runtime = pod->runtime;
+    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION accounting;
 
     for (size_t i = 0; i < runtime->n_containers; i++) {
         struct job_container *container = runtime->containers[i];
@@ -228,6 +239,13 @@ int job_pod_remove(struct job_pod *pod, struct error *err)
                              "remove pod job of sandbox %s: container %s still has processes",
                              pod->sandbox_id, container->id);
     }
+    /* Containers whose handles are already released are counted here. */
+    if (QueryInformationJobObject(pod->job, JobObjectBasicAccountingInformation, &accounting,
+                                  sizeof(accounting), NULL) &&
+        accounting.ActiveProcesses > 0)
+        return error_set(err, ERROR_FAILED_PRECONDITION,
+                         "remove pod job of sandbox %s: %lu processes still run in it",
+                         pod->sandbox_id, (unsigned long)accounting.ActiveProcesses);
     return 0;
 }
 
@@ -235,6 +253,8 @@ void job_pod_release(struct job_pod *pod)
 {
     if (pod == NULL)
         return;
+    if (pod->job)
+        CloseHandle(pod->job);
     free(pod->sandbox_id);
     free(pod->name);
     free(pod);

@@ -42,6 +42,7 @@ struct job_pod {
     struct job_runtime *runtime;
     char *sandbox_id;
     char *name; /* "hostcri-pod-<sandbox id>", shown where Linux shows the pod cgroup */
+    HANDLE job; /* the pod's job object, in which the container jobs are nested */
 };
 
 struct job_container {
@@ -51,6 +52,7 @@ struct job_container {
     char *name; /* job object name "hostcri-<container id>" */
     uintptr_t key;
     HANDLE job;
+    HANDLE pod_job; /* a duplicate of the pod's handle: the pod may be released first */
     HANDLE init_process;
     DWORD init_pid;
     bool init_exited;

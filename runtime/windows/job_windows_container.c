@@ -68,6 +68,10 @@ int job_container_create(struct job_pod *pod, const char *container_id, struct j
                           "create job object %s", container->name);
     } else if (GetLastError() == WIN32_ERROR_ALREADY_EXISTS) {
         error_set(err, ERROR_ALREADY_EXISTS, "job object %s already exists", container->name);
+    } else if (!DuplicateHandle(GetCurrentProcess(), pod->job, GetCurrentProcess(),
+                                &container->pod_job, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+        error_set_windows(err, ERROR_INTERNAL, GetLastError(), "duplicate the handle of %s",
+                          pod->name);
     } else {
         job_windows_add_container(pod->runtime, container);
         if (configure_job(container, err) == 0) {
@@ -78,6 +82,8 @@ int job_container_create(struct job_pod *pod, const char *container_id, struct j
     }
     if (container->job)
         CloseHandle(container->job);
+    if (container->pod_job)
+        CloseHandle(container->pod_job);
     free(container->id);
     free(container->sandbox_id);
     free(container->name);
@@ -169,6 +175,7 @@ int job_container_start(struct job_container *container, const struct job_contai
         .env = spec->env,
         .working_dir = spec->working_dir,
         .job = container->job,
+        .parent_job = container->pod_job,
     };
 
     if (container->init_process != NULL)
@@ -359,6 +366,7 @@ void job_container_release(struct job_container *container)
     job_windows_remove_container(container->runtime, container);
     /* Kill-on-job-close: closing the last handle ends the processes still in the job. */
     CloseHandle(container->job);
+    CloseHandle(container->pod_job);
     if (container->init_process)
         CloseHandle(container->init_process);
     free(container->id);

@@ -116,15 +116,16 @@ static int open_null_device(struct inherited_handles *handles, struct error *err
 }
 
 /*
- * Fills attributes with the inherited handles and, when with_job is set, the job. Returns 0,
+ * Fills attributes with the inherited handles and, when with_jobs is set, the n_jobs jobs of
+ * jobs (outermost first). Returns 0,
  * or -1 with err set; *attributes is then NULL.
  */
 static int make_attributes(LPPROC_THREAD_ATTRIBUTE_LIST *attributes,
-                           struct inherited_handles *handles, HANDLE *job, bool with_job,
-                           struct error *err)
+                           struct inherited_handles *handles, HANDLE *jobs, size_t n_jobs,
+                           bool with_jobs, struct error *err)
 {
     SIZE_T size = 0;
-    DWORD count = with_job ? 2 : 1;
+    DWORD count = with_jobs ? 2 : 1;
 
     InitializeProcThreadAttributeList(NULL, count, 0, &size);
     *attributes = xmalloc(size);
@@ -136,8 +137,8 @@ static int make_attributes(LPPROC_THREAD_ATTRIBUTE_LIST *attributes,
     }
     if (!UpdateProcThreadAttribute(*attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handles->list,
                                    handles->count * sizeof(HANDLE), NULL, NULL) ||
-        (with_job && !UpdateProcThreadAttribute(*attributes, 0, PROC_THREAD_ATTRIBUTE_JOB_LIST, job,
-                                                sizeof(*job), NULL, NULL))) {
+        (with_jobs && !UpdateProcThreadAttribute(*attributes, 0, PROC_THREAD_ATTRIBUTE_JOB_LIST,
+                                                 jobs, n_jobs * sizeof(*jobs), NULL, NULL))) {
         DWORD error = GetLastError();
 
         DeleteProcThreadAttributeList(*attributes);
@@ -202,7 +203,10 @@ static int start_error(DWORD error, const char *program, struct error *err)
     return error_set_windows(err, ERROR_INTERNAL, error, "start %s", program);
 }
 
-/* CreateProcessW with the job in the attribute list, or assigned while suspended. */
+/*
+ * CreateProcessW with the jobs in the attribute list, or assigned while suspended. The process
+ * joins parent_job first, which nests job inside it.
+ */
 static int create_in_job(const struct process_windows_spec *spec, const wchar_t *program,
                          wchar_t *command_line, wchar_t *environment, wchar_t *working_dir,
                          struct inherited_handles *handles, PROCESS_INFORMATION *info,
@@ -211,8 +215,9 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
     STARTUPINFOEXW startup = {.StartupInfo.cb = sizeof(startup)};
     DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT |
                   CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW;
-    HANDLE job = spec->job;
-    bool with_job = true;
+    HANDLE jobs[2];
+    size_t n_jobs = 0;
+    bool with_jobs = true;
     BOOL created;
     DWORD error;
 
@@ -222,10 +227,13 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
         spec->stdout_handle ? spec->stdout_handle : handles->null_device;
     startup.StartupInfo.hStdError =
         spec->stderr_handle ? spec->stderr_handle : handles->null_device;
-    /* Versions before Windows 10 lack the job-list attribute: assign the job before resuming. */
-    if (make_attributes(&startup.lpAttributeList, handles, &job, true, NULL) < 0) {
-        with_job = false;
-        if (make_attributes(&startup.lpAttributeList, handles, &job, false, err) < 0)
+    if (spec->parent_job)
+        jobs[n_jobs++] = spec->parent_job;
+    jobs[n_jobs++] = spec->job;
+    /* Versions before Windows 10 lack the job-list attribute: assign the jobs before resuming. */
+    if (make_attributes(&startup.lpAttributeList, handles, jobs, n_jobs, true, NULL) < 0) {
+        with_jobs = false;
+        if (make_attributes(&startup.lpAttributeList, handles, jobs, n_jobs, false, err) < 0)
             return -1;
     }
     created = CreateProcessW(program, command_line, NULL, NULL, TRUE, flags, environment,
@@ -235,12 +243,15 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
     free(startup.lpAttributeList);
     if (!created)
         return start_error(error, spec->argv[0], err);
-    if (!with_job && !AssignProcessToJobObject(spec->job, info->hProcess)) {
-        error_set_windows(err, ERROR_INTERNAL, GetLastError(), "put %s in its job", spec->argv[0]);
-        TerminateProcess(info->hProcess, 1);
-        CloseHandle(info->hThread);
-        CloseHandle(info->hProcess);
-        return -1;
+    for (size_t i = 0; !with_jobs && i < n_jobs; i++) {
+        if (!AssignProcessToJobObject(jobs[i], info->hProcess)) {
+            error_set_windows(err, ERROR_INTERNAL, GetLastError(), "put %s in its job",
+                              spec->argv[0]);
+            TerminateProcess(info->hProcess, 1);
+            CloseHandle(info->hThread);
+            CloseHandle(info->hProcess);
+            return -1;
+        }
     }
     return 0;
 }

@@ -28,14 +28,16 @@ struct process_windows_spec {
     const char *const *env;  /* NULL-terminated "NAME=value"; NULL inherits the daemon's */
     const char *working_dir; /* NULL inherits the daemon's */
     HANDLE job;              /* the job object the process starts in */
+    HANDLE parent_job;       /* NULL, or a job that job becomes nested in */
     HANDLE stdout_handle;    /* inheritable, or NULL for the NUL device */
     HANDLE stderr_handle;    /* inheritable, or NULL for the NUL device */
 };
 
 /*
- * Creates spec's process suspended and already inside spec->job (PROC_THREAD_ATTRIBUTE_JOB_LIST,
- * Windows 10 and later; earlier versions assign it before it runs), then resumes it. Only
- * the standard handles are inherited. On success returns 0 with the process handle in
+ * Creates spec's process suspended and already inside spec->job, nested in spec->parent_job
+ * when that is set (PROC_THREAD_ATTRIBUTE_JOB_LIST, Windows 10 and later; earlier versions
+ * assign the jobs before the process runs), then resumes it. Only the standard handles are
+ * inherited. On success returns 0 with the process handle in
  * *process (owned by the caller) and its id in *pid. ERROR_NOT_FOUND when the program does not
  * exist, ERROR_INVALID_ARGUMENT for an empty argv or non-UTF-8 text.
  */

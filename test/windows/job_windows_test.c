@@ -15,6 +15,7 @@
 
 #include "common/util.h"
 #include "runtime/job.h"
+#include "runtime/windows/job_windows.h"
 #include "runtime/windows/process_windows.h"
 
 /* Bound on each wait for the backend, so that a broken backend fails instead of hanging. */
@@ -176,6 +177,16 @@ static void test_missing_program(struct job_pod *pod)
     job_container_release(container);
 }
 
+/* Processes in the pod's job object, which the container jobs are nested in. */
+static unsigned long pod_process_count(const struct job_pod *pod)
+{
+    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION accounting = {0};
+
+    QueryInformationJobObject(pod->job, JobObjectBasicAccountingInformation, &accounting,
+                              sizeof(accounting), NULL);
+    return accounting.ActiveProcesses;
+}
+
 /* cmd runs one ping in the background and one in the foreground: three processes. */
 static void test_kill_tree(struct job_pod *pod)
 {
@@ -199,6 +210,8 @@ static void test_kill_tree(struct job_pod *pod)
     check(stats.memory_working_set_bytes > 0, "stats add up the working sets", "%llu bytes",
           (unsigned long long)stats.memory_working_set_bytes);
     error_clear(&err);
+    check(pod_process_count(pod) >= 3, "pod job counts the container's processes", "%lu processes",
+          pod_process_count(pod));
     check(job_pod_remove(pod, &err) < 0 && err.code == ERROR_FAILED_PRECONDITION,
           "pod with running processes is not removed", "code %d", err.code);
     error_clear(&err);
