@@ -419,6 +419,8 @@ void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *r
 
 /* ---- Exec, Attach and PortForward: URLs of the streaming server ------------------------- */
 
+#ifndef _WIN32
+
 static struct streaming_server *streaming_of(struct rpc_call *call)
 {
     struct streaming_server *server = rpc_call_services(call)->streaming;
@@ -555,6 +557,32 @@ void runtime_service_port_forward(struct rpc_call *call, const void *request)
         reply_url(call, server, &stream, &response.base, &response.url);
     runtime_message_free(status);
 }
+
+#else
+
+/* NOTE: the streaming server is not built for Windows yet, so there is no URL to issue. */
+static void fail_no_streaming(struct rpc_call *call)
+{
+    rpc_call_failf(call, ERROR_UNAVAILABLE, "%s: the streaming server is not available on Windows",
+                   rpc_call_method(call)->path);
+}
+
+void runtime_service_exec(struct rpc_call *call, const void *request)
+{
+    fail_no_streaming(call);
+}
+
+void runtime_service_attach(struct rpc_call *call, const void *request)
+{
+    fail_no_streaming(call);
+}
+
+void runtime_service_port_forward(struct rpc_call *call, const void *request)
+{
+    fail_no_streaming(call);
+}
+
+#endif
 
 /* ---- GetContainerEvents: a server-streaming call per subscriber ------------------------- */
 
