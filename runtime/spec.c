@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/types.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/strbuf.h"
 #include "common/util.h"
@@ -68,10 +69,20 @@ static size_t env_key_length(const char *entry)
     return equals ? (size_t)(equals - entry) : strlen(entry);
 }
 
+/* Compares environment variable names, which Windows treats without regard to case. */
+static bool same_key(const char *a, const char *b, size_t length)
+{
+#ifdef _WIN32
+    return strncasecmp(a, b, length) == 0;
+#else
+    return memcmp(a, b, length) == 0;
+#endif
+}
+
 static ssize_t env_find(char *const *env, const char *key, size_t key_length)
 {
     for (size_t i = 0; env && env[i]; i++) {
-        if (env_key_length(env[i]) == key_length && memcmp(env[i], key, key_length) == 0)
+        if (env_key_length(env[i]) == key_length && same_key(env[i], key, key_length))
             return (ssize_t)i;
     }
     return -1;
