@@ -11,8 +11,14 @@ int runtime_make_dirs(const char *path, int mode, struct error *err)
 {
     _cleanup_free_ char *copy = xstrdup(path);
     size_t length = strlen(copy);
+    size_t first = 1;
 
-    for (size_t i = 1; i <= length; i++) {
+#ifdef _WIN32
+    /* A drive ("C:") is no directory to create. */
+    if (length >= 2 && copy[1] == ':')
+        first = 3;
+#endif
+    for (size_t i = first; i <= length; i++) {
         uv_fs_t req;
         int rc;
 

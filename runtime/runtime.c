@@ -9,10 +9,19 @@
 #include "runtime/filter.h"
 #include "runtime/runtime_internal.h"
 
+#ifdef _WIN32
+#define DEFAULT_ROOT_DIR "C:\\ProgramData\\hostcri"
+#define DEFAULT_STATE_DIR "C:\\ProgramData\\hostcri\\run"
+#define DEFAULT_ROOTFS_MOUNT_POINT "C:\\hpc"
+#define DEFAULT_PATH                                                                               \
+    "C:\\Windows\\System32;C:\\Windows;C:\\Windows\\System32\\Wbem;"                               \
+    "C:\\Windows\\System32\\WindowsPowerShell\\v1.0"
+#else
 #define DEFAULT_ROOT_DIR "/var/lib/hostcri"
 #define DEFAULT_STATE_DIR "/run/hostcri"
 #define DEFAULT_ROOTFS_MOUNT_POINT "/hpc"
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#endif
 
 void runtime_config_init_defaults(struct runtime_config *config)
 {

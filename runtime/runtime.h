@@ -38,9 +38,10 @@ enum runtime_cgroup_driver {
  */
 struct runtime_config {
     /* Persistent state: runtime.db and the containers' writable layers. Default
-     * "/var/lib/hostcri". */
+     * "/var/lib/hostcri" ("C:\ProgramData\hostcri" on Windows). */
     const char *root_dir;
-    /* Volatile state (monitor pid files, exit files), lost at reboot. Default "/run/hostcri". */
+    /* Volatile state (monitor pid files, exit files), lost at reboot. Default "/run/hostcri"
+     * ("C:\ProgramData\hostcri\run" on Windows). */
     const char *state_dir;
     /* The cgroup path syntax, which must match the kubelet's cgroupDriver. Default cgroupfs. */
     enum runtime_cgroup_driver cgroup_driver;
@@ -53,7 +54,8 @@ struct runtime_config {
     /* The monitor program; NULL means the backend's default next to the installed daemon. */
     const char *monitor_path;
     /* The path of the image's files inside a container, exported as
-     * CONTAINER_SANDBOX_MOUNT_POINT with a trailing separator. Default "/hpc". */
+     * CONTAINER_SANDBOX_MOUNT_POINT with a trailing separator. Default "/hpc" ("C:\hpc" on
+     * Windows). */
     const char *rootfs_mount_point;
     /* When true, a pod that is not a host-process pod (no hostNetwork) is accepted and run on
      * the host network anyway, and its status reports the NODE namespaces really in use. When
@@ -74,7 +76,8 @@ struct runtime_config {
      * exits, in milliseconds. Default 5000. */
     int64_t leftover_grace_ms;
     /* PATH given to a container whose image and request set none. Default
-     * "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin". */
+     * "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" (on Windows the System32,
+     * Windows, Wbem and PowerShell directories). */
     const char *default_path;
 };
 
