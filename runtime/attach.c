@@ -167,7 +167,7 @@ static void input_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
     }
 }
 
-/* Wraps fd in pipe, which owns fd on success; *opened tells whether pipe needs closing. */
+/* Wraps fd in pipe, which owns fd on success. *opened is set once pipe needs closing. */
 static int open_pipe(struct runtime *runtime, struct runtime_attach *attach, uv_pipe_t *pipe,
                      bool *opened, int fd, struct error *err)
 {

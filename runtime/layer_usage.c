@@ -11,7 +11,7 @@
 #include "common/util.h"
 #include "runtime/runtime_internal.h"
 
-/* How old a measurement may get before a statistics request starts a new one. */
+/* The age at which a statistics request starts a new measurement of a writable layer. */
 #define LAYER_USAGE_REFRESH_NS (10LL * 1000 * 1000 * 1000)
 
 struct layer_measurement {

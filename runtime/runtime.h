@@ -213,7 +213,7 @@ int runtime_container_exec(struct runtime *runtime, const char *id,
 /* An attach to a running container's output and input, relayed from its monitor. Opaque. */
 struct runtime_attach;
 
-/* The streams an attach asks for. With tty, one terminal descriptor carries all of them. */
+/* The streams of an attach request. With tty, one terminal descriptor carries all of them. */
 struct runtime_attach_request {
     bool tty;
     bool in;
@@ -287,7 +287,7 @@ struct runtime_event_subscription;
  */
 typedef void (*runtime_event_cb)(const Runtime__V1__ContainerEventResponse *event, void *data);
 
-/* GetContainerEvents: subscribes cb to the events from now on. Never fails. */
+/* GetContainerEvents: subscribes cb to the events from now on. Has no failure case. */
 struct runtime_event_subscription *runtime_events_subscribe(struct runtime *runtime,
                                                             runtime_event_cb cb, void *data);
 
