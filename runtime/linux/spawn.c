@@ -186,12 +186,14 @@ static _Noreturn void child_main(const struct spawn_request *request, int null_f
         child_set_oom_score_adj(request->oom_score_adj, report_fd);
     if (request->cwd != NULL && chdir(request->cwd) < 0)
         child_fail(report_fd, STEP_CHDIR, errno);
+    /* Raw system calls: the glibc wrappers apply the change to every thread they know of,
+     * and after a raw clone3 their thread list still names the parent's threads. */
     if (request->set_user) {
-        if (setgroups(request->n_groups, request->groups) < 0)
+        if (syscall(SYS_setgroups, request->n_groups, request->groups) < 0)
             child_fail(report_fd, STEP_SETGROUPS, errno);
-        if (setgid(request->gid) < 0)
+        if (syscall(SYS_setresgid, request->gid, request->gid, request->gid) < 0)
             child_fail(report_fd, STEP_SETGID, errno);
-        if (setuid(request->uid) < 0)
+        if (syscall(SYS_setresuid, request->uid, request->uid, request->uid) < 0)
             child_fail(report_fd, STEP_SETUID, errno);
     }
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,6 +333,57 @@ static void spawn_path_lookup_and_user(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void *wait_on_pipe(void *data)
+{
+    char byte;
+
+    return read(*(int *)data, &byte, 1) < 0 ? NULL : data;
+}
+
+/* clone3 from a process with threads (as the daemon has) still sets the user of the child. */
+static void spawn_user_from_threaded_process(void **state)
+{
+    struct job_fixture *fx = *state;
+    const char *argv[] = {"sh", "-c", "[ \"$(id -u):$(id -G)\" = \"65534:65534 4242\" ]", NULL};
+    const char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    gid_t groups[] = {65534, 4242};
+    int procs_fds[CGROUP_V1_COUNT + 1];
+    int n_fds = spawn_open_procs_fds(&fx->env, fx->path, procs_fds, ARRAY_SIZE(procs_fds), NULL);
+    _cleanup_close_ int cgroup_fd = cgroup_open_unified(&fx->env, fx->path, NULL);
+    struct spawn_request request = {.argv = argv,
+                                    .envp = envp,
+                                    .set_user = true,
+                                    .uid = 65534,
+                                    .gid = 65534,
+                                    .groups = groups,
+                                    .n_groups = 2,
+                                    .stdio = {-1, -1, -1},
+                                    .mnt_ns_fd = -1,
+                                    .cgroup_fd = cgroup_fd,
+                                    .procs_fds = procs_fds,
+                                    .n_procs_fds = (size_t)n_fds};
+    struct error err = ERROR_INIT;
+    int pipe_fds[2];
+    pthread_t thread;
+    pid_t pid = 0;
+    int status;
+
+    assert_true(n_fds > 0);
+    assert_int_equal(pipe(pipe_fds), 0);
+    assert_int_equal(pthread_create(&thread, NULL, wait_on_pipe, &pipe_fds[0]), 0);
+    if (spawn_start(&request, &pid, NULL, &err) < 0)
+        fail_msg("spawn_start: %s", err.message);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(write(pipe_fds[1], "x", 1), 1);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    for (int i = 0; i < n_fds; i++)
+        close(procs_fds[i]);
+}
+
 /* Raising oom_score_adj works; lowering it below the current value needs CAP_SYS_RESOURCE. */
 static void spawn_oom_score_adj(void **state)
 {
@@ -373,6 +425,7 @@ int main(void)
         cmocka_unit_test(spawn_missing_cwd),
         cmocka_unit_test(spawn_path_lookup_and_user),
         cmocka_unit_test(spawn_oom_score_adj),
+        cmocka_unit_test_setup_teardown(spawn_user_from_threaded_process, setup_job, teardown_job),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
