@@ -57,6 +57,39 @@ static int setup_job(void **state)
     return 0;
 }
 
+/*
+ * The hybrid host's v2 mount used as if it were a pure v2 host: v1 hierarchies are left out,
+ * so creation, membership, clone3, cgroup.kill, cgroup.events and cpu.stat all run the v2 code
+ * on the kernel. Only the v2 controller files (memory, pids, cpu.max) are missing, because this
+ * kernel binds those controllers to v1; the fixture tests cover them.
+ */
+static int setup_v2_only(void **state)
+{
+    struct job_fixture *fx = xcalloc(1, sizeof(*fx));
+    struct error err = ERROR_INIT;
+
+    if (!can_run()) {
+        free(fx);
+        skip();
+    }
+    assert_int_equal(cgroup_env_detect(CGROUP_ROOT, &fx->env, &err), 0);
+    if (fx->env.unified == NULL) {
+        cgroup_env_clear(&fx->env);
+        free(fx);
+        skip();
+    }
+    for (int i = 0; i < CGROUP_V1_COUNT; i++) {
+        free(fx->env.v1[i]);
+        fx->env.v1[i] = NULL;
+    }
+    fx->env.layout = CGROUP_LAYOUT_V2;
+    fx->path = xasprintf("hostcri-test-%d/v2job", (int)getpid());
+    assert_int_equal(cgroup_create(&fx->env, fx->path, true, &fx->created, &err), 0);
+    assert_int_equal(strv_length(fx->created), 2);
+    *state = fx;
+    return 0;
+}
+
 static int teardown_job(void **state)
 {
     struct job_fixture *fx = *state;
@@ -186,6 +219,25 @@ static void kill_tree_hybrid(void **state)
         assert_true(pid_in_job(fx, sh, "0::"));
     if (fx->env.v1[CGROUP_V1_MEMORY] != NULL)
         assert_true(pid_in_job(fx, sh, "memory:"));
+    kill_and_check(fx);
+}
+
+static void kill_tree_v2_only(void **state)
+{
+    struct job_fixture *fx = *state;
+    struct job_stats stats;
+    pid_t sh;
+
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    sh = start_in_job(fx, TREE_COMMAND);
+    wait_for_sleeps(fx, 5);
+    assert_true(pid_in_job(fx, sh, "0::"));
+    /* Not in a v1 hierarchy: the v1 memory line still shows the test's own cgroup. */
+    assert_false(pid_in_job(fx, sh, "memory:"));
+    assert_int_equal(cgroup_read_stats(&fx->env, fx->path, &stats, NULL), 0);
+    assert_false(stats.has_memory);
+    assert_true(stats.has_pids);
+    assert_true(stats.pids >= 5);
     kill_and_check(fx);
 }
 
@@ -419,6 +471,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(kill_tree_hybrid, setup_job, teardown_job),
         cmocka_unit_test_setup_teardown(kill_tree_v1_freezer, setup_job, teardown_job),
+        cmocka_unit_test_setup_teardown(kill_tree_v2_only, setup_v2_only, teardown_job),
         cmocka_unit_test_setup_teardown(signal_each_member, setup_job, teardown_job),
         cmocka_unit_test_setup_teardown(stats_and_limits, setup_job, teardown_job),
         cmocka_unit_test_setup_teardown(spawn_missing_program, setup_job, teardown_job),
