@@ -446,6 +446,69 @@ static void progress_timer_cb(uv_timer_t *timer)
                 (long long)received);
 }
 
+/*
+ * Resolving a tag: a HEAD request returns the digest of the manifest the tag names, and when
+ * that manifest is already stored the pull needs no GET of it. Registries such as Docker Hub
+ * count manifest GETs, not HEADs, against their pull rate limits.
+ */
+static int head_body_cb(void *data, const char *bytes, size_t length)
+{
+    return 0;
+}
+
+static void fetch_top_by_reference(struct pull *pull)
+{
+    fetch_document(pull, REGISTRY_MANIFEST, reference_fetch_ref(&pull->ref), pull->ref.digest, -1,
+                   NULL, top_step);
+}
+
+static void head_done_cb(const struct registry_fetch_result *result, const struct error *err,
+                         void *data)
+{
+    struct pull *pull = data;
+    struct error local = ERROR_INIT;
+    _cleanup_free_ char *digest = NULL;
+    _cleanup_free_ char *media_type = NULL;
+
+    pull->fetch = NULL;
+    if (err != NULL && (err->code == ERROR_UNAVAILABLE || err->code == ERROR_UNAUTHENTICATED ||
+                        err->code == ERROR_PERMISSION_DENIED)) {
+        /* A GET would fail the same way. */
+        local.code = err->code;
+        local.message = xstrdup(err->message);
+        pull_fail(pull, &local);
+        return;
+    }
+    if (err == NULL && result->content_digest != NULL && digest_is_valid(result->content_digest) &&
+        content_store_exists(pull->manager->context.content, result->content_digest)) {
+        digest = xstrdup(result->content_digest);
+        media_type = xstrdup_or_null(result->content_type);
+        log_debug_id("image", pull->text, "tag %s names the stored manifest %s", pull->ref.tag,
+                     digest);
+        fetch_document(pull, REGISTRY_MANIFEST, digest, digest, -1, media_type, top_step);
+        return;
+    }
+    fetch_top_by_reference(pull);
+}
+
+static void resolve_tag(struct pull *pull)
+{
+    struct error err = ERROR_INIT;
+    struct registry_fetch_request request = {
+        .domain = pull->ref.domain,
+        .api_host = reference_api_host(&pull->ref),
+        .repository = pull->ref.path,
+        .kind = REGISTRY_MANIFEST,
+        .reference = pull->ref.tag,
+        .credentials = &pull->creds,
+        .head = true,
+    };
+
+    if (registry_fetch_start(pull->manager->context.registry, &request, head_body_cb, NULL,
+                             head_done_cb, pull, &pull->fetch, &err) < 0)
+        pull_fail(pull, &err);
+}
+
 static void start_timer_cb(uv_timer_t *timer)
 {
     struct pull *pull = timer->data;
@@ -454,8 +517,10 @@ static void start_timer_cb(uv_timer_t *timer)
     log_info_id("image", pull->text, "pull started");
     /* The same timer then logs the progress of a long pull until the pull completes. */
     uv_timer_start(timer, progress_timer_cb, PROGRESS_INTERVAL_MS, PROGRESS_INTERVAL_MS);
-    fetch_document(pull, REGISTRY_MANIFEST, reference_fetch_ref(&pull->ref), pull->ref.digest, -1,
-                   NULL, top_step);
+    if (pull->ref.digest != NULL)
+        fetch_top_by_reference(pull);
+    else
+        resolve_tag(pull);
 }
 
 /* Public functions. */

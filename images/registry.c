@@ -52,6 +52,7 @@ struct registry_fetch {
     char *repository;
     char *reference;
     enum registry_object kind;
+    bool head;
     char *scope;
     struct auth_credentials request_credentials;
     struct registry_endpoint *endpoints;
@@ -651,7 +652,7 @@ static void start_attempt(struct registry_fetch *fetch)
     const char *headers[3] = {NULL, NULL, NULL};
     size_t n = 0;
     struct registry_http_options http_options = {
-        .method = REGISTRY_HTTP_GET,
+        .method = fetch->head ? REGISTRY_HTTP_HEAD : REGISTRY_HTTP_GET,
         .url = url,
         .headers = headers,
         .connect_timeout_ms = options->connect_timeout_ms,
@@ -870,6 +871,7 @@ int registry_fetch_start(struct registry_client *client,
     fetch->repository = xstrdup(request->repository);
     fetch->reference = xstrdup(request->reference);
     fetch->kind = request->kind;
+    fetch->head = request->head;
     fetch->scope = auth_pull_scope(request->repository);
     auth_credentials_copy(&fetch->request_credentials, request->credentials);
     fetch->body_cb = body_cb;

@@ -55,6 +55,8 @@ struct registry_fetch_request {
     const char *reference; /* manifests: tag or digest; blobs: digest */
     /* Credentials from the PullImage request, or NULL: then the host's configured ones. */
     const struct auth_credentials *credentials;
+    /* Send HEAD instead of GET: only the headers (Docker-Content-Digest) are wanted. */
+    bool head;
 };
 
 /* The result of a successful fetch, valid during the done callback only. */

@@ -21,7 +21,7 @@ class RegistryProxy:
         self.backend_url = backend_url.rstrip("/")
         self.tls_context = tls_context  # ssl.SSLContext of the registry server, or None
         self.lock = threading.Lock()
-        self.requests = []       # (server, path, authorization or None)
+        self.requests = []       # (server, path, authorization or None, method)
         self.faults = []         # [path substring, status, remaining count]
         self.basic_auth = None   # "Basic <base64>" that the proxy requires, or None
         # "Bearer <token>" that the proxy requires, or None. Its challenge names the storage
@@ -55,10 +55,11 @@ class RegistryProxy:
         with self.lock:
             self.faults.append([path_part, status, count])
 
-    def seen(self, server=None, path_part=""):
+    def seen(self, server=None, path_part="", method=None):
         with self.lock:
             return [r for r in self.requests
-                    if (server is None or r[0] == server) and path_part in r[1]]
+                    if (server is None or r[0] == server) and path_part in r[1]
+                    and (method is None or r[3] == method)]
 
     def close(self):
         self.release.set()
@@ -131,7 +132,8 @@ class RegistryProxy:
             self._reply(handler, 200, body)
             return
         with self.lock:
-            self.requests.append((name, path, handler.headers.get("Authorization")))
+            self.requests.append((name, path, handler.headers.get("Authorization"),
+                                  handler.command))
         if name == "registry":
             if self.bearer_auth and handler.headers.get("Authorization") != self.bearer_auth:
                 challenge = (f'Bearer realm="{self.storage_url}/token",service="proxy",'

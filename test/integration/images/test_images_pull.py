@@ -275,12 +275,24 @@ def test_concurrent_pulls_download_once(images, testbed):
     assert set(fetched.values()) == {1}
 
 
+def manifest_requests(testbed, log_name, method, path):
+    pattern = f'"{method} {path} HTTP/'
+    with open(os.path.join(testbed["TESTBED_DIR"], "logs", log_name)) as f:
+        return sum(1 for line in f if pattern in line and "hostcri/" in line)
+
+
 def test_repull_fetches_no_blob(images, testbed):
     reference = f"{testbed['TESTBED_TLS']}/test/config:1.0"
+    path = "/v2/test/config/manifests/1.0"
     images.pull(reference)
     before = blob_requests(testbed, "tls.log")
+    gets = manifest_requests(testbed, "tls.log", "GET", path)
+    heads = manifest_requests(testbed, "tls.log", "HEAD", path)
     images.pull(reference)
     assert blob_requests(testbed, "tls.log") == before
+    # The tag is resolved with HEAD; the manifest it names is already stored.
+    assert manifest_requests(testbed, "tls.log", "GET", path) == gets
+    assert manifest_requests(testbed, "tls.log", "HEAD", path) == heads + 1
 
 
 def test_remove_untags_then_removes(images, testbed):
