@@ -15,7 +15,8 @@
 #include "images/registry.h"
 
 /*
- * The pull engine behind images_pull_start: manifest (and index) fetch, platform choice,
+ * The pull engine behind images_pull_start: tag resolution with HEAD (a stored manifest is
+ * not fetched again), manifest (and index) fetch, platform choice,
  * config, layer downloads into the content store (at most max_parallel_downloads at a time,
  * each verified by digest and size while it streams), layer unpacking on the thread pool into
  * chain-ID directories, and the image record. Blobs and layers already present are skipped.
