@@ -16,10 +16,10 @@
 
 /*
  * The pull engine behind images_pull_start: tag resolution with HEAD (a stored manifest is
- * not fetched again), manifest (and index) fetch, platform choice,
- * config, layer downloads into the content store (at most max_parallel_downloads at a time,
- * each verified by digest and size while it streams), layer unpacking on the thread pool into
- * chain-ID directories, and the image record. Blobs and layers already present are skipped.
+ * not fetched again), manifest (and index) fetch, platform choice, config, layer downloads
+ * into the content store (at most max_parallel_downloads at a time, each verified by digest
+ * and size while it streams), layer unpacking on the thread pool into chain-ID directories,
+ * and the image record. Blobs and layers already present are skipped.
  * Concurrent pulls of the same reference and credentials share one pull, and concurrent pulls
  * of different images wait for each other's common layers instead of fetching them twice.
  *
