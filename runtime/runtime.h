@@ -101,8 +101,8 @@ int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct im
  * process is killed), and event subscribers get their final NULL event, all from inside this
  * call. The containers keep running under their monitors. Handles are closed through the loop,
  * so run the loop once more before closing it. NULL is allowed.
- * NOTE: a call that finishes on a later loop iteration (an answer deferred with runtime_defer)
- * must not be in flight, so close the RPC server first and let the loop run once.
+ * NOTE: no call may be in flight whose answer waits for the next loop iteration (such as a
+ * stop of a container that is not running), so stop the RPC server first.
  */
 void runtime_close(struct runtime *runtime);
 
