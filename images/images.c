@@ -393,19 +393,44 @@ static int find_image(struct images *images, const char *ref_or_id, struct image
     return error_set(err, ERROR_NOT_FOUND, "image \"%s\" not found", ref_or_id);
 }
 
+static bool has_name(char *const *names, const char *name)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        if (strcmp(names[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Marks the record pinned when one of its names is configured as pinned today. */
+static void apply_pinned(const struct images *images, struct image_record *record)
+{
+    for (size_t i = 0; images->pinned_names[i] != NULL && !record->pinned; i++) {
+        record->pinned = has_name(record->repo_tags, images->pinned_names[i]) ||
+                         has_name(record->repo_digests, images->pinned_names[i]);
+    }
+}
+
 int images_status(struct images *images, const char *ref_or_id, struct image_record *out,
                   struct error *err)
 {
     _cleanup_free_ char *name = NULL;
     enum match_kind kind;
 
-    return find_image(images, ref_or_id, out, &kind, &name, err);
+    if (find_image(images, ref_or_id, out, &kind, &name, err) < 0)
+        return -1;
+    apply_pinned(images, out);
+    return 0;
 }
 
 int images_list(struct images *images, struct image_record **records, size_t *count,
                 struct error *err)
 {
-    return image_store_list(images->store, records, count, err);
+    if (image_store_list(images->store, records, count, err) < 0)
+        return -1;
+    for (size_t i = 0; i < *count; i++)
+        apply_pinned(images, &(*records)[i]);
+    return 0;
 }
 
 void images_set_in_use_hook(struct images *images, images_in_use_cb cb, void *data)

@@ -61,8 +61,9 @@ struct images_config {
     /* Delay before the first retry, doubled for each next one (at most 10 s), milliseconds.
      * Default 500. */
     uint64_t retry_backoff_ms;
-    /* Image references marked pinned (never removed by the kubelet's image garbage
-     * collection), such as the sandbox image. NULL-terminated, or NULL (default). */
+    /* Image references reported as pinned (never removed by the kubelet's image garbage
+     * collection), such as the sandbox image, also for images pulled before they were
+     * configured. NULL-terminated, or NULL (default). */
     const char *const *pinned_images;
 };
 

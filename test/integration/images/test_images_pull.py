@@ -456,3 +456,15 @@ def test_unreachable_registry_is_unavailable(images):
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert raised.value.details().startswith(f'pull "{reference}": registry 127.0.0.1:1: ')
     assert "retry 3 of 3" in images.log()
+
+
+def test_pinned_after_restart_with_config(make_daemon, testbed, tmp_path):
+    pause = f"{testbed['TESTBED_TLS']}/test/pause:1.0"
+    images = make_daemon()
+    images.pull(pause)
+    assert not images.status(pause).image.pinned
+    assert images.stop() == 0
+    images.extra_args += ["--pinned-images", pause]
+    images.start()
+    assert images.status(pause).image.pinned
+    assert [image.pinned for image in images.list()] == [True]
