@@ -150,6 +150,13 @@ static int instance_open(struct pipe_instance *instance, bool first, struct erro
                              "another server already owns the pipe %s: stop it, or start "
                              "hostcri with another --listen endpoint",
                              listener->display_name);
+        /* Further instances need access that ENDPOINT_PIPE_SDDL grants to the two groups. */
+        if (GetLastError() == ERROR_ACCESS_DENIED)
+            return error_set(err, ERROR_PERMISSION_DENIED,
+                             "create another instance of the pipe %s: access denied, because "
+                             "only Administrators and SYSTEM may: run hostcri as SYSTEM or as "
+                             "an elevated administrator",
+                             listener->display_name);
         return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "create the pipe %s",
                                  listener->display_name);
     }
