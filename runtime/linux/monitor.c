@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -254,6 +255,15 @@ static void redirect_own_stdio(const char *state_dir)
     }
 }
 
+/* Closes every descriptor above stderr except keep, in case the daemon leaked one without
+ * close-on-exec: a container must not hold the daemon's sockets or database. */
+static void close_inherited_fds(int keep)
+{
+    if (keep > 3)
+        syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
+}
+
 /* Forks once more so that the daemon's direct child exits and this process is orphaned. */
 static void detach(void)
 {
@@ -298,6 +308,7 @@ int main(int argc, char **argv)
         return 2;
     }
     init_monitor(&monitor, argv[1], atoi(argv[2]));
+    close_inherited_fds(monitor.report_fd);
     fcntl(monitor.report_fd, F_SETFD, FD_CLOEXEC);
     redirect_own_stdio(monitor.state_dir);
     detach();
