@@ -3,15 +3,19 @@
  *
  *     hostcri-monitor <container state dir> <report fd>
  *
- * The daemon starts it in a new session; it forks once more so that it is nobody's child
+ * The daemon starts it in a new session. It forks once more, so that it is nobody's child
  * but init's (or a subreaper's) and outlives the daemon. It reads the spec file in the state
- * directory, builds the container's mount namespace, starts the init process in the job and
- * reports "OK <pid> <oom clamped 0|1>" or "ERR <code> <message>" on the report fd. Then it
- * copies the container's output into the CRI log, reaps the processes that end up as its
- * children (it is a subreaper), and when init exits it stops what is left in the job
- * (SIGTERM, a grace period, SIGKILL), writes the exit file and exits.
+ * directory, builds the container's mount namespace and starts the init process in the job.
+ * Then it reports "OK <pid> <oom clamped 0|1>" or "ERR <code> <message>" on the report fd.
  *
- * SIGUSR1 reopens the log file. The monitor links only the C library.
+ * While init runs, the monitor copies the container's output into the CRI log and to attached
+ * clients (attach.sock in the state directory), passes their input to init's stdin, and reaps
+ * the processes that end up as its children, because it is a subreaper. When init exits, it
+ * stops what is left in the job (SIGTERM, a grace period, SIGKILL), writes the exit file and
+ * exits.
+ *
+ * SIGUSR1 reopens the log file. The monitor links only the C library, statically where the
+ * toolchain allows it.
  */
 #include "runtime/linux/monitor.h"
 
