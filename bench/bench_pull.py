@@ -2,10 +2,10 @@
 """Benchmark a cold image pull: hostcri's PullImage against `skopeo copy` followed by
 `umoci unpack`, from the same loopback registry on the same machine in the same run.
 
-The script starts its own testbed (test/testbed/start-registry.sh and make-images.sh, on ports
-from --port-base in --testbed-dir), builds a large image of random data into a temporary
-directory and pushes it there, times each tool on each image several times, and stops the
-testbed with stop-registry.sh --purge at the end. The images:
+The script starts its own testbed (test/testbed/start-registry.sh and make-images.sh) on the
+ports from --port-base, with its state in --testbed-dir. It builds a large image of random data
+in a temporary directory and pushes it there. Then it times each tool on each image several
+times, and at the end it stops the testbed with stop-registry.sh --purge. The images:
 
 - test/layers:1.0, the testbed's multi-layer image (four small layers with whiteouts and links);
 - bench/big:1.0, generated here: --big-layers layers of random bytes, --big-mb MB in all, so
@@ -14,14 +14,19 @@ testbed with stop-registry.sh --purge at the end. The images:
 Each image is pulled from the plain-HTTP registry instance and from the HTTPS one (--transports),
 both tools from the same instance. Each repetition starts from empty directories: a fresh
 hostcri daemon with a new root, a new OCI layout and bundle for skopeo and umoci; the two tools
-take turns going first. Dirty pages are written back (sync) before each timed run, so that one
-run's writeback does not slow down the next. hostcri's time runs from the PullImage call until
-it returns; its CPU time is the daemon's user plus system time over that call, from
-/proc/<pid>/stat. The CPU time of skopeo and umoci is their rusage. `umoci raw unpack` (the
-root file system only: no runtime config, no mtree manifest of the unpacked files) is timed
-too, after the same copy, as a second point of comparison.
+take turns going first. The directories are removed only after the last repetition of an image
+and transport, followed by a wait (--settle, see settle()), so a big image needs about 1 GB of
+free space in $TMPDIR per repetition. Dirty pages are written back (sync) before each timed
+run, so that one run's writeback does not slow down the next.
 
-Usage: bench/bench_pull.py [--build-dir build] [--repetitions 5] [--transports http,tls]
+hostcri's time runs from the PullImage call until it returns. Its CPU time is the daemon's user
+plus system time over that call, from /proc/<pid>/stat, and its CPU wait is the time its
+threads were runnable but waited for a CPU, from /proc/<pid>/task/*/schedstat (on a busy
+machine, most of the spread between repetitions). The CPU time of skopeo and umoci is their
+rusage. `umoci raw unpack` (the root file system only: no runtime config, no mtree manifest of
+the unpacked files) is timed too, after the same copy, as a second point of comparison.
+
+Usage: bench/bench_pull.py [--build-dir build] [--repetitions 7] [--transports http,tls]
 Prints a Markdown table and writes the figures as JSON to bench/results/pull.json.
 """
 
@@ -66,7 +71,7 @@ def read_env(path):
 
 
 def run(*args):
-    """Runs a command quietly; its output is shown only when it fails."""
+    """Run a command quietly, and show its output only when it fails."""
     result = subprocess.run(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if result.returncode != 0:
         sys.stderr.write(result.stdout.decode(errors="replace"))
@@ -89,7 +94,7 @@ def load_average():
 
 
 class Testbed:
-    """The testbed registries of this benchmark, started and purged by it."""
+    """The testbed registries of this benchmark, which starts them and purges them."""
 
     def __init__(self, directory, port_base, log_path):
         self.env_vars = dict(os.environ, TESTBED_DIR=directory, TESTBED_PORT_BASE=str(port_base))
@@ -115,7 +120,7 @@ class Testbed:
 
 
 def random_layer_tar(path, index, size, files):
-    """Writes an uncompressed tar of `files` files of random bytes, `size` bytes in all."""
+    """Write an uncompressed tar of `files` files of random bytes, `size` bytes in all."""
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
         directory = tarfile.TarInfo(f"data{index}")
         directory.type = tarfile.DIRTYPE
@@ -132,7 +137,7 @@ def random_layer_tar(path, index, size, files):
 
 
 def build_big_image(env, work, layers, total_bytes, registry, tls_args):
-    """Builds BIG_IMAGE with umoci from random layers and pushes it with skopeo."""
+    """Build BIG_IMAGE with umoci from random layers and push it with skopeo."""
     layout = os.path.join(work, "big-oci")
     tag = BIG_IMAGE.split(":")[1]
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH))
@@ -154,7 +159,7 @@ def build_big_image(env, work, layers, total_bytes, registry, tls_args):
 
 
 def layer_blob_sizes(env, image):
-    """The layer blob sizes of an image, from its manifest on the HTTP registry."""
+    """Return the layer blob sizes of an image, read from its manifest on the HTTP registry."""
     name, tag = image.rsplit(":", 1)
     request = urllib.request.Request(
         f"{env['TESTBED_HTTP_URL']}/v2/{name}/manifests/{tag}",
@@ -170,6 +175,18 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def run_queue_seconds(pid):
+    """Return the seconds that the threads of a process were runnable but waited for a CPU."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1e9
+
+
 def children_cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -183,16 +200,22 @@ class Bench:
         self.work = work
         self.log_level = log_level
         self.registry = env["TESTBED_HTTP"] if transport == "http" else env["TESTBED_TLS"]
-        self.daemon_logs = []
+        self.used = []  # directories of finished runs, removed by remove_used()
+
+    def remove_used(self):
+        for path in self.used:
+            shutil.rmtree(path)
+        self.used = []
 
     def tls_args(self, side):
-        """skopeo's flags for the registry on `side` ("src" or "dest")."""
+        """Return skopeo's flags for the registry on `side` ("src" or "dest")."""
         if self.transport == "http":
             return [f"--{side}-tls-verify=false"]
         return [f"--{side}-cert-dir", self.env["TESTBED_CERT_DIR"]]
 
     def certs_dir(self, workdir):
-        """A certs.d for the daemon: the testbed's, plus a hosts.toml for the HTTP host."""
+        """Create the daemon's certs.d: a copy of the testbed's, and a hosts.toml that makes the
+        HTTP instance a plain-HTTP host."""
         path = os.path.join(workdir, "certs.d")
         shutil.copytree(self.env["TESTBED_CERTS_D"], path)
         if self.transport == "http":
@@ -202,8 +225,9 @@ class Bench:
                 f.write(f'server = "http://{self.registry}"\n')
         return path
 
-    def hostcri(self, image, keep_log=False):
-        """One cold PullImage in a fresh daemon: (seconds, daemon CPU seconds)."""
+    def hostcri(self, image):
+        """Time one cold PullImage in a fresh daemon, and measure the daemon's CPU time and the
+        time its threads waited for a CPU (all in seconds)."""
         workdir = tempfile.mkdtemp(dir=self.work, prefix="hostcri-")
         daemon = Daemon(workdir, extra_args=["--certs-dir", self.certs_dir(workdir),
                                              "--log-level", self.log_level]).start()
@@ -213,25 +237,25 @@ class Bench:
             pid = daemon.process.pid
             os.sync()
             cpu_before = cpu_seconds(pid)
+            wait_before = run_queue_seconds(pid)
             start = time.monotonic()
             client.image("PullImage", image=self.api.ImageSpec(image=f"{self.registry}/{image}"),
                          timeout=900)
             elapsed = time.monotonic() - start
             cpu = cpu_seconds(pid) - cpu_before
+            wait = run_queue_seconds(pid) - wait_before
         finally:
             channel.close()
             code = daemon.stop()
             daemon.kill()
-            if keep_log:
-                self.daemon_logs.append(daemon.log())
-            shutil.rmtree(workdir)
+            self.used.append(workdir)
         if code != 0:
             raise RuntimeError(f"hostcri exited with {code}:\n{daemon.log()}")
-        return elapsed, cpu
+        return {"hostcri_s": elapsed, "hostcri_cpu_s": cpu, "hostcri_run_queue_s": wait}
 
     def skopeo_umoci(self, image):
-        """skopeo copy into a fresh OCI layout, then umoci unpack into a fresh bundle and, not
-        timed as part of it, umoci raw unpack into a fresh rootfs: a dict of seconds."""
+        """Time skopeo copy into a fresh OCI layout, then umoci unpack into a fresh bundle. After
+        that, time umoci raw unpack of the same layout into a fresh rootfs."""
         workdir = tempfile.mkdtemp(dir=self.work, prefix="skopeo-")
         layout = os.path.join(workdir, "oci")
         try:
@@ -250,11 +274,25 @@ class Bench:
                 os.path.join(workdir, "rootfs"))
             raw_unpacked = time.monotonic()
         finally:
-            shutil.rmtree(workdir)
+            self.used.append(workdir)
         return {"skopeo_copy_s": copied - start, "umoci_unpack_s": unpacked - copied,
                 "skopeo_umoci_s": unpacked - start, "skopeo_umoci_cpu_s": cpu,
                 "umoci_raw_unpack_s": raw_unpacked - raw_start,
                 "skopeo_umoci_raw_s": copied - start + raw_unpacked - raw_start}
+
+
+def settle(seconds):
+    """Write back dirty pages, then wait until the inodes freed before are no longer recent.
+
+    On an ext4 file system without a journal (the root file system of the machine these
+    figures were taken on), allocating an inode skips every inode freed in the last 60 seconds,
+    or 300 more while its inode table block is dirty (recently_deleted() in Linux's
+    fs/ext4/ialloc.c). So removing the previous runs' trees right before a run makes that
+    run's unpack slower. Each image and transport therefore keeps the trees
+    of its repetitions until its last repetition, and the next one starts after this wait.
+    """
+    os.sync()
+    time.sleep(seconds)
 
 
 def summary(values):
@@ -262,14 +300,14 @@ def summary(values):
 
 
 def measure(bench, image, repetitions):
-    """Times both tools on one image; the two take turns going first."""
+    """Time both tools on one image. The two take turns going first."""
     rows = []
     for repetition in range(repetitions):
         row = {}
         order = ("hostcri", "skopeo") if repetition % 2 == 0 else ("skopeo", "hostcri")
         for tool in order:
             if tool == "hostcri":
-                row["hostcri_s"], row["hostcri_cpu_s"] = bench.hostcri(image)
+                row.update(bench.hostcri(image))
             else:
                 row.update(bench.skopeo_umoci(image))
         row["load_average_1m"] = load_average()[0]
@@ -279,7 +317,8 @@ def measure(bench, image, repetitions):
               file=sys.stderr)
     figures = {key: summary([row[key] for row in rows]) for key in rows[0]}
     for name, other in (("", "skopeo_umoci_s"), ("raw_", "skopeo_umoci_raw_s")):
-        figures[f"{name}ratio_of_medians"] = figures[other]["median"] / figures["hostcri_s"]["median"]
+        figures[f"{name}ratio_of_medians"] = (figures[other]["median"] /
+                                              figures["hostcri_s"]["median"])
         figures[f"{name}ratio_of_mins"] = figures[other]["min"] / figures["hostcri_s"]["min"]
     return {"transport": bench.transport, "image": image, "repetitions": rows,
             "summary": figures}
@@ -292,16 +331,17 @@ def print_table(result):
           f"{result['load_average_before'][0]:.1f} before, {result['load_average_after'][0]:.1f} "
           "after\n")
     print("| registry | image | layers | blobs MB | hostcri median s | hostcri min s "
-          "| hostcri CPU s | skopeo+umoci median s | skopeo+umoci min s | skopeo+umoci CPU s "
-          "| ratio (medians) | ratio (mins) | skopeo+umoci raw median s | ratio raw (medians) |")
-    print("| --- " * 14 + "|")
+          "| hostcri CPU s | hostcri CPU wait s | skopeo+umoci median s | skopeo+umoci min s "
+          "| skopeo+umoci CPU s | ratio (medians) | ratio (mins) | skopeo+umoci raw median s "
+          "| ratio raw (medians) |")
+    print("| --- " * 15 + "|")
     for entry in result["runs"]:
         s = entry["summary"]
         image = result["images"][entry["image"]]
         print(f"| {entry['transport']} | `{entry['image']}` | {image['layers']} "
               f"| {image['blob_bytes'] / 1e6:.1f} "
               f"| {s['hostcri_s']['median']:.3f} | {s['hostcri_s']['min']:.3f} "
-              f"| {s['hostcri_cpu_s']['median']:.2f} "
+              f"| {s['hostcri_cpu_s']['median']:.2f} | {s['hostcri_run_queue_s']['median']:.2f} "
               f"| {s['skopeo_umoci_s']['median']:.3f} | {s['skopeo_umoci_s']['min']:.3f} "
               f"| {s['skopeo_umoci_cpu_s']['median']:.2f} "
               f"| {s['ratio_of_medians']:.2f} | {s['ratio_of_mins']:.2f} "
@@ -311,14 +351,16 @@ def print_table(result):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default=os.path.join(SOURCE_DIR, "build"))
-    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--repetitions", type=int, default=7)
     parser.add_argument("--transports", default="http,tls",
-                        help="registry instances, comma-separated: http, tls or both")
+                        help="registry instances to pull from, comma-separated: http, tls")
     parser.add_argument("--big-layers", type=int, default=10)
     parser.add_argument("--big-mb", type=int, default=200, help="random MB in the big image")
     parser.add_argument("--testbed-dir", default="/tmp/hostcri-bench-testbed")
     parser.add_argument("--port-base", type=int, default=29100)
     parser.add_argument("--log-level", default="info", help="the daemon's log level")
+    parser.add_argument("--settle", type=float, default=65,
+                        help="seconds to wait before each image and transport (see settle())")
     parser.add_argument("--output", default=os.path.join(BENCH_DIR, "results", "pull.json"))
     args = parser.parse_args()
     os.environ["HOSTCRI_BINARY_DIR"] = os.path.abspath(args.build_dir)
@@ -335,8 +377,12 @@ def main():
                         benches[0].registry, benches[0].tls_args)
         sizes = {image: layer_blob_sizes(env, image) for image in (LAYERS_IMAGE, BIG_IMAGE)}
         load_before = load_average()
-        runs = [measure(bench, image, args.repetitions)
-                for image in (LAYERS_IMAGE, BIG_IMAGE) for bench in benches]
+        runs = []
+        for image in (LAYERS_IMAGE, BIG_IMAGE):
+            for bench in benches:
+                settle(args.settle)
+                runs.append(measure(bench, image, args.repetitions))
+                bench.remove_used()
         load_after = load_average()
     finally:
         testbed.stop()
@@ -347,6 +393,7 @@ def main():
         "command": " ".join(["bench/bench_pull.py"] + sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "repetitions": args.repetitions,
+        "settle_s": args.settle,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "skopeo": subprocess.run(["skopeo", "--version"], capture_output=True,
