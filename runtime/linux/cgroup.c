@@ -466,6 +466,41 @@ static int kill_frozen_v1(const struct cgroup_env *env, const char *dir, struct 
     return result;
 }
 
+/* Waits until cgroup.events of dir reports "frozen 1" (v2). */
+static int wait_frozen_v2(const char *dir, struct error *err)
+{
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        _cleanup_free_ char *events = NULL;
+        uint64_t frozen = 0;
+
+        if (cgroup_read_file(dir, "cgroup.events", &events, err) < 0)
+            return -1;
+        if (cgroup_parse_keyed(events, "frozen", &frozen) == 0 && frozen == 1)
+            return 0;
+        sleep_ms(1);
+    }
+    return error_set(err, ERROR_INTERNAL, "cgroup %s did not freeze", dir);
+}
+
+int cgroup_kill_frozen_v2(const struct cgroup_env *env, const char *path, struct error *err)
+{
+    _cleanup_free_ char *dir = NULL;
+    int result;
+
+    if (env->unified == NULL)
+        return error_set(err, ERROR_FAILED_PRECONDITION, "no cgroup v2 hierarchy");
+    dir = cgroup_dir(env->unified, path);
+    if (cgroup_write_file(env, dir, "cgroup.freeze", "1", err) < 0)
+        return -1;
+    result = wait_frozen_v2(dir, err);
+    if (result == 0)
+        result = signal_pids_in(dir, SIGKILL, NULL, err);
+    /* A frozen process cannot die: thawing lets the SIGKILLs take effect. */
+    if (cgroup_write_file(env, dir, "cgroup.freeze", "0", result < 0 ? NULL : err) < 0)
+        result = -1;
+    return result;
+}
+
 /* Without a freezer: kill the members again until none is left (new forks race the kill). */
 static int kill_repeatedly(const char *dir, struct error *err)
 {
@@ -488,6 +523,9 @@ int cgroup_kill(const struct cgroup_env *env, const char *path, struct error *er
 
         if (file_exists(dir, "cgroup.kill"))
             return cgroup_write_file(env, dir, "cgroup.kill", "1", err);
+        /* Kernels 5.2 to 5.13 have the v2 freezer but not cgroup.kill. */
+        if (file_exists(dir, "cgroup.freeze"))
+            return cgroup_kill_frozen_v2(env, path, err);
     }
     if (env->v1[CGROUP_V1_FREEZER] != NULL) {
         _cleanup_free_ char *dir = cgroup_dir(env->v1[CGROUP_V1_FREEZER], path);

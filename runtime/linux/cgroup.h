@@ -125,10 +125,15 @@ int cgroup_populated(const struct cgroup_env *env, const char *path, bool *popul
 
 /*
  * Sends SIGKILL to every process in path: cgroup.kill where the v2 hierarchy has it, else the
- * v1 freezer (freeze, kill each member, thaw), else repeated kill passes until the cgroup is
- * empty. Returns when the signals are sent; the processes may still be exiting.
+ * v2 freezer (cgroup.freeze), else the v1 freezer (freeze, kill each member, thaw), else
+ * repeated kill passes until the cgroup is empty. Returns when the signals are sent; the
+ * processes may still be exiting.
  */
 int cgroup_kill(const struct cgroup_env *env, const char *path, struct error *err);
+
+/* The kill of kernels without cgroup.kill: freeze path with cgroup.freeze, SIGKILL each
+ * member, thaw. Public so that tests can run it on kernels that have cgroup.kill. */
+int cgroup_kill_frozen_v2(const struct cgroup_env *env, const char *path, struct error *err);
 
 /* Sends signal to each process in path once (no freezing; for SIGTERM to leftovers). */
 int cgroup_signal_each(const struct cgroup_env *env, const char *path, int signal,

@@ -241,6 +241,27 @@ static void kill_tree_v2_only(void **state)
     kill_and_check(fx);
 }
 
+/* The kill of kernels before 5.14: the v2 freezer, then SIGKILL to each member. */
+static void kill_tree_v2_freezer(void **state)
+{
+    struct job_fixture *fx = *state;
+    bool empty = false;
+    int killed = 0;
+    int status;
+
+    if (fx->env.unified == NULL)
+        skip();
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    start_in_job(fx, TREE_COMMAND);
+    wait_for_sleeps(fx, 5);
+    assert_int_equal(cgroup_kill_frozen_v2(&fx->env, fx->path, NULL), 0);
+    assert_int_equal(cgroup_wait_empty(&fx->env, fx->path, 10000, &empty, NULL), 0);
+    assert_true(empty);
+    while (waitpid(-1, &status, 0) > 0)
+        killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    assert_true(killed >= 5);
+}
+
 /* The v1 path: no v2 hierarchy, so the kill goes through the freezer. */
 static void kill_tree_v1_freezer(void **state)
 {
@@ -472,6 +493,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(kill_tree_hybrid, setup_job, teardown_job),
         cmocka_unit_test_setup_teardown(kill_tree_v1_freezer, setup_job, teardown_job),
         cmocka_unit_test_setup_teardown(kill_tree_v2_only, setup_v2_only, teardown_job),
+        cmocka_unit_test_setup_teardown(kill_tree_v2_freezer, setup_job, teardown_job),
         cmocka_unit_test_setup_teardown(signal_each_member, setup_job, teardown_job),
         cmocka_unit_test_setup_teardown(stats_and_limits, setup_job, teardown_job),
         cmocka_unit_test_setup_teardown(spawn_missing_program, setup_job, teardown_job),
