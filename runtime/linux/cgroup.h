@@ -61,6 +61,7 @@ struct cgroup_env {
  */
 int cgroup_env_detect(const char *root, struct cgroup_env *env, struct error *err);
 
+/* Frees the paths of env and zeroes it. */
 void cgroup_env_clear(struct cgroup_env *env);
 
 /* "cgroup v2", "hybrid" or "cgroup v1". */

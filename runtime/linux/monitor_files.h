@@ -75,6 +75,7 @@ int monitor_spec_write(const struct monitor_spec *spec, const char *path, struct
 /* Reads a spec file into *spec (cleared first; free with monitor_spec_clear). */
 int monitor_spec_read(const char *path, struct monitor_spec *spec, struct error *err);
 
+/* Frees every field of a spec filled by monitor_spec_read and zeroes it. */
 void monitor_spec_clear(struct monitor_spec *spec);
 
 /* Writes data to path atomically: a temporary file in the same directory, then rename. */

@@ -56,11 +56,12 @@ struct spawn_request {
 int spawn_start(const struct spawn_request *request, pid_t *pid, bool *oom_clamped,
                 struct error *err);
 
+struct cgroup_env;
+
 /*
  * Opens cgroup.procs of path in every hierarchy of env for spawn_request.procs_fds. Returns the
  * number of descriptors stored in fds (at most max_fds), or -1. The caller closes them.
  */
-struct cgroup_env;
 int spawn_open_procs_fds(const struct cgroup_env *env, const char *path, int *fds, size_t max_fds,
                          struct error *err);
 
