@@ -38,12 +38,23 @@ struct option_def {
 
 #define FIELD(name) offsetof(struct hostcri_config, name)
 
+/* The defaults that differ between Windows and Linux. */
+#ifdef _WIN32
+#define DEFAULT_LISTEN "npipe:////./pipe/hostcri"
+#define DEFAULT_ROOT "C:/ProgramData/hostcri"
+#define DEFAULT_STATE "C:/ProgramData/hostcri/state"
+#else
+#define DEFAULT_LISTEN "unix:///run/hostcri/hostcri.sock"
+#define DEFAULT_ROOT "/var/lib/hostcri"
+#define DEFAULT_STATE "/run/hostcri"
+#endif
+
 static const struct option_def options[] = {
-    {"listen", "listen", OPTION_ENDPOINT, FIELD(listen), "unix:///run/hostcri/hostcri.sock", NULL,
+    {"listen", "listen", OPTION_ENDPOINT, FIELD(listen), DEFAULT_LISTEN, NULL,
      "endpoint the CRI server listens on (unix:///path or npipe:////./pipe/name)"},
-    {"root", "root", OPTION_PATH, FIELD(root_dir), "/var/lib/hostcri", NULL,
+    {"root", "root", OPTION_PATH, FIELD(root_dir), DEFAULT_ROOT, NULL,
      "directory for persistent state: images, layers, container data"},
-    {"state", "state", OPTION_PATH, FIELD(state_dir), "/run/hostcri", NULL,
+    {"state", "state", OPTION_PATH, FIELD(state_dir), DEFAULT_STATE, NULL,
      "directory for volatile state: monitor and exit files"},
     {"log_level", "log-level", OPTION_LOG_LEVEL, FIELD(log_level), "info", NULL,
      "log level: error, warn, info or debug"},
@@ -76,7 +87,7 @@ static const struct option_def options[] = {
     {"images.request_timeout", "registry-request-timeout", OPTION_DURATION,
      FIELD(request_timeout_ms), "120s", NULL, "limit for one manifest or token request"},
     {"images.retries", "registry-retries", OPTION_UINT, FIELD(retries), "3", NULL,
-     "retries of a registry request after a connection failure, 429 or 5xx"},
+     "retries of a registry request after a connection failure or a 5xx status"},
     {"images.retry_backoff", "registry-retry-backoff", OPTION_DURATION, FIELD(retry_backoff_ms),
      "500ms", NULL, "delay before the first retry, doubled for each next one"},
     {"images.pinned", "pinned-images", OPTION_LIST, FIELD(pinned_images), NULL, NULL,
@@ -223,6 +234,17 @@ static const char *expected_form(const struct option_def *def)
     return "a string";
 }
 
+/* True for "/x", and on Windows also for "C:/x" and "C:\\x". */
+static bool path_is_absolute(const char *path)
+{
+#ifdef _WIN32
+    if (((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) &&
+        path[1] == ':' && (path[2] == '/' || path[2] == '\\'))
+        return true;
+#endif
+    return path[0] == '/';
+}
+
 /* Splits a comma-separated flag value into a NULL-terminated list; "" gives NULL. */
 static char **split_list(const char *value)
 {
@@ -253,7 +275,7 @@ static int parse_value(struct hostcri_config *config, const struct option_def *d
     switch (def->type) {
     case OPTION_PATH:
         /* "" unsets an optional path (one whose default is unset). */
-        if (value[0] != '/' && !(value[0] == '\0' && def->default_value == NULL))
+        if (!path_is_absolute(value) && !(value[0] == '\0' && def->default_value == NULL))
             return -1;
         break;
     case OPTION_ENDPOINT:

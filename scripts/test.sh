@@ -2,7 +2,7 @@
 # Install every dependency, build hostcri and run all of its tests. The steps: the format
 # check, the unit tests (ctest), the unit and gRPC tests again under ASan and UBSan, each fuzz
 # target for a short bounded time, the packaging checks (systemd unit, .deb installed in a
-# debootstrap chroot), and the integration tests (pytest) against the real daemon and a real
+# debootstrap chroot), the Windows cross-build with its tests under Wine, and the integration tests (pytest) against the real daemon and a real
 # registry on loopback. Run as root on Debian 12. Exits non-zero when any step fails; on
 # success the last line is pytest's summary.
 #
@@ -76,6 +76,8 @@ trap stop_testbed EXIT
 step "install dependencies" scripts/install-deps.sh test || exit 1
 step "format" scripts/check-format.sh
 step "build" build build -DHOSTCRI_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
+# Unit tests of the registry client pull from the testbed too, so it starts first.
+step "start the test registry" start_testbed
 step "unit tests" run_ctest build
 step "build with ASan and UBSan" build build-asan -DHOSTCRI_WERROR=ON -DHOSTCRI_SANITIZE=ON \
     -DCMAKE_BUILD_TYPE=Debug &&
@@ -87,7 +89,7 @@ step "build fuzz targets" build build-fuzz -DCMAKE_C_COMPILER=clang -DHOSTCRI_FU
     -DHOSTCRI_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
     step "fuzz" run_fuzzers
 step "package: systemd unit, .deb in a Debian 12 chroot" scripts/test-package.sh
-step "start the test registry" start_testbed
+step "Windows cross-build and Wine tests" scripts/windows/ci.sh
 
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then
