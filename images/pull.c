@@ -5,6 +5,7 @@
 
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "images/layer.h"
 #include "images/pull_internal.h"
@@ -83,6 +84,8 @@ static void complete(struct pull *pull, const char *image_id)
 
     pull->completed = true;
     manager->active--;
+    metrics_counter_add("hostcri_image_pulls_total", "Image pulls finished, by result",
+                        pull->failed ? "result=\"failure\"" : "result=\"success\"", 1);
     if (pull->failed)
         log_warn_id("image", pull->text, "pull failed: %s", pull->error.message);
     else

@@ -36,8 +36,10 @@ struct pull_layer {
     struct content_writer *work_writer;
     char *work_root;
     struct error work_error;
-    bool commit_failed; /* work_error comes from the digest and size check of the blob */
-    char *source_host;  /* the registry endpoint the blob came from, for messages */
+    bool commit_failed;  /* work_error comes from the digest and size check of the blob */
+    char *source_host;   /* the registry endpoint the blob came from, for messages */
+    uint64_t started_ms; /* loop time when the download (or the unpack of a stored blob) began */
+    bool downloaded;     /* the blob came from the registry in this pull */
 };
 
 struct pull {

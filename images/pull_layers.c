@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "images/layer.h"
 #include "images/pull_internal.h"
@@ -85,8 +86,11 @@ static void unpack_after_cb(uv_work_t *work, int status)
     }
     layer->state = PULL_LAYER_DONE;
     pull->finished_layers++;
-    log_debug_id("image", pull->text, "layer %s unpacked as %s", layer->descriptor->digest,
-                 layer->chain_id);
+    log_info_id("image", pull->text, "layer %zu of %zu ready: %s, %lld bytes %s, %llu ms",
+                layer->index + 1, pull->layer_count, layer->descriptor->digest,
+                (long long)layer->descriptor->size,
+                layer->downloaded ? "downloaded" : "already stored",
+                (unsigned long long)(uv_now(pull->manager->context.loop) - layer->started_ms));
     schedule_layers(pull);
     wake_other_pulls(pull);
 }
@@ -95,6 +99,8 @@ static void queue_unpack(struct pull_layer *layer, struct content_writer *writer
 {
     struct pull *pull = layer->pull;
 
+    if (!layer->downloaded)
+        layer->started_ms = uv_now(pull->manager->context.loop);
     layer->state = PULL_LAYER_UNPACKING;
     layer->work_writer = writer;
     layer->work_root = (char *)pull->manager->context.root_dir;
@@ -156,6 +162,9 @@ static void layer_done_cb(const struct registry_fetch_result *result, const stru
     layer->source_host = xstrdup(result->endpoint_host);
     pull->downloaded_layers++;
     pull->downloaded_bytes += layer->descriptor->size;
+    metrics_counter_add("hostcri_image_pulled_bytes_total",
+                        "Bytes of image layers downloaded from registries", "",
+                        (double)layer->descriptor->size);
     queue_unpack(layer, writer);
     schedule_layers(pull);
 }
@@ -180,6 +189,8 @@ static void start_download(struct pull_layer *layer)
         return;
     }
     layer->state = PULL_LAYER_DOWNLOADING;
+    layer->started_ms = uv_now(context->loop);
+    layer->downloaded = true;
     pull->active_downloads++;
     if (registry_fetch_start(context->registry, &request, layer_body_cb, layer_restart_cb,
                              layer_done_cb, layer, &layer->fetch, &err) < 0) {

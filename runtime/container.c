@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "runtime/defer.h"
 #include "runtime/process.h"
@@ -165,6 +166,13 @@ static void record_start_error(struct container *container, const struct error *
     record->message = xstrdup(cause->message ? cause->message : "start failed");
     container_save(container, &err);
     log_warn_id("container", record->id, "start failed: %s", record->message);
+    if (metrics_enabled()) {
+        /* The error code says why: NOT_FOUND for a missing program or user, and so on. */
+        _cleanup_free_ char *labels = xasprintf("reason=\"%s\"", error_code_name(cause->code));
+
+        metrics_counter_add("hostcri_container_start_failures_total",
+                            "Container starts that failed, by error code", labels, 1);
+    }
     runtime_emit_container_event(container->runtime, record->id, record->sandbox_id,
                                  RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
 }
