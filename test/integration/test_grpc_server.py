@@ -358,3 +358,33 @@ def test_json_logs(api, tmp_path):
     for line in lines:
         record = json.loads(line)
         assert {"time", "level", "msg"} <= set(record)
+
+
+def test_default_config_accepted(api, tmp_path):
+    """`config default` output passes `config check` and starts the daemon."""
+    config = tmp_path / "default.yaml"
+    result = subprocess.run([find_binary(), "config", "default"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0
+    config.write_text(result.stdout)
+    check = subprocess.run([find_binary(), "config", "check", str(config)], capture_output=True,
+                           text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+    # The flags that Daemon adds keep the socket and directories inside tmp_path.
+    instance = Daemon(tmp_path, ["--config", str(config)]).start()
+    try:
+        with open_channel(instance.socket_path) as channel:
+            status = CriClient(api, channel).runtime("Status", verbose=True)
+        assert json.loads(status.info["config"])["config_file"] == str(config)
+    finally:
+        assert instance.stop() == 0
+
+
+def test_config_check_names_bad_key(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("grpc:\n  max_recv_message_size: 1MiB\n  shutdown_grace: 5s\n")
+    result = subprocess.run([find_binary(), "config", "check", str(config)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "grpc.shutdown_grace" in result.stderr
+    assert "line 3" in result.stderr
