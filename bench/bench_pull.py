@@ -88,6 +88,17 @@ def machine_description():
     return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
 
 
+def source_revision():
+    """Return the checkout's commit, with "+changes" when hostcri's sources differ from it."""
+    def git(*args):
+        return subprocess.run(["git", "-C", SOURCE_DIR, *args], capture_output=True,
+                              text=True).stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "api", "common", "cri", "daemon", "images",
+                  "network", "runtime")
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if changed else "")
+
+
 def load_average():
     with open("/proc/loadavg") as f:
         return [float(value) for value in f.read().split()[:3]]
@@ -392,6 +403,7 @@ def main():
         "machine": machine_description(),
         "command": " ".join(["bench/bench_pull.py"] + sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": source_revision(),
         "repetitions": args.repetitions,
         "settle_s": args.settle,
         "load_average_before": load_before,
