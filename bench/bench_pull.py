@@ -376,6 +376,9 @@ def main():
     args = parser.parse_args()
     os.environ["HOSTCRI_BINARY_DIR"] = os.path.abspath(args.build_dir)
 
+    binary = os.path.join(args.build_dir, "hostcri")
+    built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.stat(binary).st_mtime))
+    source = f"{source_revision()} at the start of the run; {binary} built {built}"
     work = tempfile.mkdtemp(prefix="hostcri-bench-pull-")
     testbed = Testbed(args.testbed_dir, args.port_base, os.path.join(work, "testbed.log"))
     try:
@@ -403,7 +406,7 @@ def main():
         "machine": machine_description(),
         "command": " ".join(["bench/bench_pull.py"] + sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "source": source_revision(),
+        "source": source,
         "repetitions": args.repetitions,
         "settle_s": args.settle,
         "load_average_before": load_before,
