@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <uv.h>
 #include <yaml.h>
 
 #include "common/strbuf.h"
@@ -21,9 +22,11 @@ enum option_type {
     OPTION_UINT,
     OPTION_LOG_LEVEL,
     OPTION_LOG_FORMAT,
-    OPTION_CHOICE, /* a string from the '|'-separated choices */
-    OPTION_BOOL,   /* true or false */
-    OPTION_LIST,   /* a YAML sequence of strings, or a comma-separated flag value */
+    OPTION_CHOICE,  /* a string from the '|'-separated choices */
+    OPTION_BOOL,    /* true or false */
+    OPTION_PORT,    /* a TCP port, 0 to 65535 (0 picks a free one) */
+    OPTION_ADDRESS, /* IP:PORT, or [IPv6]:PORT */
+    OPTION_LIST,    /* a YAML sequence of strings, or a comma-separated flag value */
 };
 
 struct option_def {
@@ -79,7 +82,8 @@ static const struct option_def options[] = {
     {"images.platform", "platform", OPTION_STRING, FIELD(platform), NULL, NULL,
      "platform pulled from multi-platform images, os/arch[/variant] (default: this host)"},
     {"images.max_parallel_downloads", "max-parallel-downloads", OPTION_UINT,
-     FIELD(max_parallel_downloads), "3", NULL, "layers of one image downloaded at the same time"},
+     FIELD(max_parallel_downloads), "3", NULL,
+     "layers of one image downloaded at the same time (0 means 1)"},
     {"images.connect_timeout", "registry-connect-timeout", OPTION_DURATION,
      FIELD(connect_timeout_ms), "30s", NULL, "limit for a registry connection and TLS handshake"},
     {"images.stall_timeout", "registry-stall-timeout", OPTION_DURATION, FIELD(stall_timeout_ms),
@@ -121,7 +125,7 @@ static const struct option_def options[] = {
 
     {"streaming.address", "streaming-address", OPTION_STRING, FIELD(streaming_address), "127.0.0.1",
      NULL, "IP address of the Exec, Attach and PortForward streaming server"},
-    {"streaming.port", "streaming-port", OPTION_UINT, FIELD(streaming_port), "0", NULL,
+    {"streaming.port", "streaming-port", OPTION_PORT, FIELD(streaming_port), "0", NULL,
      "TCP port of the streaming server; 0 picks a free one"},
     {"streaming.tls_cert_file", "streaming-tls-cert", OPTION_PATH, FIELD(streaming_tls_cert), NULL,
      NULL, "PEM certificate chain of the streaming server (default: plain HTTP)"},
@@ -130,7 +134,7 @@ static const struct option_def options[] = {
     {"streaming.token_ttl", "streaming-token-ttl", OPTION_DURATION, FIELD(streaming_token_ttl_ms),
      "1m", NULL, "how long a streaming URL stays valid"},
 
-    {"metrics.address", "metrics-address", OPTION_STRING, FIELD(metrics_address), NULL, NULL,
+    {"metrics.address", "metrics-address", OPTION_ADDRESS, FIELD(metrics_address), NULL, NULL,
      "IP:PORT for Prometheus metrics at /metrics, such as 127.0.0.1:9464 (default: off)"},
 };
 
@@ -213,7 +217,7 @@ static const char *expected_form(const struct option_def *def)
     case OPTION_ENDPOINT:
         return "unix:///path/to/socket or npipe:////./pipe/name";
     case OPTION_BYTES:
-        return "a number of bytes with an optional KiB, MiB or GiB suffix";
+        return "a number of bytes of at least 1KiB, with an optional KiB, MiB or GiB suffix";
     case OPTION_DURATION:
         return "a number with a ms, s, m or h suffix";
     case OPTION_UINT:
@@ -226,12 +230,41 @@ static const char *expected_form(const struct option_def *def)
         return def->choices;
     case OPTION_BOOL:
         return "true or false";
+    case OPTION_PORT:
+        return "a port number from 0 to 65535";
+    case OPTION_ADDRESS:
+        return "IP:PORT, such as 127.0.0.1:9464 or [::1]:9464";
     case OPTION_LIST:
         return "a list of strings";
     case OPTION_STRING:
         break;
     }
     return "a string";
+}
+
+/* True for "IPv4:PORT" and "[IPv6]:PORT" with a port from 1 to 65535. */
+static bool address_is_valid(const char *address)
+{
+    const char *colon = strrchr(address, ':');
+    struct sockaddr_in6 ipv6;
+    struct sockaddr_in ipv4;
+    _cleanup_free_ char *host = NULL;
+    char *end;
+    long port;
+
+    if (colon == NULL)
+        return false;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+        return false;
+    if (address[0] == '[') {
+        if (colon - address < 3 || colon[-1] != ']')
+            return false;
+        host = xstrndup(address + 1, (size_t)(colon - address - 2));
+        return uv_ip6_addr(host, (int)port, &ipv6) == 0;
+    }
+    host = xstrndup(address, (size_t)(colon - address));
+    return uv_ip4_addr(host, (int)port, &ipv4) == 0;
 }
 
 /* True for "/x", and on Windows also for "C:/x" and "C:\\x". */
@@ -284,7 +317,21 @@ static int parse_value(struct hostcri_config *config, const struct option_def *d
             return -1;
         break;
     case OPTION_BYTES:
-        return parse_bytes(value, field);
+        /* A limit under 1 KiB would reject even an empty request's headers and prefix. */
+        if (parse_bytes(value, field) < 0 || *(uint64_t *)field < 1024)
+            return -1;
+        return 0;
+    case OPTION_PORT: {
+        char *end;
+
+        if (parse_uint(value, field, &end) < 0 || *end != '\0' || *(uint64_t *)field > 65535)
+            return -1;
+        return 0;
+    }
+    case OPTION_ADDRESS:
+        if (!address_is_valid(value))
+            return -1;
+        break;
     case OPTION_DURATION:
         return parse_duration_ms(value, field);
     case OPTION_UINT: {
@@ -385,7 +432,7 @@ void config_free(struct hostcri_config *config)
         enum option_type type = options[i].type;
 
         if (type == OPTION_STRING || type == OPTION_PATH || type == OPTION_ENDPOINT ||
-            type == OPTION_CHOICE) {
+            type == OPTION_CHOICE || type == OPTION_ADDRESS) {
             char **field = field_of(config, &options[i]);
 
             free(*field);
@@ -459,6 +506,13 @@ static int load_registry(const struct yaml_source *source, const char *host, yam
         _cleanup_free_ char *full_key = xasprintf("registries.%s.%s", host, key ? key : "?");
         char **field = NULL;
 
+        if (key && strcmp(key, "mirrors") != 0 && strcmp(key, "insecure") != 0 &&
+            strcmp(key, "username") != 0 && strcmp(key, "password") != 0 &&
+            strcmp(key, "identity_token") != 0)
+            return yaml_error(source, key_node, err,
+                              "unknown key: use mirrors, insecure, username, password or "
+                              "identity_token",
+                              full_key);
         if (key && strcmp(key, "mirrors") == 0 && value_node->type == YAML_SEQUENCE_NODE) {
             if (load_string_list(source, value_node, full_key, &registry->mirrors, err) < 0)
                 return -1;
@@ -676,16 +730,22 @@ int config_parse_args(struct hostcri_config *config, int argc, char **argv, bool
 void config_print_help(FILE *out, const char *program)
 {
     fprintf(out,
-            "Usage: %s [--config FILE] [OPTIONS]\n\n"
+            "Usage: %s [--config FILE] [OPTIONS]\n"
+            "       %s config default       print every option at its default as YAML\n"
+            "       %s config check FILE    validate a configuration file\n\n"
             "hostcri serves the Kubernetes CRI v1 (RuntimeService and ImageService) and runs\n"
             "every pod as host processes held in a job (a cgroup on Linux).\n\n"
             "Options (flags override the config file; the YAML key is in brackets):\n"
             "  --config FILE  YAML configuration file (default: none)\n",
-            program);
+            program, program, program);
     for (size_t i = 0; i < ARRAY_SIZE(options); i++)
-        fprintf(out, "  --%s VALUE  [%s]\n      %s (default: %s)\n", options[i].flag,
-                options[i].key, options[i].help,
-                options[i].default_value ? options[i].default_value : "none");
+        if (options[i].default_value != NULL || strstr(options[i].help, "(default:") == NULL)
+            fprintf(out, "  --%s VALUE  [%s]\n      %s (default: %s)\n", options[i].flag,
+                    options[i].key, options[i].help,
+                    options[i].default_value ? options[i].default_value : "none");
+        else
+            fprintf(out, "  --%s VALUE  [%s]\n      %s\n", options[i].flag, options[i].key,
+                    options[i].help);
     fprintf(out, "  --help     print this text\n  --version  print the version\n\n"
                  "Per-registry settings exist in the config file only:\n"
                  "  registries:\n"
@@ -693,7 +753,11 @@ void config_print_help(FILE *out, const char *program)
                  "      mirrors: [\"https://mirror.example:5000\"]  # tried in order first\n"
                  "      insecure: false    # true allows plain HTTP and unverified TLS\n"
                  "      username: user     # credentials when a pull request has none\n"
-                 "      password: secret\n");
+                 "      password: secret\n"
+                 "      identity_token: token  # an OAuth2 refresh token, instead of a password\n"
+                 "A registry's TLS files go in <images.certs_dir>/<host:port>/ (ca.crt,\n"
+                 "client.cert, client.key); a hosts.toml there, as containerd reads it, is\n"
+                 "honoured too.\n");
 }
 
 /* Writes s as a YAML double-quoted scalar. */
@@ -760,7 +824,8 @@ void config_print_default(FILE *out)
                  "#    mirrors: [\"https://mirror.example:5000\"]  # tried in order first\n"
                  "#    insecure: false  # true allows plain HTTP and unverified TLS\n"
                  "#    username: user   # credentials when a pull request has none\n"
-                 "#    password: secret\n");
+                 "#    password: secret\n"
+                 "#    identity_token: token  # an OAuth2 refresh token, instead of a password\n");
 }
 
 static json_t *value_to_json(const struct hostcri_config *config, const struct option_def *def)
@@ -770,6 +835,7 @@ static json_t *value_to_json(const struct hostcri_config *config, const struct o
     switch (def->type) {
     case OPTION_BYTES:
     case OPTION_UINT:
+    case OPTION_PORT:
         return json_integer((json_int_t) * (const uint64_t *)field);
     case OPTION_DURATION:
         return json_integer((json_int_t) * (const uint64_t *)field);

@@ -75,11 +75,12 @@ trap stop_testbed EXIT
 
 step "install dependencies" scripts/install-deps.sh test || exit 1
 step "format" scripts/check-format.sh
-step "build" build build -DHOSTCRI_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
+step "build" build build -DHOSTCRI_WERROR=ON -DHOSTCRI_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo ||
+    exit 1
 # Unit tests of the registry client pull from the testbed too, so it starts first.
 step "start the test registry" start_testbed
 step "unit tests" run_ctest build
-step "build with ASan and UBSan" build build-asan -DHOSTCRI_WERROR=ON -DHOSTCRI_SANITIZE=ON \
+step "build with ASan and UBSan" build build-asan -DHOSTCRI_WERROR=ON -DHOSTCRI_SANITIZE=ON -DHOSTCRI_TESTS=ON \
     -DCMAKE_BUILD_TYPE=Debug &&
     step "unit tests under ASan and UBSan" run_ctest build-asan &&
     step "gRPC tests under ASan and UBSan" env HOSTCRI_BINARY_DIR="$source_dir/build-asan" \

@@ -39,17 +39,27 @@ class CriClient:
         response_class = getattr(self.api, descriptor.output_type.name)
         return descriptor, request_class, response_class
 
-    def call(self, service, name, request=None, timeout=30, **fields):
-        """Call a unary RPC; request defaults to a message built from fields."""
+    def call(self, service, name, request=None, timeout=None, deadline=None, **fields):
+        """Call a unary RPC; request defaults to a message built from fields.
+
+        The call's deadline is `deadline`, else `timeout`, in seconds (default 30). When the
+        request is built from fields and its message has a `timeout` field (StopContainer,
+        ExecSync), `timeout` sets that field instead, so it is never taken for the deadline.
+        """
         _, request_class, response_class = self._method(service, name)
         if request is None:
+            if timeout is not None and "timeout" in request_class.DESCRIPTOR.fields_by_name:
+                fields["timeout"] = timeout
+                timeout = None
             request = request_class(**fields)
+        if deadline is None:
+            deadline = timeout if timeout is not None else 30
         stub = self.channel.unary_unary(
             f"/runtime.v1.{service}/{name}",
             request_serializer=request_class.SerializeToString,
             response_deserializer=response_class.FromString,
         )
-        return stub(request, timeout=timeout)
+        return stub(request, timeout=deadline)
 
     def stream(self, service, name, request=None, timeout=None, **fields):
         """Call a server-streaming RPC; returns the response iterator (a grpc.Call)."""
@@ -63,10 +73,12 @@ class CriClient:
         )
         return stub(request, timeout=timeout)
 
-    def runtime(self, name, request=None, timeout=30, **fields):
+    def runtime(self, name, request=None, timeout=None, **fields):
         return self.call("RuntimeService", name, request, timeout, **fields)
 
-    def image(self, name, request=None, timeout=120, **fields):
+    def image(self, name, request=None, timeout=None, **fields):
+        if timeout is None and "deadline" not in fields:
+            fields["deadline"] = 120
         return self.call("ImageService", name, request, timeout, **fields)
 
     def raw(self, path, payload, timeout=30):

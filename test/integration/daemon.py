@@ -11,7 +11,8 @@ from cri_client import SOURCE_DIR
 
 def find_binary(name="hostcri"):
     """The daemon under test: $HOSTCRI_BINARY_DIR/<name>, else build/<name>."""
-    build_dir = os.environ.get("HOSTCRI_BINARY_DIR", os.path.join(SOURCE_DIR, "build"))
+    build_dir = os.path.abspath(os.environ.get("HOSTCRI_BINARY_DIR",
+                                               os.path.join(SOURCE_DIR, "build")))
     path = os.path.join(build_dir, name)
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"{path} not found: build hostcri first or set HOSTCRI_BINARY_DIR")
