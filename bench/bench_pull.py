@@ -13,8 +13,8 @@ times, and at the end it stops the testbed with stop-registry.sh --purge. The im
 
 Each image is pulled from the plain-HTTP registry instance and from the HTTPS one (--transports),
 both tools from the same instance. Each repetition starts from empty directories: a fresh
-hostcri daemon with a new root, a new OCI layout and bundle for skopeo and umoci; the two tools
-take turns going first. The directories are removed only after the last repetition of an image
+hostcri daemon with a new root, and a new OCI layout and bundle for skopeo and umoci. The two
+tools take turns going first. The directories are removed only after the last repetition of an image
 and transport, followed by a wait (--settle, see settle()), so a big image needs about 1 GB of
 free space in $TMPDIR per repetition. Dirty pages are written back (sync) before each timed
 run, so that one run's writeback does not slow down the next.
@@ -295,12 +295,12 @@ class Bench:
 def settle(seconds):
     """Write back dirty pages, then wait until the inodes freed before are no longer recent.
 
-    On an ext4 file system without a journal (the root file system of the machine these
-    figures were taken on), allocating an inode skips every inode freed in the last 60 seconds,
-    or 300 more while its inode table block is dirty (recently_deleted() in Linux's
-    fs/ext4/ialloc.c). So removing the previous runs' trees right before a run makes that
-    run's unpack slower. Each image and transport therefore keeps the trees
-    of its repetitions until its last repetition, and the next one starts after this wait.
+    The root file system of the machine these figures were taken on is ext4 without a journal.
+    There, allocating an inode skips every inode freed in the last 60 seconds, or 300 more
+    while its inode table block is dirty (recently_deleted() in Linux's fs/ext4/ialloc.c).
+    So removing the previous runs' trees right before a run makes that run's unpack slower.
+    Each image and transport therefore keeps the trees of its repetitions until its last
+    repetition, and the next one starts after this wait.
     """
     os.sync()
     time.sleep(seconds)

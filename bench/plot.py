@@ -106,9 +106,9 @@ unset multiplot
 
 
 def plot_pull(results, out_path):
-    """Median cold pull time per tool, one panel per image with the registry transports side by
-    side; the error bars run from the fastest to the slowest repetition, the label over the
-    skopeo bar is the ratio of the medians (skopeo copy + umoci unpack / hostcri)."""
+    """Median cold pull time per tool, in one panel per image with the registry transports side
+    by side. The error bars run from the fastest to the slowest repetition. The label over the
+    skopeo bar is the ratio of the medians (skopeo copy + umoci unpack, divided by hostcri)."""
     panels = []
     for image, sizes in results["images"].items():
         top = 0
