@@ -86,7 +86,16 @@ static int on_data_chunk_recv_cb(nghttp2_session *session, uint8_t flags, int32_
 
 static int on_frame_send_cb(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
+    struct cri_connection *connection = connection_of(session, user_data);
     int32_t stream_id = frame->hd.stream_id;
+
+    /* nghttp2 ends a connection that breaks the protocol with a GOAWAY of its own. */
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+        !connection->protocol_error_logged)
+        log_warn("connection %u: closing after an HTTP/2 protocol error: %s%s%.*s", connection->id,
+                 nghttp2_http2_strerror(frame->goaway.error_code),
+                 frame->goaway.opaque_data_len ? ": " : "", (int)frame->goaway.opaque_data_len,
+                 (const char *)frame->goaway.opaque_data);
 
     /*
      * Once the response has ended (trailers sent), a client still sending its request is told
@@ -158,9 +167,10 @@ void connection_receive(struct cri_connection *connection, const uint8_t *data, 
     consumed = nghttp2_session_mem_recv(connection->session, data, length);
     connection->in_recv = false;
     if (consumed < 0) {
-        /* A protocol error ends this connection only; nghttp2 queued a GOAWAY if it could. */
+        /* A protocol error ends this connection only; nghttp2 queues a GOAWAY if it can. */
         log_warn("connection %u: closing after an HTTP/2 protocol error: %s", connection->id,
                  nghttp2_strerror((int)consumed));
+        connection->protocol_error_logged = true;
         uv_read_stop((uv_stream_t *)&connection->pipe);
         nghttp2_session_terminate_session(connection->session, NGHTTP2_PROTOCOL_ERROR);
     }

@@ -85,6 +85,7 @@ struct cri_connection {
     bool in_send;       /* inside nghttp2_session_mem_send */
     bool flush_pending; /* output was queued while sending was not allowed */
     bool goaway_sent;
+    bool protocol_error_logged; /* the reason for a protocol-error GOAWAY is in the log */
     size_t write_queue_bytes;
 };
 
