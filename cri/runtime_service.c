@@ -199,17 +199,15 @@ void runtime_service_create_container(struct rpc_call *call, const void *request
 void runtime_service_start_container(struct rpc_call *call, const void *request)
 {
     const Runtime__V1__StartContainerRequest *req = request;
-    Runtime__V1__StartContainerResponse response = RUNTIME__V1__START_CONTAINER_RESPONSE__INIT;
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
+    struct empty_reply *reply;
 
     if (runtime == NULL || require_id(call, req->container_id, "container_id") < 0)
         return;
-    if (runtime_container_start(runtime, req->container_id, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, &response);
+    reply = empty_reply_new(call, &runtime__v1__start_container_response__descriptor);
+    if (runtime_container_start(runtime, req->container_id, reply_empty_cb, reply, &err) < 0)
+        fail_empty_reply(reply, &err);
 }
 
 void runtime_service_stop_container(struct rpc_call *call, const void *request)

@@ -130,8 +130,10 @@ static int fill_spec(const struct container *container, const struct container_p
     return 0;
 }
 
-static int start_job(struct container *container, struct sandbox *sandbox, int *pid,
-                     struct error *err)
+static void container_started_cb(struct job_container *job, int pid, const struct error *err,
+                                 void *data);
+
+static int start_job(struct container *container, struct sandbox *sandbox, struct error *err)
 {
     struct container_process process;
     struct job_container_spec spec;
@@ -147,7 +149,8 @@ static int start_job(struct container *container, struct sandbox *sandbox, int *
     if (rc == 0 && container->job == NULL)
         rc = job_container_create(sandbox->pod, container->record.id, &container->job, err);
     if (rc == 0)
-        rc = job_container_start(container->job, &spec, container_exit_cb, container, pid, err);
+        rc = job_container_start(container->job, &spec, container_started_cb, container_exit_cb,
+                                 container, err);
     process_clear(&process);
     return rc;
 }
@@ -177,15 +180,80 @@ static void record_start_error(struct container *container, const struct error *
                                  RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
 }
 
-int runtime_container_start(struct runtime *runtime, const char *id, struct error *err)
+/* Takes the pending StartContainer's callback off the container. */
+static runtime_done_cb take_start_cb(struct container *container, void **data)
+{
+    runtime_done_cb cb = container->start_cb;
+
+    *data = container->start_data;
+    container->starting = false;
+    container->start_cb = NULL;
+    container->start_data = NULL;
+    return cb;
+}
+
+static void start_succeeded(struct container *container, int pid)
+{
+    _cleanup_error_ struct error save_err = ERROR_INIT;
+
+    set_state(container, RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    container->record.started_at = time_now_ns();
+    container->record.pid = pid;
+    /* The process runs even when the record cannot be written; a restart finds it through
+     * its job state, so the call still succeeds. */
+    container_save(container, &save_err);
+    log_info_id("container", container->record.id, "started container, init pid %d", pid);
+    runtime_emit_container_event(container->runtime, container->record.id,
+                                 container->record.sandbox_id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
+}
+
+/* The job's start callback: records the outcome, replies, then applies the stops that came
+ * during the start. */
+static void container_started_cb(struct job_container *job, int pid, const struct error *err,
+                                 void *data)
+{
+    struct container *container = data;
+    _cleanup_error_ struct error start_err = ERROR_INIT;
+    void *cb_data = NULL;
+    runtime_done_cb cb = take_start_cb(container, &cb_data);
+
+    if (err == NULL) {
+        start_succeeded(container, pid);
+        container_arm_waiters(container);
+        cb(NULL, cb_data);
+        return;
+    }
+    error_set(&start_err, err->code, "%s", err->message ? err->message : "start failed");
+    error_prefix(&start_err, "start container %s", container->record.id);
+    record_start_error(container, &start_err);
+    cb(&start_err, cb_data);
+    /* Last: a waiting RemoveContainer may free the container. */
+    container_complete_waiters(container, NULL);
+}
+
+void container_cancel_start(struct container *container, const struct error *err)
+{
+    void *cb_data = NULL;
+    runtime_done_cb cb;
+
+    if (!container->starting)
+        return;
+    cb = take_start_cb(container, &cb_data);
+    cb(err, cb_data);
+}
+
+int runtime_container_start(struct runtime *runtime, const char *id, runtime_done_cb cb, void *data,
+                            struct error *err)
 {
     struct container *container = runtime_find_container(runtime, id, err);
     struct sandbox *sandbox;
-    _cleanup_error_ struct error save_err = ERROR_INIT;
-    int pid = 0;
 
     if (container == NULL)
         return -1;
+    if (container->starting)
+        return error_set(err, ERROR_FAILED_PRECONDITION, "container %s is already starting",
+                         container->record.id);
     if (container->record.state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED)
         return error_set(err, ERROR_FAILED_PRECONDITION,
                          "container %s is in state %s: only a created container can start",
@@ -197,20 +265,14 @@ int runtime_container_start(struct runtime *runtime, const char *id, struct erro
                          "container %s: its sandbox %s is not ready", container->record.id,
                          container->record.sandbox_id);
 
-    if (start_job(container, sandbox, &pid, err) < 0) {
+    if (start_job(container, sandbox, err) < 0) {
         error_prefix(err, "start container %s", container->record.id);
         record_start_error(container, err);
         return -1;
     }
-    set_state(container, RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING);
-    container->record.started_at = time_now_ns();
-    container->record.pid = pid;
-    /* The process runs even when the record cannot be written; a restart finds it through
-     * its job state, so the call still succeeds. */
-    container_save(container, &save_err);
-    log_info_id("container", container->record.id, "started container, init pid %d", pid);
-    runtime_emit_container_event(runtime, container->record.id, container->record.sandbox_id,
-                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
+    container->starting = true;
+    container->start_cb = cb;
+    container->start_data = data;
     return 0;
 }
 
@@ -223,6 +285,9 @@ int container_remove_stopped(struct container *container, struct error *err)
 
     if (container->record.state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
         return error_set(err, ERROR_FAILED_PRECONDITION, "container %s is still running",
+                         container->record.id);
+    if (container->starting)
+        return error_set(err, ERROR_FAILED_PRECONDITION, "container %s is starting",
                          container->record.id);
     if (container->job && job_container_remove(container->job, err) < 0)
         return error_prefix(err, "remove container %s", container->record.id);

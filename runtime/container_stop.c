@@ -151,16 +151,46 @@ static void stopped_at_once_cb(void *data)
     waiter_complete(waiter, NULL);
 }
 
+/* Sends the stop signal, or kills at once for a zero timeout, and starts the waiter's timer. */
+static void arm_waiter(struct container *container, struct stop_waiter *waiter)
+{
+    uint64_t wait_ms;
+
+    waiter->awaiting_start = false;
+    uv_timer_init(container->runtime->loop, &waiter->timer);
+    waiter->timer.data = waiter;
+    waiter->timer_started = true;
+    if (waiter->timeout_ms <= 0) {
+        waiter->killed = true;
+        kill_all(container);
+        wait_ms = (uint64_t)container->runtime->kill_timeout_ms;
+    } else {
+        if (!container->stop_signal_sent)
+            send_stop_signal(container);
+        wait_ms = (uint64_t)waiter->timeout_ms;
+    }
+    uv_timer_start(&waiter->timer, waiter_timer_cb, wait_ms, 0);
+}
+
+void container_arm_waiters(struct container *container)
+{
+    for (struct stop_waiter *waiter = container->waiters; waiter; waiter = waiter->next) {
+        if (waiter->awaiting_start)
+            arm_waiter(container, waiter);
+    }
+}
+
 void container_stop(struct container *container, int64_t timeout_ms, runtime_done_cb cb, void *data)
 {
     struct stop_waiter *waiter = xcalloc(1, sizeof(*waiter));
-    uint64_t wait_ms;
 
     waiter->container = container;
     waiter->cb = cb;
     waiter->data = data;
-    if (container->record.state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
-        container->job == NULL) {
+    waiter->timeout_ms = timeout_ms;
+    if (!container->starting &&
+        (container->record.state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+         container->job == NULL)) {
         /* Nothing runs: succeed from the loop. A failure to schedule is a broken loop. */
         if (runtime_defer(container->runtime->loop, stopped_at_once_cb, waiter, NULL) < 0)
             abort();
@@ -171,19 +201,12 @@ void container_stop(struct container *container, int64_t timeout_ms, runtime_don
 
     waiter->next = container->waiters;
     container->waiters = waiter;
-    uv_timer_init(container->runtime->loop, &waiter->timer);
-    waiter->timer.data = waiter;
-    waiter->timer_started = true;
-    if (timeout_ms <= 0) {
-        waiter->killed = true;
-        kill_all(container);
-        wait_ms = (uint64_t)container->runtime->kill_timeout_ms;
-    } else {
-        if (!container->stop_signal_sent)
-            send_stop_signal(container);
-        wait_ms = (uint64_t)timeout_ms;
-    }
-    uv_timer_start(&waiter->timer, waiter_timer_cb, wait_ms, 0);
+    /* During a start, the stop waits for the start to end. It then stops the running
+     * container, or completes at once when the start failed. */
+    if (container->starting)
+        waiter->awaiting_start = true;
+    else
+        arm_waiter(container, waiter);
 }
 
 int runtime_container_stop(struct runtime *runtime, const char *id, int64_t timeout_seconds,

@@ -75,8 +75,8 @@ int runtime_container_update_resources(struct runtime *runtime, const char *id,
                          "linux resources are missing: hostcri changes only Linux limits");
 
     limits = job_resources_of(resources);
-    if (state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING && container->job &&
-        job_container_update(container->job, &limits, err) < 0)
+    if ((state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING || container->starting) &&
+        container->job && job_container_update(container->job, &limits, err) < 0)
         return error_prefix(err, "update the resources of container %s", container->record.id);
     if (record_resources(container, resources, err) < 0)
         return -1;

@@ -253,17 +253,28 @@ int job_container_create(struct job_pod *pod, const char *container_id, struct j
                          struct error *err);
 
 /*
+ * The start callback of a container job. On success err is NULL and init_pid is the host pid
+ * of the init process; on failure init_pid is 0 and err (valid only during the call) says why.
+ * Runs on the loop thread.
+ */
+typedef void (*job_start_cb)(struct job_container *container, int init_pid, const struct error *err,
+                             void *data);
+
+/*
  * Starts the container: applies the resources, then launches a detached monitor, which sets up
  * the mount namespace, rootfs and mounts, starts the init process inside the job as spec's user
- * and copies its output to the log. Blocks the calling thread until the monitor reports success
- * or failure, normally within milliseconds and at most 60 s. So a missing program, an unknown
- * user or a mount failure fails this call with the monitor's message and a code such as
- * ERROR_NOT_FOUND, and the core then marks the container EXITED with reason StartError. On
- * success *init_pid is the host pid of the init process, and exit_cb runs once after the init
- * process has exited and the job is empty. spec is only read during the call.
+ * and copies its output to the log. Never waits for the monitor: the libuv rule of this header
+ * applies. A synchronous failure (resources, state files, the monitor program) returns -1 and
+ * start_cb never runs. Otherwise start_cb runs exactly once, later, from the loop, with the init
+ * pid or with the monitor's error (a missing program, an unknown user or a mount failure, with a
+ * code such as ERROR_NOT_FOUND; ERROR_DEADLINE_EXCEEDED when the monitor sends no report within
+ * 60 s), unless the handle is released first. After a successful start_cb, exit_cb runs once
+ * after the init process has exited and the job is empty. data goes to both callbacks. A second
+ * start while one is pending fails with ERROR_FAILED_PRECONDITION. spec is only read during the
+ * call.
  */
 int job_container_start(struct job_container *container, const struct job_container_spec *spec,
-                        job_exit_cb exit_cb, void *data, int *init_pid, struct error *err);
+                        job_start_cb start_cb, job_exit_cb exit_cb, void *data, struct error *err);
 
 /*
  * Reopens a container after a daemon restart. When its monitor still runs, *out is a running
@@ -360,8 +371,8 @@ int job_container_pids(const struct job_container *container, int **pids, size_t
 int job_container_remove(struct job_container *container, struct error *err);
 
 /*
- * Frees the handle. A pending exit callback is cancelled and never runs; the processes keep
- * running under their monitor. The memory is freed later from the loop.
+ * Frees the handle. A pending start or exit callback is cancelled and never runs; the processes
+ * keep running under their monitor. The memory is freed later from the loop.
  */
 void job_container_release(struct job_container *container);
 

@@ -210,8 +210,10 @@ void runtime_close(struct runtime *runtime)
     runtime_cancel_exec_syncs(runtime);
     runtime_forget_measurements(runtime);
     runtime_release_orphans(runtime);
-    for (size_t i = 0; i < runtime->n_containers; i++)
+    for (size_t i = 0; i < runtime->n_containers; i++) {
+        container_cancel_start(runtime->containers[i], &cancelled);
         container_complete_waiters(runtime->containers[i], &cancelled);
+    }
     for (size_t i = 0; i < runtime->n_containers; i++)
         container_free(runtime->containers[i]);
     for (size_t i = 0; i < runtime->n_sandboxes; i++)

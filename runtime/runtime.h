@@ -157,11 +157,16 @@ int runtime_container_create(struct runtime *runtime, const char *sandbox_id,
                              struct error *err);
 
 /*
- * StartContainer: starts the container's process in its job. Blocks the loop while the
- * monitor starts it (at most a few seconds). A start failure leaves the container EXITED with
- * reason StartError and returns the cause.
+ * StartContainer: starts the container's process in its job without blocking the loop. A
+ * synchronous failure returns -1 and cb never runs; otherwise cb runs once, later, with NULL
+ * once the container runs (CONTAINER_STARTED is emitted first) or with the cause of a start
+ * failure. Either kind of start failure leaves the container EXITED with reason StartError. The
+ * container stays CREATED while the start is pending: a second start then fails with
+ * FAILED_PRECONDITION, and a stop or remove waits for the start to end, then stops the running
+ * container (or completes at once when the start failed).
  */
-int runtime_container_start(struct runtime *runtime, const char *id, struct error *err);
+int runtime_container_start(struct runtime *runtime, const char *id, runtime_done_cb cb, void *data,
+                            struct error *err);
 
 /*
  * StopContainer: sends the stop signal (the config's stop_signal, else the image's

@@ -43,6 +43,8 @@ struct stop_waiter {
     uv_timer_t timer;
     bool timer_started;
     bool killed; /* SIGKILL was sent for this waiter; the timer now bounds the wait for exit */
+    bool awaiting_start; /* queued during a pending start: armed when the start ends */
+    int64_t timeout_ms;  /* the grace period, kept until the waiter is armed */
     runtime_done_cb cb;
     void *data;
     struct stop_waiter *next;
@@ -56,6 +58,10 @@ struct container {
     int stop_signal; /* resolved at create time: POSIX number */
     struct stop_waiter *waiters;
     bool removing;
+    /* A StartContainer in progress: the state stays CREATED until start_cb runs. */
+    bool starting;
+    runtime_done_cb start_cb;
+    void *start_data;
     /* The previous CPU sample, for the usage_nano_cores rate of the statistics. */
     uint64_t last_cpu_ns;
     int64_t last_cpu_sample_ns;
@@ -151,6 +157,15 @@ int container_remove_stopped(struct container *container, struct error *err);
 
 /* Completes every waiter of container with err (NULL for success). */
 void container_complete_waiters(struct container *container, const struct error *err);
+
+/* Arms the stop waiters queued while the container was starting, now that it runs. */
+void container_arm_waiters(struct container *container);
+
+/*
+ * Completes a pending StartContainer with err before the runtime closes; the job's start
+ * callback is cancelled when the container's job is released.
+ */
+void container_cancel_start(struct container *container, const struct error *err);
 
 /*
  * Kills and removes the job of a container that no record lists, as found after a restart:

@@ -4,9 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +19,7 @@
 #include "common/util.h"
 #include "runtime/linux/monitor_files.h"
 
-/* Setting up overlayfs and the volumes takes milliseconds; this only bounds a stuck monitor. */
-#define START_REPORT_TIMEOUT_MS 60000
-#define REPORT_FD 3
-
-extern char **environ;
-
-static char *container_file(const struct job_container *container, const char *name)
+char *job_container_file(const struct job_container *container, const char *name)
 {
     return xasprintf("%s/%s", container->dir, name);
 }
@@ -71,6 +63,8 @@ void job_container_release(struct job_container *container)
         return;
     container->released = true;
     container->exit_cb = NULL;
+    if (container->start != NULL)
+        job_start_cancel(container->start);
     if (container->poll_started)
         uv_close((uv_handle_t *)&container->poll, handle_closed_cb);
     container->poll_started = false;
@@ -82,7 +76,7 @@ int job_container_create(struct job_pod *pod, const char *container_id, struct j
 {
     struct job_runtime *runtime = pod->runtime;
     struct job_container *container = container_new(runtime, container_id);
-    _cleanup_free_ char *record = container_file(container, "cgroup");
+    _cleanup_free_ char *record = job_container_file(container, "cgroup");
 
     container->path = cgroup_container_path(runtime->driver, pod->path, container_id);
     if (access(container->dir, F_OK) == 0) {
@@ -109,14 +103,14 @@ int job_container_create(struct job_pod *pod, const char *container_id, struct j
 /* The exit file: the spec's exit_file when the core chose one, else the default. */
 static char *exit_path(const struct job_container *container)
 {
-    _cleanup_free_ char *spec_path = container_file(container, MONITOR_SPEC_FILE);
+    _cleanup_free_ char *spec_path = job_container_file(container, MONITOR_SPEC_FILE);
     struct monitor_spec spec;
     char *path = NULL;
 
     if (monitor_spec_read(spec_path, &spec, NULL) == 0 && spec.exit_file != NULL)
         path = steal_pointer(&spec.exit_file);
     monitor_spec_clear(&spec);
-    return path ? path : container_file(container, MONITOR_EXIT_FILE);
+    return path ? path : job_container_file(container, MONITOR_EXIT_FILE);
 }
 
 static bool exit_file_exists(const struct job_container *container)
@@ -171,13 +165,9 @@ static void deferred_exit_cb(uv_timer_t *handle)
     deliver_exit(handle->data);
 }
 
-/*
- * Watches the monitor through a pidfd; when it is already gone, schedules the exit callback
- * on the loop instead. Either way exit_cb runs once, later.
- */
-static int watch_monitor(struct job_container *container, struct error *err)
+int job_container_watch(struct job_container *container, struct error *err)
 {
-    _cleanup_free_ char *pid_path = container_file(container, MONITOR_PID_FILE);
+    _cleanup_free_ char *pid_path = job_container_file(container, MONITOR_PID_FILE);
     bool alive = false;
     pid_t pid = 0;
     int fd;
@@ -204,188 +194,6 @@ static int watch_monitor(struct job_container *container, struct error *err)
     return 0;
 }
 
-/* ---- Start --------------------------------------------------------------------------------- */
-
-static void fill_monitor_spec(const struct job_container *container,
-                              const struct job_container_spec *spec, struct monitor_spec *out)
-{
-    struct job_runtime *runtime = container->runtime;
-
-    memset(out, 0, sizeof(*out));
-    out->id = container->id;
-    out->cgroup_root = runtime->cgroups.root;
-    out->cgroup_path = container->path;
-    out->monitor_cgroup = runtime->monitor_cgroup;
-    out->argv = (char **)spec->argv;
-    out->env = (char **)spec->env;
-    out->cwd = (char *)spec->working_dir;
-    out->username = (char *)spec->user.username;
-    out->has_uid = spec->user.has_uid;
-    out->uid = spec->user.uid;
-    out->has_gid = spec->user.has_gid;
-    out->gid = spec->user.gid;
-    out->groups = (uint32_t *)spec->user.groups;
-    out->n_groups = spec->user.n_groups;
-    out->container_dir = (char *)spec->rootfs.container_dir;
-    out->readonly_rootfs = spec->rootfs.readonly;
-    out->mount_point =
-        (char *)(spec->rootfs.mount_point ? spec->rootfs.mount_point : runtime->mount_point);
-    out->log_path = (char *)spec->log_path;
-    out->stdin_open = spec->stdin_open;
-    out->stdin_once = spec->stdin_once;
-    out->tty = spec->tty;
-    out->has_oom_score_adj = spec->has_oom_score_adj;
-    out->oom_score_adj = spec->oom_score_adj;
-    out->exit_file = (char *)spec->exit_file;
-    out->grace_ms = runtime->grace_ms;
-}
-
-static int write_spec(const struct job_container *container, const struct job_container_spec *spec,
-                      struct error *err)
-{
-    _cleanup_free_ char *path = container_file(container, MONITOR_SPEC_FILE);
-    _cleanup_strv_ char **layers = xcalloc(spec->rootfs.n_layers + 1, sizeof(char *));
-    _cleanup_free_ struct monitor_mount *mounts = xcalloc(spec->n_mounts + 1, sizeof(*mounts));
-    struct monitor_spec out;
-
-    fill_monitor_spec(container, spec, &out);
-    for (size_t i = 0; i < spec->rootfs.n_layers; i++)
-        layers[i] = xstrdup(spec->rootfs.layers[i]);
-    out.layers = spec->rootfs.n_layers > 0 ? layers : NULL;
-    for (size_t i = 0; i < spec->n_mounts; i++) {
-        mounts[i].host_path = (char *)spec->mounts[i].host_path;
-        mounts[i].container_path = (char *)spec->mounts[i].container_path;
-        mounts[i].readonly = spec->mounts[i].readonly;
-        mounts[i].propagation = spec->mounts[i].propagation;
-    }
-    out.mounts = mounts;
-    out.n_mounts = spec->n_mounts;
-    return monitor_spec_write(&out, path, err);
-}
-
-/* Starts the monitor in a new session with the report pipe as fd 3 and waits for the
- * launcher process, which exits as soon as the monitor has forked away from it. */
-static int launch_monitor(struct job_container *container, int report_write, struct error *err)
-{
-    const char *monitor_path = container->runtime->monitor_path;
-    char *argv[] = {(char *)monitor_path, container->dir, "3", NULL};
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t signals;
-    pid_t pid;
-    int status = 0;
-    int rc;
-
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, report_write, REPORT_FD);
-    posix_spawnattr_init(&attr);
-    sigemptyset(&signals);
-    posix_spawnattr_setsigmask(&attr, &signals);
-    sigfillset(&signals);
-    sigdelset(&signals, SIGKILL);
-    sigdelset(&signals, SIGSTOP);
-    posix_spawnattr_setsigdefault(&attr, &signals);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawn(&pid, monitor_path, &actions, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0)
-        return error_set_errno(err, ERROR_INTERNAL, rc, "run the monitor %s", monitor_path);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return error_set(err, ERROR_INTERNAL, "the monitor %s failed to start (status 0x%x)",
-                         monitor_path, (unsigned)status);
-    return 0;
-}
-
-/* Reads "OK <pid> <clamped>" or "ERR <code> <message>" from the monitor. */
-static int read_report(struct job_container *container, int fd, int *init_pid, struct error *err)
-{
-    char line[4096];
-    size_t length = 0;
-    int code = ERROR_INTERNAL;
-    int offset = 0;
-    int clamped = 0;
-
-    while (length < sizeof(line) - 1) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-
-        if (poll(&pfd, 1, START_REPORT_TIMEOUT_MS) == 0)
-            return error_set(err, ERROR_DEADLINE_EXCEEDED,
-                             "the monitor of container %s sent no start report within %d s",
-                             container->id, START_REPORT_TIMEOUT_MS / 1000);
-        n = read(fd, line + length, sizeof(line) - 1 - length);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        length += (size_t)n;
-        if (memchr(line, '\n', length) != NULL)
-            break;
-    }
-    line[length] = '\0';
-    line[strcspn(line, "\n")] = '\0';
-    if (sscanf(line, "OK %d %d", init_pid, &clamped) >= 1 && *init_pid > 0) {
-        if (clamped)
-            log_warn_id("container", container->id,
-                        "oom_score_adj not applied: lowering it needs CAP_SYS_RESOURCE, so the "
-                        "init process keeps the monitor's value");
-        return 0;
-    }
-    if (sscanf(line, "ERR %d %n", &code, &offset) == 1 && offset > 0)
-        return error_set(err, (enum error_code)code, "%s", line + offset);
-    return error_set(err, ERROR_INTERNAL,
-                     "the monitor of container %s exited without a start report; see %s/%s",
-                     container->id, container->dir, MONITOR_LOG_FILE);
-}
-
-static bool resources_set(const struct job_resources *resources)
-{
-    return resources->cpu_period_us != 0 || resources->cpu_quota_us != 0 ||
-           resources->cpu_shares != 0 || resources->cpu_maximum != 0 || resources->cpu_count != 0 ||
-           resources->memory_limit_bytes != 0 || !str_empty(resources->cpuset_cpus) ||
-           !str_empty(resources->cpuset_mems);
-}
-
-int job_container_start(struct job_container *container, const struct job_container_spec *spec,
-                        job_exit_cb exit_cb, void *data, int *init_pid, struct error *err)
-{
-    struct job_runtime *runtime = container->runtime;
-    _cleanup_close_ int report_read = -1;
-    _cleanup_close_ int report_write = -1;
-    int fds[2];
-
-    if (resources_set(&spec->resources) &&
-        cgroup_apply_resources(&runtime->cgroups, container->path, &spec->resources,
-                               runtime->host_cpus, err) < 0)
-        return error_prefix(err, "start container %s", container->id);
-    if (write_spec(container, spec, err) < 0)
-        return error_prefix(err, "start container %s", container->id);
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return error_set_errno(err, ERROR_INTERNAL, errno, "create the start report pipe");
-    report_read = fds[0];
-    report_write = fds[1];
-    if (launch_monitor(container, report_write, err) < 0)
-        return error_prefix(err, "start container %s", container->id);
-    close(steal_fd(&report_write));
-    if (read_report(container, report_read, init_pid, err) < 0)
-        return -1;
-
-    container->init_pid = *init_pid;
-    container->exit_cb = exit_cb;
-    container->data = data;
-    if (watch_monitor(container, err) < 0) {
-        container->exit_cb = NULL;
-        return error_prefix(err, "watch the monitor of container %s", container->id);
-    }
-    log_info_id("container", container->id, "started init process %d in cgroup %s", *init_pid,
-                container->path);
-    return 0;
-}
-
 /* ---- Reopen after a restart ---------------------------------------------------------------- */
 
 int job_container_open(struct job_runtime *runtime, const char *container_id, job_exit_cb exit_cb,
@@ -393,9 +201,9 @@ int job_container_open(struct job_runtime *runtime, const char *container_id, jo
                        struct job_exit_status *exited, struct error *err)
 {
     struct job_container *container = container_new(runtime, container_id);
-    _cleanup_free_ char *record = container_file(container, "cgroup");
-    _cleanup_free_ char *monitor_pid = container_file(container, MONITOR_PID_FILE);
-    _cleanup_free_ char *init_pid = container_file(container, MONITOR_INIT_PID_FILE);
+    _cleanup_free_ char *record = job_container_file(container, "cgroup");
+    _cleanup_free_ char *monitor_pid = job_container_file(container, MONITOR_PID_FILE);
+    _cleanup_free_ char *init_pid = job_container_file(container, MONITOR_INIT_PID_FILE);
     bool alive = false;
     pid_t pid = 0;
 
@@ -410,7 +218,7 @@ int job_container_open(struct job_runtime *runtime, const char *container_id, jo
         container->data = data;
         if (monitor_pid_file_read(init_pid, &pid, &alive, NULL) == 0 && alive)
             container->init_pid = pid;
-        if (watch_monitor(container, err) < 0) {
+        if (job_container_watch(container, err) < 0) {
             job_container_release(container);
             return -1;
         }
@@ -439,7 +247,7 @@ const char *job_container_cgroup(const struct job_container *container)
 
 int job_container_signal(struct job_container *container, int signal, struct error *err)
 {
-    _cleanup_free_ char *path = container_file(container, MONITOR_INIT_PID_FILE);
+    _cleanup_free_ char *path = job_container_file(container, MONITOR_INIT_PID_FILE);
     bool alive = false;
     pid_t pid = 0;
 
@@ -464,7 +272,7 @@ int job_container_kill_all(struct job_container *container, struct error *err)
 
 int job_container_reopen_log(struct job_container *container, struct error *err)
 {
-    _cleanup_free_ char *path = container_file(container, MONITOR_PID_FILE);
+    _cleanup_free_ char *path = job_container_file(container, MONITOR_PID_FILE);
     bool alive = false;
     pid_t pid = 0;
 

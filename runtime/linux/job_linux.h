@@ -1,8 +1,8 @@
 #ifndef HOSTCRI_RUNTIME_LINUX_JOB_LINUX_H
 #define HOSTCRI_RUNTIME_LINUX_JOB_LINUX_H
 
-/* Internal types of the Linux job backend, shared by job_linux.c, job_container.c and
- * job_exec.c. The rest of hostcri uses only runtime/job.h. */
+/* Internal types of the Linux job backend, shared by job_linux.c, job_container.c,
+ * job_start.c and job_exec.c. The rest of hostcri uses only runtime/job.h. */
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -35,6 +35,9 @@ struct job_pod {
     char *record_path;
 };
 
+/* A start in progress: the monitor's launcher and its start report (job_start.c). */
+struct job_start;
+
 struct job_container {
     struct job_runtime *runtime;
     char *id;
@@ -51,7 +54,23 @@ struct job_container {
     job_exit_cb exit_cb;
     void *data;
     bool released;
+    struct job_start *start; /* the pending start, or NULL */
 };
+
+/* "<container dir>/<name>". Returns a new string. */
+char *job_container_file(const struct job_container *container, const char *name);
+
+/*
+ * Watches the monitor of a started container through a pidfd, so that exit_cb runs once when
+ * it ends; when it is already gone, the exit callback is scheduled on the loop instead.
+ */
+int job_container_watch(struct job_container *container, struct error *err);
+
+/*
+ * Cancels a pending start when its container is released: the start callback never runs. The
+ * monitor keeps running; the start's handles close and free it later.
+ */
+void job_start_cancel(struct job_start *start);
 
 /* "<state_dir>/<kind>/<id>". Returns a new string. */
 char *job_state_path(const struct job_runtime *runtime, const char *kind, const char *id);

@@ -63,6 +63,15 @@ struct job_container {
     void *exit_data;
     uv_timer_t leftover_timer; /* ends processes that outlive the init process */
     bool leftover_timer_open;
+    /* A start reports from the loop: start_timer runs start_cb, and an exit seen before that
+     * waits for it (exit_deferred). */
+    uv_timer_t start_timer;
+    bool start_timer_open;
+    job_start_cb start_cb;
+    job_exit_cb pending_exit_cb;
+    bool exit_deferred;
+    bool released;
+    int open_handles; /* timers still to close before the memory is freed */
 };
 
 /* Registers container so that messages with its key reach it. Loop thread. */

@@ -97,6 +97,11 @@ static void report_exit(struct job_container *container)
     DWORD code = 0;
     job_exit_cb cb = container->exit_cb;
 
+    if (container->start_cb != NULL) {
+        /* The start callback has not run yet: the exit follows it. */
+        container->exit_deferred = true;
+        return;
+    }
     if (cb == NULL)
         return;
     container->exit_cb = NULL;
@@ -134,6 +139,7 @@ static void init_exited(struct job_container *container)
         uv_timer_init(container->runtime->loop, &container->leftover_timer);
         container->leftover_timer.data = container;
         container->leftover_timer_open = true;
+        container->open_handles++;
     }
     uv_timer_start(&container->leftover_timer, leftover_timer_cb,
                    (uint64_t)container->runtime->leftover_grace_ms, 0);
@@ -167,8 +173,24 @@ void job_windows_container_message(struct job_container *container,
     }
 }
 
+static void start_timer_cb(uv_timer_t *timer)
+{
+    struct job_container *container = timer->data;
+    job_start_cb cb = container->start_cb;
+
+    container->start_cb = NULL;
+    container->exit_cb = container->pending_exit_cb;
+    container->pending_exit_cb = NULL;
+    cb(container, (int)container->init_pid, NULL, container->exit_data);
+    /* The callback may have released the container, whose memory lives until the timer closes. */
+    if (!container->released && container->exit_deferred) {
+        container->exit_deferred = false;
+        report_exit(container);
+    }
+}
+
 int job_container_start(struct job_container *container, const struct job_container_spec *spec,
-                        job_exit_cb exit_cb, void *data, int *init_pid, struct error *err)
+                        job_start_cb start_cb, job_exit_cb exit_cb, void *data, struct error *err)
 {
     struct process_windows_spec process = {
         .argv = spec->argv,
@@ -185,9 +207,16 @@ int job_container_start(struct job_container *container, const struct job_contai
         return error_prefix(err, "start container %s", container->id);
     container->started_at_ns = time_now_ns();
     container->job_empty = false;
-    container->exit_cb = exit_cb;
+    container->start_cb = start_cb;
+    container->pending_exit_cb = exit_cb;
     container->exit_data = data;
-    *init_pid = (int)container->init_pid;
+    if (!container->start_timer_open) {
+        uv_timer_init(container->runtime->loop, &container->start_timer);
+        container->start_timer.data = container;
+        container->start_timer_open = true;
+        container->open_handles++;
+    }
+    uv_timer_start(&container->start_timer, start_timer_cb, 0, 0);
     log_info_id("container", container->id, "started init process %lu in job object %s",
                 (unsigned long)container->init_pid, container->name);
     return 0;
@@ -356,7 +385,10 @@ int job_container_remove(struct job_container *container, struct error *err)
 
 static void container_free_cb(uv_handle_t *handle)
 {
-    free(handle->data);
+    struct job_container *container = handle->data;
+
+    if (--container->open_handles == 0)
+        free(container);
 }
 
 void job_container_release(struct job_container *container)
@@ -372,11 +404,17 @@ void job_container_release(struct job_container *container)
     free(container->id);
     free(container->sandbox_id);
     free(container->name);
-    if (container->leftover_timer_open) {
-        uv_close((uv_handle_t *)&container->leftover_timer, container_free_cb);
+    container->released = true;
+    container->start_cb = NULL;
+    container->exit_cb = NULL;
+    if (container->open_handles == 0) {
+        free(container);
         return;
     }
-    free(container);
+    if (container->leftover_timer_open)
+        uv_close((uv_handle_t *)&container->leftover_timer, container_free_cb);
+    if (container->start_timer_open)
+        uv_close((uv_handle_t *)&container->start_timer, container_free_cb);
 }
 
 /* ---- Exec ----------------------------------------------------------------------------------- */

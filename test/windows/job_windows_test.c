@@ -45,6 +45,9 @@ static bool check(bool ok, const char *name, const char *fmt, ...)
 }
 
 struct exit_record {
+    int starts; /* start callbacks; the exit callback must come after the first */
+    int start_pid;
+    bool exit_before_start;
     int calls;
     int exit_code;
     int signal;
@@ -57,10 +60,23 @@ static void exit_cb(struct job_container *container, const struct job_exit_statu
     struct exit_record *record = data;
 
     (void)container;
+    if (record->starts == 0)
+        record->exit_before_start = true;
     record->calls++;
     record->exit_code = status->exit_code;
     record->signal = status->signal;
     record->reason = status->reason;
+}
+
+static void start_cb(struct job_container *container, int init_pid, const struct error *err,
+                     void *data)
+{
+    struct exit_record *record = data;
+
+    (void)container;
+    (void)err;
+    record->starts++;
+    record->start_pid = init_pid;
 }
 
 static void limit_timer_cb(uv_timer_t *timer)
@@ -82,6 +98,11 @@ static bool run_until(bool (*condition)(void *data), void *data)
     uv_close((uv_handle_t *)&limit, NULL);
     uv_run(&loop, UV_RUN_NOWAIT);
     return condition(data);
+}
+
+static bool start_reported(void *data)
+{
+    return ((struct exit_record *)data)->starts > 0;
 }
 
 static bool exit_reported(void *data)
@@ -117,21 +138,26 @@ static struct job_container *start_container(struct job_pod *pod, const char *id
     struct job_container_spec spec = {.container_id = id, .argv = argv};
     struct job_container *container = NULL;
     struct error err = ERROR_INIT;
-    int pid = 0;
+    int pid;
 
     if (job_container_create(pod, id, &container, &err) < 0) {
         check(false, "create container job", "%s: %s", id, err.message);
         error_clear(&err);
         return NULL;
     }
-    if (job_container_start(container, &spec, exit_cb, record, &pid, &err) < 0) {
+    if (job_container_start(container, &spec, start_cb, exit_cb, record, &err) < 0) {
         check(false, "start container", "%s: %s", id, err.message);
         error_clear(&err);
         job_container_release(container);
         return NULL;
     }
-    check(pid > 0 && job_container_init_pid(container) == pid, "start reports the init pid",
-          "pid %d, init_pid %d", pid, job_container_init_pid(container));
+    check(record->starts == 0, "the start callback runs later, from the loop", "%d calls",
+          record->starts);
+    run_until(start_reported, record);
+    pid = record->start_pid;
+    check(record->starts == 1 && pid > 0 && job_container_init_pid(container) == pid,
+          "start reports the init pid", "pid %d, init_pid %d", pid,
+          job_container_init_pid(container));
     return container;
 }
 
@@ -146,6 +172,8 @@ static void test_exit_code(struct job_pod *pod)
         return;
     run_until(exit_reported, &record);
     check(record.calls == 1, "exit callback runs once", "%d calls", record.calls);
+    check(!record.exit_before_start, "exit callback runs after the start callback", "%d starts",
+          record.starts);
     check(record.exit_code == 3 && record.signal == 0, "exit code of cmd /c exit 3",
           "code %d, signal %d", record.exit_code, record.signal);
     check(record.reason == JOB_EXIT_COMPLETED, "exit reason is completed", "reason %d",
@@ -162,14 +190,13 @@ static void test_missing_program(struct job_pod *pod)
     struct job_container_spec spec = {.container_id = "missing", .argv = argv};
     struct job_container *container = NULL;
     struct error err = ERROR_INIT;
-    int pid = 0;
 
     if (job_container_create(pod, "missing", &container, &err) < 0) {
         check(false, "create container job", "%s", err.message);
         error_clear(&err);
         return;
     }
-    check(job_container_start(container, &spec, exit_cb, NULL, &pid, &err) < 0 &&
+    check(job_container_start(container, &spec, start_cb, exit_cb, NULL, &err) < 0 &&
               err.code == ERROR_NOT_FOUND,
           "missing program is NOT_FOUND", "code %d: %s", err.code,
           err.message ? err.message : "(started)");
@@ -289,7 +316,6 @@ static void test_path_of_env(struct job_pod *pod)
     struct exit_record record = {0};
     struct job_container *container = NULL;
     struct error err = ERROR_INIT;
-    int pid = 0;
 
     GetModuleFileNameW(NULL, self, MAX_PATH);
     GetTempPathW(MAX_PATH, directory);
@@ -301,7 +327,7 @@ static void test_path_of_env(struct job_pod *pod)
         return;
     snprintf(path_entry, sizeof(path_entry), "PATH=%ls", directory);
     if (job_container_create(pod, "path", &container, &err) < 0 ||
-        job_container_start(container, &spec, exit_cb, &record, &pid, &err) < 0) {
+        job_container_start(container, &spec, start_cb, exit_cb, &record, &err) < 0) {
         check(false, "program found on the PATH of env", "%s", err.message);
         error_clear(&err);
     } else {

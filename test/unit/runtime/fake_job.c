@@ -24,7 +24,11 @@ struct job_pod {
 
 struct job_container {
     char *id;
-    uv_timer_t exit_timer; /* fires the exit callback from the loop */
+    uv_timer_t exit_timer;  /* fires the exit callback from the loop */
+    uv_timer_t start_timer; /* fires the start callback from the loop */
+    int open_handles;
+    job_start_cb start_cb;
+    bool start_fails; /* the start callback reports the missing program */
     job_exit_cb exit_cb;
     void *data;
     int pid;
@@ -151,6 +155,9 @@ static struct job_container *container_new(const char *id)
     container->id = xstrdup(id);
     uv_timer_init(uv_default_loop(), &container->exit_timer);
     container->exit_timer.data = container;
+    uv_timer_init(uv_default_loop(), &container->start_timer);
+    container->start_timer.data = container;
+    container->open_handles = 2;
     return container;
 }
 
@@ -162,11 +169,31 @@ int job_container_create(struct job_pod *pod, const char *container_id, struct j
     return 0;
 }
 
+static void start_timer_cb(uv_timer_t *timer)
+{
+    struct job_container *container = timer->data;
+    job_start_cb cb = container->start_cb;
+    struct error err = ERROR_INIT;
+
+    container->start_cb = NULL;
+    if (container->start_fails) {
+        error_set(&err, ERROR_NOT_FOUND, "executable \"/missing\" not found");
+        cb(container, 0, &err, container->data);
+        error_clear(&err);
+        return;
+    }
+    container->running = true;
+    cb(container, container->pid, NULL, container->data);
+}
+
+/* "/missing" fails from the loop, as the monitor reports it; "/sync-failure" fails at once. */
 int job_container_start(struct job_container *container, const struct job_container_spec *spec,
-                        job_exit_cb exit_cb, void *data, int *init_pid, struct error *err)
+                        job_start_cb start_cb, job_exit_cb exit_cb, void *data, struct error *err)
 {
     struct fake_job_container *fake = fake_job_container(container->id);
 
+    if (container->start_cb != NULL)
+        return error_set(err, ERROR_FAILED_PRECONDITION, "container is already starting");
     fake->started++;
     snprintf(fake->last_argv0, sizeof(fake->last_argv0), "%s", spec->argv[0]);
     snprintf(fake->last_working_dir, sizeof(fake->last_working_dir), "%s",
@@ -177,13 +204,14 @@ int job_container_start(struct job_container *container, const struct job_contai
 
         snprintf(fake->last_env + used, sizeof(fake->last_env) - used, "%s\n", spec->env[i]);
     }
-    if (strcmp(spec->argv[0], "/missing") == 0)
-        return error_set(err, ERROR_NOT_FOUND, "executable \"/missing\" not found");
+    if (strcmp(spec->argv[0], "/sync-failure") == 0)
+        return error_set(err, ERROR_INTERNAL, "the monitor could not be run");
+    container->start_fails = strcmp(spec->argv[0], "/missing") == 0;
+    container->start_cb = start_cb;
     container->exit_cb = exit_cb;
     container->data = data;
     container->pid = 4000 + (int)fake_job.n_containers;
-    container->running = true;
-    *init_pid = container->pid;
+    uv_timer_start(&container->start_timer, start_timer_cb, 0, 0);
     return 0;
 }
 
@@ -306,6 +334,8 @@ static void container_close_cb(uv_handle_t *handle)
 {
     struct job_container *container = handle->data;
 
+    if (--container->open_handles > 0)
+        return;
     free(container->id);
     free(container);
 }
@@ -314,6 +344,7 @@ void job_container_release(struct job_container *container)
 {
     uv_timer_stop(&container->exit_timer);
     uv_close((uv_handle_t *)&container->exit_timer, container_close_cb);
+    uv_close((uv_handle_t *)&container->start_timer, container_close_cb);
 }
 
 void job_exit_status_clear(struct job_exit_status *status)

@@ -174,6 +174,18 @@ static enum error_code stop(struct fixture *f, const char *id, int64_t timeout)
     return done.code;
 }
 
+/* Starts a container and runs the loop until the start ends; returns its error code. */
+static enum error_code start(struct fixture *f, const char *id)
+{
+    struct done done = {0};
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    assert_int_equal(runtime_container_start(f->runtime, id, done_cb, &done, &err), 0);
+    assert_false(done.called);
+    run_until(&done);
+    return done.code;
+}
+
 static void sandbox_rules_enforced(void **state)
 {
     struct fixture *f = *state;
@@ -262,7 +274,7 @@ static void container_create_and_start(void **state)
     assert_non_null(strstr(err.message, id));
     error_clear(&err);
 
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     assert_string_equal(fake_job_container(id)->last_argv0, "/bin/sh");
     assert_string_equal(fake_job_container(id)->last_working_dir, "/hpc");
     assert_non_null(strstr(fake_job_container(id)->last_env, "IMAGE=1\n"));
@@ -274,7 +286,7 @@ static void container_create_and_start(void **state)
     assert_true(status->started_at > 0);
     runtime_message_free(resp);
 
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), -1);
+    assert_int_equal(runtime_container_start(f->runtime, id, done_cb, NULL, &err), -1);
     assert_int_equal(err.code, ERROR_FAILED_PRECONDITION);
     assert_non_null(strstr(err.message, "CONTAINER_RUNNING"));
 }
@@ -292,14 +304,95 @@ static void start_error_recorded(void **state)
     f->container_config.command = command;
     f->container_config.n_command = 1;
     id = create_container(f, sandbox_id);
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), -1);
-    assert_int_equal(err.code, ERROR_NOT_FOUND);
+    assert_int_equal(start(f, id), ERROR_NOT_FOUND);
     status = container_status(f, id, &resp);
     assert_int_equal(status->state, CSTATE(EXITED));
     assert_string_equal(status->reason, "StartError");
     assert_int_equal(status->exit_code, 128);
     assert_non_null(strstr(status->message, "/missing"));
     runtime_message_free(resp);
+}
+
+static void sync_start_error_recorded(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *sandbox_id = run_sandbox(f);
+    char *command[] = {"/sync-failure"};
+    _cleanup_free_ char *id = NULL;
+    Runtime__V1__ContainerStatusResponse *resp = NULL;
+    Runtime__V1__ContainerStatus *status;
+    struct done done = {0};
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    f->container_config.command = command;
+    f->container_config.n_command = 1;
+    id = create_container(f, sandbox_id);
+    assert_int_equal(runtime_container_start(f->runtime, id, done_cb, &done, &err), -1);
+    assert_int_equal(err.code, ERROR_INTERNAL);
+    uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+    assert_false(done.called);
+    status = container_status(f, id, &resp);
+    assert_int_equal(status->state, CSTATE(EXITED));
+    assert_string_equal(status->reason, "StartError");
+    runtime_message_free(resp);
+}
+
+static void second_start_while_pending(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *sandbox_id = run_sandbox(f);
+    _cleanup_free_ char *id = create_container(f, sandbox_id);
+    Runtime__V1__ContainerStatusResponse *resp = NULL;
+    struct done first = {0};
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    assert_int_equal(runtime_container_start(f->runtime, id, done_cb, &first, &err), 0);
+    assert_int_equal(container_status(f, id, &resp)->state, CSTATE(CREATED));
+    runtime_message_free(resp);
+    assert_int_equal(runtime_container_start(f->runtime, id, done_cb, NULL, &err), -1);
+    assert_int_equal(err.code, ERROR_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, "already starting"));
+    run_until(&first);
+    assert_int_equal(first.code, ERROR_OK);
+    assert_int_equal(fake_job_container(id)->started, 1);
+    assert_int_equal(container_status(f, id, &resp)->state, CSTATE(RUNNING));
+    runtime_message_free(resp);
+}
+
+static void stop_and_remove_during_start(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *sandbox_id = run_sandbox(f);
+    _cleanup_free_ char *id = create_container(f, sandbox_id);
+    Runtime__V1__ContainerStatusResponse *resp = NULL;
+    struct done started = {0}, stopped = {0}, removed = {0};
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    assert_int_equal(runtime_container_start(f->runtime, id, done_cb, &started, &err), 0);
+    assert_int_equal(runtime_container_stop(f->runtime, id, 30, done_cb, &stopped, &err), 0);
+    run_until(&started);
+    assert_int_equal(started.code, ERROR_OK);
+    run_until(&stopped);
+    assert_int_equal(stopped.code, ERROR_OK);
+    assert_int_equal(fake_job_container(id)->last_signal, 15);
+    assert_int_equal(container_status(f, id, &resp)->state, CSTATE(EXITED));
+    runtime_message_free(resp);
+
+    /* A remove during a start kills the container once it runs, then removes it. */
+    free(id);
+    f->container_md.name = "second";
+    id = create_container(f, sandbox_id);
+    memset(&started, 0, sizeof(started));
+    assert_int_equal(runtime_container_start(f->runtime, id, done_cb, &started, &err), 0);
+    assert_int_equal(runtime_container_remove(f->runtime, id, done_cb, &removed, &err), 0);
+    run_until(&removed);
+    assert_true(started.called);
+    assert_int_equal(started.code, ERROR_OK);
+    assert_int_equal(removed.code, ERROR_OK);
+    assert_int_equal(fake_job_container(id)->kills, 1);
+    assert_true(fake_job_container(id)->removed);
+    assert_int_equal(runtime_container_status(f->runtime, id, false, NULL, &err), -1);
+    assert_int_equal(err.code, ERROR_NOT_FOUND);
 }
 
 static void stop_kills_after_timeout(void **state)
@@ -312,7 +405,7 @@ static void stop_kills_after_timeout(void **state)
     struct fake_job_container *fake;
     _cleanup_error_ struct error err = ERROR_INIT;
 
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     fake = fake_job_container(id);
     fake->ignore_stop_signal = true;
     assert_int_equal(stop(f, id, 1), ERROR_OK);
@@ -341,7 +434,7 @@ static void stop_signal_from_image(void **state)
 
     fake_image_config.stop_signal = "SIGQUIT";
     id = create_container(f, sandbox_id);
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     assert_int_equal(stop(f, id, 30), ERROR_OK);
     assert_int_equal(fake_job_container(id)->last_signal, 3);
     assert_int_equal(fake_job_container(id)->kills, 0);
@@ -355,7 +448,7 @@ static void second_stop_shares_exit(void **state)
     struct done first = {0}, second = {0};
     _cleanup_error_ struct error err = ERROR_INIT;
 
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     fake_job_container(id)->ignore_stop_signal = true;
     assert_int_equal(runtime_container_stop(f->runtime, id, 60, done_cb, &first, &err), 0);
     assert_int_equal(runtime_container_stop(f->runtime, id, 0, done_cb, &second, &err), 0);
@@ -376,7 +469,7 @@ static void stop_without_exit_report(void **state)
     Runtime__V1__ContainerStatus *status;
     _cleanup_error_ struct error err = ERROR_INIT;
 
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     fake_job_container(id)->lose_exit = true;
     assert_int_equal(stop(f, id, 0), ERROR_OK);
     status = container_status(f, id, &resp);
@@ -396,7 +489,7 @@ static void remove_running_and_unknown(void **state)
     _cleanup_error_ struct error err = ERROR_INIT;
     char *user = NULL;
 
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     assert_true(fake_images_in_use(FAKE_IMAGE_ID, &user));
     assert_string_equal(user, id);
     free(user);
@@ -426,7 +519,7 @@ static void sandbox_stop_and_remove(void **state)
     _cleanup_error_ struct error err = ERROR_INIT;
     char *late = NULL;
 
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     assert_int_equal(runtime_sandbox_stop(f->runtime, sandbox_id, done_cb, &done, &err), 0);
     run_until(&done);
     assert_int_equal(done.code, ERROR_OK);
@@ -476,7 +569,7 @@ static void restart_recovers_states(void **state)
         snprintf(name, sizeof(name), "c%d", i);
         f->container_md.name = name;
         ids[i] = create_container(f, sandbox_id);
-        assert_int_equal(runtime_container_start(f->runtime, ids[i], &err), 0);
+        assert_int_equal(start(f, ids[i]), ERROR_OK);
     }
     close_runtime(f);
 
@@ -527,7 +620,7 @@ static void restart_keeps_never_started_job(void **state)
 
     assert_int_equal(container_status(f, id, &resp)->state, CSTATE(CREATED));
     runtime_message_free(resp);
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     assert_int_equal(fake_job_container(id)->started, 1);
     assert_int_equal(container_status(f, id, &resp)->state, CSTATE(RUNNING));
     runtime_message_free(resp);
@@ -561,7 +654,7 @@ static void reopen_log_needs_running(void **state)
     assert_int_equal(runtime_container_reopen_log(f->runtime, id, &err), -1);
     assert_int_equal(err.code, ERROR_FAILED_PRECONDITION);
     error_clear(&err);
-    assert_int_equal(runtime_container_start(f->runtime, id, &err), 0);
+    assert_int_equal(start(f, id), ERROR_OK);
     assert_int_equal(runtime_container_reopen_log(f->runtime, id, &err), 0);
     assert_int_equal(fake_job_container(id)->log_reopens, 1);
 }
@@ -573,6 +666,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(sandbox_status_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(container_create_and_start, setup, teardown),
         cmocka_unit_test_setup_teardown(start_error_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(sync_start_error_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(second_start_while_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_and_remove_during_start, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_kills_after_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_signal_from_image, setup, teardown),
         cmocka_unit_test_setup_teardown(second_stop_shares_exit, setup, teardown),

@@ -190,6 +190,66 @@ static void guard_cb(uv_timer_t *timer)
     fail_msg("no exit notification from the job backend");
 }
 
+/* The outcome of the last start, filled by start_cb: the start and exit callbacks share their
+ * data pointer, so the start's result lives here. */
+static struct {
+    int calls;
+    int pid;
+    struct error err;
+} last_start;
+
+static void start_cb(struct job_container *container, int init_pid, const struct error *err,
+                     void *data)
+{
+    last_start.calls++;
+    last_start.pid = init_pid;
+    if (err != NULL)
+        error_set(&last_start.err, err->code, "%s", err->message);
+}
+
+static void start_guard_cb(uv_timer_t *timer)
+{
+    fail_msg("no start notification from the job backend");
+}
+
+/*
+ * Starts container and runs loop until its start callback: returns 0 with *pid, or -1 with
+ * err, whether the start failed at once or from the loop. The callback never runs inside the
+ * call.
+ */
+static int start_on_loop(uv_loop_t *loop, struct job_container *container,
+                         const struct job_container_spec *spec, void *data, int *pid,
+                         struct error *err)
+{
+    uv_timer_t guard;
+
+    memset(&last_start, 0, sizeof(last_start));
+    if (job_container_start(container, spec, start_cb, exit_cb, data, err) < 0)
+        return -1;
+    assert_int_equal(last_start.calls, 0);
+    uv_timer_init(loop, &guard);
+    uv_timer_start(&guard, start_guard_cb, 60000, 0);
+    while (last_start.calls == 0)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    assert_int_equal(last_start.calls, 1);
+    *pid = last_start.pid;
+    if (last_start.err.code != ERROR_OK) {
+        if (err != NULL)
+            error_move(err, &last_start.err);
+        error_clear(&last_start.err);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_and_wait(struct fixture *fx, struct job_container *container,
+                          const struct job_container_spec *spec, int *pid, struct error *err)
+{
+    return start_on_loop(&fx->loop, container, spec, fx, pid, err);
+}
+
 /* Runs the loop until exit_cb has run. */
 static void wait_exit(struct fixture *fx)
 {
@@ -266,7 +326,7 @@ static void kill_all_process_tree(void **state)
     struct error err = ERROR_INIT;
     int pid = 0;
 
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     assert_true(pid > 0);
     assert_int_equal(job_container_init_pid(container), pid);
@@ -302,7 +362,7 @@ static void leftovers_killed_after_init(void **state)
     struct error err = ERROR_INIT;
     int pid = 0;
 
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     wait_exit(fx);
     assert_int_equal(fx->status.exit_code, 3);
@@ -319,7 +379,7 @@ static void start_error(struct fixture *fx, const char *id, struct job_container
     struct error err = ERROR_INIT;
     int pid = 0;
 
-    assert_int_equal(job_container_start(container, spec, exit_cb, fx, &pid, &err), -1);
+    assert_int_equal(start_and_wait(fx, container, spec, &pid, &err), -1);
     assert_int_equal(err.code, ERROR_NOT_FOUND);
     assert_non_null(strstr(err.message, expected));
     error_clear(&err);
@@ -332,6 +392,31 @@ static void start_error(struct fixture *fx, const char *id, struct job_container
     }
     remove_container(fx, container);
     uv_run(&fx->loop, UV_RUN_NOWAIT);
+    assert_int_equal(fx->exits, 0);
+}
+
+/* A container released while its start is pending never gets the start callback; its monitor
+ * keeps running (the teardown kills and removes it). */
+static void release_cancels_pending_start(void **state)
+{
+    struct fixture *fx = *state;
+    struct job_container *container = create(fx, "released");
+    const char *argv[] = {"sleep", "300", NULL};
+    struct job_container_spec spec = {.container_id = "released", .argv = argv, .env = base_env};
+    struct error err = ERROR_INIT;
+
+    memset(&last_start, 0, sizeof(last_start));
+    if (job_container_start(container, &spec, start_cb, exit_cb, fx, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    assert_int_equal(job_container_start(container, &spec, start_cb, exit_cb, fx, &err), -1);
+    assert_int_equal(err.code, ERROR_FAILED_PRECONDITION);
+    error_clear(&err);
+    job_container_release(container);
+    for (int i = 0; i < 50; i++) {
+        usleep(10000);
+        uv_run(&fx->loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(last_start.calls, 0);
     assert_int_equal(fx->exits, 0);
 }
 
@@ -396,7 +481,7 @@ static void overlay_rootfs_and_volume(void **state)
     int pid = 0;
 
     run(setup_command);
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     wait_exit(fx);
     log = read_all(log_path);
@@ -425,7 +510,7 @@ static void reopen_running_container(void **state)
     bool running = false;
     int pid = 0;
 
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     job_container_release(container);
     uv_run(&fx->loop, UV_RUN_NOWAIT);
@@ -483,7 +568,7 @@ static void container_survives_daemon_exit(void **state)
         if (job_runtime_new(&loop, &config, &runtime, NULL) < 0 ||
             job_pod_create(runtime, &pod_spec, &pod, NULL) < 0 ||
             job_container_create(pod, "survivor", &container, NULL) < 0 ||
-            job_container_start(container, &spec, exit_cb, NULL, &pid, NULL) < 0)
+            start_on_loop(&loop, container, &spec, NULL, &pid, NULL) < 0)
             _exit(1);
         _exit(0);
     }
@@ -554,7 +639,7 @@ static void memory_limit_oom_killed(void **state)
     struct error err = ERROR_INIT;
     int pid = 0;
 
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     assert_int_equal(job_container_stats(container, &stats, &err), 0);
     wait_exit(fx);
@@ -583,7 +668,7 @@ static void reopen_log_after_rotation(void **state)
     struct error err = ERROR_INIT;
     int pid = 0;
 
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     for (int i = 0; i < 500 && !file_contains(log_path, "F tick"); i++)
         usleep(10000);
@@ -614,7 +699,7 @@ static void tty_container_output(void **state)
     struct error err = ERROR_INIT;
     int pid = 0;
 
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     wait_exit(fx);
     assert_int_equal(fx->status.exit_code, 0);
@@ -665,7 +750,7 @@ static void systemd_driver_slices(void **state)
     assert_string_equal(job_pod_cgroup(pod), pod_slice);
     if (job_container_create(pod, "sd", &container, &err) < 0)
         fail_msg("job_container_create: %s", err.message);
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     wait_exit(fx);
     log = read_all(log_path);
@@ -740,7 +825,7 @@ static void attach_stdin_and_output(void **state)
     uv_os_fd_t fd = -1;
     int pid = 0;
 
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     if (job_container_attach(container, &fd, &err) < 0)
         fail_msg("job_container_attach: %s", err.message);
@@ -771,7 +856,7 @@ static void attach_large_stdin(void **state)
     int pid = 0;
 
     memset(chunk, 'i', 30000);
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     if (job_container_attach(container, &fd, &err) < 0)
         fail_msg("job_container_attach: %s", err.message);
@@ -798,7 +883,7 @@ static void attach_resize_tty(void **state)
     uv_os_fd_t fd = -1;
     int pid = 0;
 
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
     if (job_container_attach(container, &fd, &err) < 0)
         fail_msg("job_container_attach: %s", err.message);
@@ -888,7 +973,7 @@ static void exec_in_running_container(void **state)
     int pid = 0;
 
     run(setup_command);
-    if (job_container_start(container, &spec, exit_cb, fx, &pid, &err) < 0)
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
         fail_msg("job_container_start: %s", err.message);
 
     if (job_exec_start(container, &exec_spec, exec_exit_cb, &result, &exec, &io, &err) < 0)
@@ -943,6 +1028,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(kill_all_process_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(leftovers_killed_after_init, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_program_fails_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(release_cancels_pending_start, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_user_fails_start, setup, teardown),
         cmocka_unit_test_setup_teardown(overlay_rootfs_and_volume, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_running_container, setup, teardown),
