@@ -594,6 +594,18 @@ static int fetch_body_cb(void *data, const char *bytes, size_t length)
     return fetch->body_cb(fetch->data, bytes, length);
 }
 
+/* What to do about a TLS failure, appended to its message; "" for other failures. */
+static const char *tls_failure_hint(int curl_code, const char *curl_error)
+{
+    if (curl_code == CURLE_PEER_FAILED_VERIFICATION)
+        return " (put the registry's CA certificate in <images.certs_dir>/<host:port>/ca.crt, "
+               "or set insecure: true for this registry under registries:)";
+    if (curl_code == CURLE_SSL_CONNECT_ERROR && strstr(curl_error, "wrong version number"))
+        return " (the registry may speak plain HTTP: set insecure: true for this registry under "
+               "registries:)";
+    return "";
+}
+
 static void handle_connection_failure(struct registry_fetch *fetch,
                                       const struct registry_http_response *response)
 {
@@ -602,8 +614,9 @@ static void handle_connection_failure(struct registry_fetch *fetch,
 
     if (is_retryable_curl_code(response->curl_code) && schedule_retry(fetch, response->curl_error))
         return;
-    error_set(&err, ERROR_UNAVAILABLE, "registry %s: fetching %s failed: %s",
-              current_endpoint(fetch)->host, what, response->curl_error);
+    error_set(&err, ERROR_UNAVAILABLE, "registry %s: fetching %s failed: %s%s",
+              current_endpoint(fetch)->host, what, response->curl_error,
+              tls_failure_hint(response->curl_code, response->curl_error));
     fail_endpoint(fetch, &err, RANK_CONNECTION);
 }
 

@@ -26,12 +26,14 @@ int sandbox_rules_check_host_process(const Runtime__V1__PodSandboxConfig *config
 
     if (accept_others || sandbox_rules_is_host_process(config))
         return 0;
-    return error_set(err, ERROR_FAILED_PRECONDITION,
-                     "pod %s/%s is not a host-process pod: hostcri runs every pod on the host, so "
-                     "set hostNetwork: true in the pod spec (or "
-                     "securityContext.windowsOptions.hostProcess: true on Windows), or enable "
-                     "the hostcri option that runs such pods on the host network",
-                     md && md->namespace_ ? md->namespace_ : "", md && md->name ? md->name : "");
+    return error_set(
+        err, ERROR_FAILED_PRECONDITION,
+        "pod %s/%s is not a host-process pod: hostcri runs every pod on the host, so "
+        "set hostNetwork: true in the pod spec (or "
+        "securityContext.windowsOptions.hostProcess: true on Windows), or start hostcri "
+        "with --accept-non-host-network-pods=true to run such pods on the host "
+        "network",
+        md && md->namespace_ ? md->namespace_ : "", md && md->name ? md->name : "");
 }
 
 int sandbox_rules_check_config(const Runtime__V1__PodSandboxConfig *config, struct error *err)
