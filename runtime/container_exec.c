@@ -55,8 +55,9 @@ int runtime_container_exec(struct runtime *runtime, const char *id,
 
     if (container == NULL)
         return -1;
+    /* The backend's message already names the container. */
     if (job_exec_start(container->job, spec, exit_cb, data, out, io, err) < 0)
-        return error_prefix(err, "exec in container %s", container->record.id);
+        return -1;
     log_debug_id("container", container->record.id, "exec started: %s, pid %d", spec->argv[0],
                  job_exec_pid(*out));
     return 0;

@@ -28,8 +28,13 @@ int image_info_resolve(struct images *images, const char *reference, struct imag
     if (images == NULL)
         return error_set(err, ERROR_UNAVAILABLE, "image %s: the image service is not available",
                          reference);
-    if (images_resolve(images, reference, &resolved, err) < 0)
-        return error_prefix(err, "image \"%s\"", reference);
+    if (images_resolve(images, reference, &resolved, err) < 0) {
+        /* images_resolve names the reference already; say what to do about a missing one. */
+        if (err && err->code == ERROR_NOT_FOUND)
+            error_set(err, ERROR_NOT_FOUND, "image \"%s\" not found: pull it first (PullImage)",
+                      reference);
+        return -1;
+    }
 
     out->id = xstrdup(resolved.id);
     out->image_ref = xstrdup(resolved.repo_digest ? resolved.repo_digest : resolved.id);
