@@ -1,6 +1,7 @@
 /*
- * A minimal HTTP/1.1 server for Prometheus scrapes: one request per connection, answered and
- * closed. Requests are small and few, so nothing here aims at throughput.
+ * A minimal HTTP/1.1 server for Prometheus scrapes: it reads one request per connection, sends
+ * the response and closes the connection. Scrapes are small and few, so nothing here aims at
+ * throughput.
  */
 #include "daemon/metrics_http.h"
 
@@ -13,7 +14,7 @@
 #include "common/strbuf.h"
 #include "common/util.h"
 
-/* Longest request head accepted; a scrape's is a few hundred bytes. */
+/* Maximum size of a request head; a scrape's is a few hundred bytes. */
 #define REQUEST_HEAD_MAX 8192
 /* A client that has not sent its request head by then is disconnected. */
 #define REQUEST_TIMEOUT_MS 10000
