@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
@@ -20,30 +19,11 @@ sys.path.insert(0, HERE)
 
 from cri_client import SOURCE_DIR, CriClient, open_channel  # noqa: E402
 from daemon import Daemon  # noqa: E402
+from testbed import images_pushed, read_env, registry_answers  # noqa: E402,F401
 
 TESTBED_SCRIPTS = os.path.join(SOURCE_DIR, "test", "testbed")
 OWN_TESTBED_DIR = "/tmp/hostcri-images-testbed"
 OWN_TESTBED_PORT_BASE = "28300"
-
-
-def read_env(path):
-    values = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("export "):
-                name, _, value = line[len("export "):].partition("=")
-                values[name] = value.strip("'\"")
-    return values
-
-
-def registry_answers(env):
-    url = f"http://{env['TESTBED_HOST']}:{env['TESTBED_HTTP_PORT']}/v2/"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def read_images(path):

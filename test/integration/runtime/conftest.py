@@ -4,7 +4,6 @@ client with the test images pulled."""
 import os
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
@@ -14,35 +13,12 @@ sys.path.insert(0, HERE)
 
 from cri_client import SOURCE_DIR, CriClient, open_channel  # noqa: E402
 from daemon import Daemon  # noqa: E402
+from testbed import images_pushed, read_env, registry_answers  # noqa: E402,F401
 
 TESTBED_SCRIPTS = os.path.join(SOURCE_DIR, "test", "testbed")
 # A testbed of its own, on ports that do not collide with the default testbed (28000-28446).
 OWN_TESTBED_DIR = "/tmp/hostcri-runtime-testbed"
 OWN_TESTBED_PORT_BASE = "28200"
-
-
-def read_env(path):
-    values = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("export "):
-                name, _, value = line[len("export "):].partition("=")
-                values[name] = value.strip("'\"")
-    return values
-
-
-def registry_answers(env):
-    url = f"http://{env['TESTBED_HOST']}:{env['TESTBED_HTTP_PORT']}/v2/"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def images_pushed(env):
-    return os.path.exists(env.get("TESTBED_IMAGES", "/nonexistent"))
 
 
 @pytest.fixture(scope="session")
