@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "cri/services.h"
 #include "images/images.h"
+#include "runtime/writable_layers.h"
 
 /* A Runtime__V1__Image with the storage its pointers use, freed after the reply is sent. */
 struct image_message {
@@ -276,6 +277,41 @@ void image_service_remove_image(struct rpc_call *call, const void *request)
 
 /* ImageFsInfo */
 
+/*
+ * Adds the containers' writable layers as container_filesystems and replies. The layers are
+ * measured on the thread pool, so usage is left unset until each one has been measured once.
+ */
+static void reply_with_writable_layers(struct rpc_call *call,
+                                       Runtime__V1__ImageFsInfoResponse *response)
+{
+    struct runtime *runtime = rpc_call_services(call)->runtime;
+    struct runtime_writable_layers_usage layers;
+    Runtime__V1__FilesystemUsage filesystem = RUNTIME__V1__FILESYSTEM_USAGE__INIT;
+    Runtime__V1__FilesystemUsage *filesystems[] = {&filesystem};
+    Runtime__V1__FilesystemIdentifier fs_id = RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT;
+    Runtime__V1__UInt64Value used_bytes = RUNTIME__V1__UINT64_VALUE__INIT;
+    Runtime__V1__UInt64Value inodes_used = RUNTIME__V1__UINT64_VALUE__INIT;
+
+    if (runtime == NULL) {
+        rpc_call_reply(call, response);
+        return;
+    }
+    runtime_writable_layers_usage(runtime, &layers);
+    fs_id.mountpoint = layers.mountpoint;
+    filesystem.fs_id = &fs_id;
+    filesystem.timestamp = layers.timestamp_ns;
+    if (layers.measured) {
+        used_bytes.value = layers.used_bytes;
+        inodes_used.value = layers.inodes_used;
+        filesystem.used_bytes = &used_bytes;
+        filesystem.inodes_used = &inodes_used;
+    }
+    response->n_container_filesystems = ARRAY_SIZE(filesystems);
+    response->container_filesystems = filesystems;
+    rpc_call_reply(call, response);
+    free(layers.mountpoint);
+}
+
 static void fs_info_done_cb(const struct images_fs_usage *usage, const struct error *err,
                             void *data)
 {
@@ -300,11 +336,7 @@ static void fs_info_done_cb(const struct images_fs_usage *usage, const struct er
     filesystem.inodes_used = &inodes_used;
     response.n_image_filesystems = ARRAY_SIZE(filesystems);
     response.image_filesystems = filesystems;
-    /*
-     * NOTE: container_filesystems stays empty because the runtime keeps the writable layers
-     * under the same root directory, and the CRI sets it only for another file system.
-     */
-    rpc_call_reply(call, &response);
+    reply_with_writable_layers(call, &response);
 }
 
 void image_service_image_fs_info(struct rpc_call *call, const void *request)

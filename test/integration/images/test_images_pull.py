@@ -358,6 +358,11 @@ def test_image_fs_info(images, testbed):
     assert usage.used_bytes.value > 1000000
     assert usage.inodes_used.value > 10
     assert usage.timestamp > 0
+    # No container exists yet: the writable layers take nothing.
+    assert len(response.container_filesystems) == 1
+    layers = response.container_filesystems[0]
+    assert layers.fs_id.mountpoint == os.path.join(images.root, "containers")
+    assert layers.used_bytes.value == 0
 
 
 def test_records_survive_restart(images, testbed):

@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cri_client import CriClient, open_channel  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from runtime_helpers import Runtime, rpc_error  # noqa: E402
+from runtime_helpers import Runtime, rpc_error, wait_for  # noqa: E402
 
 
 def free_port():
@@ -64,3 +64,19 @@ def test_pull_and_start_metrics(api, registry, metrics_runtime):
     assert value(text, 'hostcri_grpc_requests_total{method="/runtime.v1.ImageService/PullImage",'
                        'code="OK"}') == 1
     assert running
+
+
+def test_image_fs_info_counts_writable_layers(api, registry, metrics_runtime):
+    runtime, _ = metrics_runtime
+    image = f"{registry['TESTBED_TLS']}/test/busybox:1.0"
+    runtime.cri.image("PullImage", image=api.ImageSpec(image=image))
+    sandbox_id = runtime.run_pod(name="layers")
+    runtime.run(sandbox_id, "writer", image,
+                command=["/hpc/bin/sh", "-c", "/hpc/bin/head -c 300000 /dev/zero > /hpc/blob; "
+                                              "/hpc/bin/sleep 1000"])
+
+    def layers_measured():
+        layers = runtime.cri.image("ImageFsInfo").container_filesystems[0]
+        return layers.HasField("used_bytes") and layers.used_bytes.value >= 300000
+
+    wait_for(layers_measured, timeout=30, what="the writable layer measured")
