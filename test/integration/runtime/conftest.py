@@ -37,7 +37,8 @@ def registry():
         result = subprocess.run([os.path.join(TESTBED_SCRIPTS, script)], env=own,
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            pytest.skip(f"test registry unavailable: {script} failed:\n{result.stderr[-2000:]}")
+            # A registry that cannot start is a failure, never a quiet skip of every test.
+            pytest.fail(f"test registry unavailable: {script} failed:\n{result.stderr[-2000:]}")
     try:
         yield read_env(os.path.join(OWN_TESTBED_DIR, "registry.env"))
     finally:
