@@ -125,7 +125,7 @@ def test_memory_usage_matches_the_cgroup(api, rt, runtime, images):
     path = container_cgroups(runtime, holder)["memory"]
 
     def holding():
-        return read_number("memory", path, "memory.usage_in_bytes") >= HELD
+        return read_keyed("memory", path, "memory.stat")["total_rss"] >= HELD
 
     wait_for(holding, what="the container to hold 64 MiB")
     before = read_number("memory", path, "memory.usage_in_bytes")
