@@ -303,12 +303,13 @@ int cgroup_remove_created(char *const *created, struct error *err)
 
 /* ---- Membership --------------------------------------------------------------------------- */
 
-int cgroup_enter(const struct cgroup_env *env, const char *path, int pid, struct error *err)
+static int enter_hierarchies(const struct cgroup_env *env, const char *path, int pid, bool unified,
+                             struct error *err)
 {
     char value[24];
 
     snprintf(value, sizeof(value), "%d", pid);
-    if (env->unified != NULL) {
+    if (unified && env->unified != NULL) {
         _cleanup_free_ char *dir = cgroup_dir(env->unified, path);
 
         if (cgroup_write_file(env, dir, "cgroup.procs", value, err) < 0)
@@ -324,6 +325,45 @@ int cgroup_enter(const struct cgroup_env *env, const char *path, int pid, struct
             return -1;
     }
     return 0;
+}
+
+int cgroup_enter(const struct cgroup_env *env, const char *path, int pid, struct error *err)
+{
+    return enter_hierarchies(env, path, pid, true, err);
+}
+
+/* Returns true when /proc/self/cgroup puts the calling process in path on cgroup v2. */
+static bool self_in_unified(const char *path)
+{
+    FILE *file = fopen("/proc/self/cgroup", "re");
+    char line[4096];
+    bool found = false;
+
+    if (file == NULL)
+        return false;
+    while (fgets(line, sizeof(line), file) != NULL) {
+        const char *current = line + 3;
+        const char *wanted = path;
+
+        if (strncmp(line, "0::", 3) != 0)
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        while (*current == '/')
+            current++;
+        while (*wanted == '/')
+            wanted++;
+        found = strcmp(current, wanted) == 0;
+        break;
+    }
+    fclose(file);
+    return found;
+}
+
+int cgroup_enter_self(const struct cgroup_env *env, const char *path, struct error *err)
+{
+    bool unified = env->unified != NULL && !self_in_unified(path);
+
+    return enter_hierarchies(env, path, 0, unified, err);
 }
 
 int cgroup_open_unified(const struct cgroup_env *env, const char *path, struct error *err)

@@ -111,6 +111,13 @@ int cgroup_remove_created(char *const *created, struct error *err);
 int cgroup_enter(const struct cgroup_env *env, const char *path, int pid, struct error *err);
 
 /*
+ * Like cgroup_enter, but skips the v2 hierarchy when the calling process is already in path
+ * there (as after clone3 with CLONE_INTO_CGROUP). Each write to cgroup.procs can wait for an
+ * RCU grace period, about 10 ms, so a write that would change nothing is worth skipping.
+ */
+int cgroup_enter_self(const struct cgroup_env *env, const char *path, struct error *err);
+
+/*
  * Opens the v2 directory of path for clone3(CLONE_INTO_CGROUP). Returns the fd, or -1 with
  * *err set (also on v1, where there is none).
  */

@@ -7,12 +7,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,11 +122,9 @@ static bool resources_set(const struct job_resources *resources)
 
 /* Spawns the monitor's launcher in a new session with the report pipe as fd 3. The launcher
  * forks the monitor and exits at once, and the loop reaps it. */
-static int spawn_launcher(struct job_container *container, int report_write, pid_t *pid,
-                          struct error *err)
+static int spawn_launcher(struct job_container *container, char *const argv[], int report_write,
+                          pid_t *pid, struct error *err)
 {
-    const char *monitor_path = container->runtime->monitor_path;
-    char *argv[] = {(char *)monitor_path, container->dir, "3", NULL};
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     sigset_t signals;
@@ -141,11 +141,70 @@ static int spawn_launcher(struct job_container *container, int report_write, pid
     posix_spawnattr_setsigdefault(&attr, &signals);
     posix_spawnattr_setflags(&attr,
                              POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawn(pid, monitor_path, &actions, &attr, argv, environ);
+    rc = posix_spawn(pid, argv[0], &actions, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0)
-        return error_set_errno(err, ERROR_INTERNAL, rc, "run the monitor %s", monitor_path);
+        return error_set_errno(err, ERROR_INTERNAL, rc, "run the monitor %s", argv[0]);
+    return 0;
+}
+
+/* The launcher's side of clone3: the daemon has other threads, so only async-signal-safe
+ * calls run here until execve. */
+static _Noreturn void exec_launcher(char *const argv[], int report_write)
+{
+    struct sigaction action = {.sa_handler = SIG_DFL};
+    sigset_t signals;
+
+    for (int signal = 1; signal < NSIG; signal++) {
+        if (signal != SIGKILL && signal != SIGSTOP)
+            sigaction(signal, &action, NULL); /* EINVAL for glibc's internal signals */
+    }
+    sigemptyset(&signals);
+    sigprocmask(SIG_SETMASK, &signals, NULL);
+    setsid();
+    /* dup2 onto itself would keep close-on-exec, so clear the flag in that case. */
+    if (report_write == REPORT_FD ? fcntl(REPORT_FD, F_SETFD, 0) == 0
+                                  : dup2(report_write, REPORT_FD) == REPORT_FD)
+        execve(argv[0], argv, environ);
+    _exit(127);
+}
+
+/*
+ * Starts the launcher directly in the monitors' v2 cgroup with clone3(CLONE_INTO_CGROUP), so
+ * that the monitor need not move itself there: a write to cgroup.procs waits for an RCU grace
+ * period (about 10 ms) unless another move happened just before. On a hybrid host the monitor
+ * still joins the v1 hierarchies. Returns 1 when clone3 or the cgroup is not available, so the
+ * caller falls back to posix_spawn.
+ */
+static int clone_launcher(struct job_container *container, char *const argv[], int report_write,
+                          pid_t *pid, struct error *err)
+{
+    struct job_runtime *runtime = container->runtime;
+    _cleanup_close_ int cgroup_fd = -1;
+    struct clone_args args;
+    long rc;
+
+    if (runtime->cgroups.unified == NULL || runtime->monitor_cgroup == NULL)
+        return 1;
+    cgroup_fd = cgroup_open_unified(&runtime->cgroups, runtime->monitor_cgroup, NULL);
+    if (cgroup_fd < 0)
+        return 1;
+    /* posix_spawn reports a missing program at once; the forked launcher could only exit. */
+    if (access(argv[0], X_OK) < 0)
+        return error_set_errno(err, ERROR_INTERNAL, errno, "run the monitor %s", argv[0]);
+    memset(&args, 0, sizeof(args));
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)cgroup_fd;
+    rc = syscall(SYS_clone3, &args, sizeof(args));
+    if (rc == 0)
+        exec_launcher(argv, report_write);
+    if (rc < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL))
+        return 1;
+    if (rc < 0)
+        return error_set_errno(err, ERROR_INTERNAL, errno, "run the monitor %s", argv[0]);
+    *pid = (pid_t)rc;
     return 0;
 }
 
@@ -355,9 +414,11 @@ static int launch(struct job_container *container, const struct job_container_sp
                   int *report_fd, int *launcher_fd, pid_t *launcher_pid, struct error *err)
 {
     struct job_runtime *runtime = container->runtime;
+    char *argv[] = {runtime->monitor_path, container->dir, "3", NULL};
     _cleanup_close_ int report_read = -1;
     _cleanup_close_ int report_write = -1;
     int fds[2];
+    int rc;
 
     if (resources_set(&spec->resources) &&
         cgroup_apply_resources(&runtime->cgroups, container->path, &spec->resources,
@@ -372,7 +433,10 @@ static int launch(struct job_container *container, const struct job_container_sp
     /* Only the daemon's end is non-blocking: the two ends are separate open files. */
     if (fcntl(report_read, F_SETFL, O_NONBLOCK) < 0)
         return error_set_errno(err, ERROR_INTERNAL, errno, "set up the start report pipe");
-    if (spawn_launcher(container, report_write, launcher_pid, err) < 0)
+    rc = clone_launcher(container, argv, report_write, launcher_pid, err);
+    if (rc > 0)
+        rc = spawn_launcher(container, argv, report_write, launcher_pid, err);
+    if (rc < 0)
         return -1;
     *launcher_fd = pidfd_open(*launcher_pid, 0);
     if (*launcher_fd < 0) {

@@ -228,7 +228,7 @@ static int set_up(struct monitor *monitor, struct error *err)
                           &monitor->cgroups, err) < 0)
         return -1;
     if (spec->monitor_cgroup != NULL &&
-        cgroup_enter(&monitor->cgroups, spec->monitor_cgroup, 0, err) < 0)
+        cgroup_enter_self(&monitor->cgroups, spec->monitor_cgroup, err) < 0)
         return error_prefix(err, "move the monitor to its cgroup");
     if (spec->log_path != NULL)
         make_log_dir(spec->log_path);
