@@ -35,12 +35,12 @@ class Subscriber:
 
     def take(self, ids, count, timeout=30):
         """Returns the next `count` events about any of ids, as (id, type) pairs."""
-        taken = []
-        while len(taken) < count:
+        matching = []
+        while len(matching) < count:
             event = self.events.get(timeout=timeout)
             if event.container_id in ids:
-                taken.append((event.container_id, event.container_event_type))
-        return taken
+                matching.append((event.container_id, event.container_event_type))
+        return matching
 
     def close(self):
         self.call.cancel()
@@ -79,7 +79,7 @@ def subscribers(rt, runtime, images):
 
 
 def container_lifecycle(api, runtime, images, sandbox_id):
-    """Creates, starts, stops and removes a container; returns its id."""
+    """Creates, starts, stops and removes a container, and returns its id."""
     container_id = runtime.create(sandbox_id, "c", images["busybox:1.0"], command=SLEEP)
     runtime.start(container_id)
     wait_for(lambda: runtime.state(container_id) == api.CONTAINER_RUNNING,
@@ -103,7 +103,7 @@ def test_container_events_reach_every_subscriber(api, runtime, images, subscribe
 @pytest.mark.xfail(strict=True, reason="RunPodSandbox, StopPodSandbox and RemovePodSandbox emit "
                    "no event: containerd sends CONTAINER_CREATED, CONTAINER_STARTED, "
                    "CONTAINER_STOPPED and CONTAINER_DELETED events whose container_id is the "
-                   "sandbox id, and the kubelet's evented PLEG relies on them")
+                   "sandbox id")
 def test_pod_lifecycle_event_sequence(api, rt, runtime, images, subscribers):
     sandbox_id = runtime.run_pod(name="podevents")
     container_id = container_lifecycle(api, runtime, images, sandbox_id)
@@ -132,7 +132,8 @@ def open_stalled_subscriber(socket_path):
 
 
 def padded_config(runtime, sandbox_id, name, image):
-    """A created container whose 8 KiB annotation makes every event of its pod larger."""
+    """Creates a container whose 8 KiB annotation makes every event of its pod larger, and
+    returns its id."""
     config = runtime.container_config(name, image, command=SLEEP)
     config.annotations["test.hostcri.io/padding"] = "x" * 8192
     return runtime.cri.runtime("CreateContainer", pod_sandbox_id=sandbox_id, config=config,
@@ -194,7 +195,7 @@ def test_stalled_subscriber_is_disconnected(api, registry, tmp_path):
 
 def flood_events(api, rt, runtime, images, hostcri):
     """Opens a stalled and a reading subscriber, then creates and removes containers until the
-    daemon disconnects the stalled one; checks that the reader received every event."""
+    daemon disconnects the stalled one. The reader must receive every event in order."""
     stalled, stalled_stream = open_stalled_subscriber(hostcri.socket_path)
     reader = Subscriber(rt)
     try:
@@ -224,7 +225,7 @@ def flood_events(api, rt, runtime, images, hostcri):
         assert reader.take(set(cycled), len(expected)) == expected
         assert reader.error is None
 
-        # The stalled call was reset; reading its connection now shows it.
+        # Reading the stalled connection now shows that the daemon reset the call.
         record = stalled.wait(stalled_stream)
         assert record["reset"] == 8  # CANCEL
     finally:

@@ -67,7 +67,7 @@ def test_lower_cpu_quota_slows_a_busy_container(api, rt, runtime, images):
 
 @pytest.fixture
 def holder(runtime, images):
-    """A running container that holds 64 MiB, and its cgroup."""
+    """Returns a running container that keeps 64 MiB in use, and its cgroup."""
     sandbox_id = runtime.run_pod(name="updatememory")
     container_id = runtime.run(sandbox_id, "holder", images["busybox:1.0"], command=HOLD)
     cgroup = runtime.info(container_id)["cgroup"]
