@@ -514,10 +514,17 @@ int rpc_call_send(struct rpc_call *call, const void *message)
     if (call->response.length - call->response_offset > STREAM_QUEUE_LIMIT) {
         log_warn("%s: client is not reading; disconnecting it after %zu queued bytes",
                  call->method->path, call->response.length - call->response_offset);
+        /*
+         * The caller learns of the cancellation from the -1 and finishes the call, so the
+         * cancel callback must not run too. The flush can close the stream and drop its
+         * reference: hold one until this function is done with the call.
+         */
+        call->cancelled = true;
+        call->refs++;
         nghttp2_submit_rst_stream(call->connection->session, NGHTTP2_FLAG_NONE, call->stream_id,
                                   NGHTTP2_CANCEL);
         connection_flush(call->connection);
-        cancel_call(call);
+        call_unref(call);
         return -1;
     }
     if (append_message(call, message, &err) < 0) {

@@ -55,7 +55,8 @@ void rpc_call_failf(struct rpc_call *call, enum error_code code, const char *fmt
 
 /*
  * Streams one message of a server-streaming call. Returns 0, or -1 when the call is already
- * cancelled or the client's queue is over its limit (the call is then cancelled: finish it).
+ * cancelled or the client's queue is over its limit. After -1 the handler finishes the call;
+ * a call cancelled for its queue does not run the cancel callback.
  */
 int rpc_call_send(struct rpc_call *call, const void *message);
 

@@ -176,11 +176,6 @@ def clean_up_own_daemon(api, registry, workdir, instance, channel, runtime):
     return code
 
 
-@pytest.mark.xfail(strict=True, reason="the daemon crashes (use after free) when it disconnects "
-                   "a subscriber that stopped reading: rpc_call_send submits RST_STREAM and "
-                   "flushes, the flush closes the stream and frees the call, and rpc_call_send "
-                   "then calls cancel_call on it; event_cb also finishes the already freed "
-                   "events_call a second time")
 def test_stalled_subscriber_is_disconnected(api, registry, tmp_path):
     workdir = tmp_path / "flood"
     workdir.mkdir()
