@@ -96,6 +96,11 @@ int runtime_sandbox_run(struct runtime *runtime, const Runtime__V1__PodSandboxCo
         return -1;
     }
     runtime_add_sandbox(runtime, sandbox);
+    /* Sandbox events carry the sandbox id as their container id, as containerd's do. */
+    runtime_emit_container_event(runtime, sandbox->record.id, sandbox->record.id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT);
+    runtime_emit_container_event(runtime, sandbox->record.id, sandbox->record.id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
     log_info_id("sandbox", sandbox->record.id, "created sandbox %s/%s (attempt %u)%s",
                 config->metadata->namespace_, config->metadata->name, config->metadata->attempt,
                 sandbox_rules_is_host_process(config) ? ""
@@ -109,6 +114,7 @@ struct sandbox_op {
     struct runtime *runtime;
     char *sandbox_id; /* full id: the sandbox is found again when the stops end */
     bool remove;
+    bool stop_event_due; /* this operation moved the sandbox to NOTREADY */
     size_t pending;
     struct error first_error;
     runtime_done_cb cb;
@@ -123,7 +129,10 @@ static void sandbox_op_finish(struct sandbox_op *op)
     free(op);
 }
 
-/* Marks the sandbox NOTREADY (no new container may start in it) and stores that. */
+/*
+ * Marks the sandbox NOTREADY (no new container may start in it) and stores that. Returns 1
+ * when this call changed the state, 0 when it was NOTREADY already, -1 on error.
+ */
 static int mark_not_ready(struct runtime *runtime, struct sandbox *sandbox, struct error *err)
 {
     Runtime__V1__PodSandboxState old = sandbox->record.state;
@@ -136,7 +145,7 @@ static int mark_not_ready(struct runtime *runtime, struct sandbox *sandbox, stru
         return -1;
     }
     log_info_id("sandbox", sandbox->record.id, "stopping sandbox");
-    return 0;
+    return 1;
 }
 
 static int remove_sandbox_now(struct runtime *runtime, struct sandbox *sandbox, struct error *err)
@@ -154,6 +163,8 @@ static int remove_sandbox_now(struct runtime *runtime, struct sandbox *sandbox, 
     if (store_delete_sandbox(runtime->store, sandbox->record.id, err) < 0)
         return -1;
     log_info_id("sandbox", sandbox->record.id, "removed sandbox");
+    runtime_emit_container_event(runtime, sandbox->record.id, sandbox->record.id,
+                                 RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
     runtime_drop_sandbox(runtime, sandbox);
     sandbox_free(sandbox);
     return 0;
@@ -166,6 +177,9 @@ static void sandbox_op_step_done(struct sandbox_op *op)
     if (--op->pending > 0)
         return;
     sandbox = runtime_find_sandbox(op->runtime, op->sandbox_id, NULL);
+    if (sandbox && op->first_error.code == ERROR_OK && op->stop_event_due)
+        runtime_emit_container_event(op->runtime, sandbox->record.id, sandbox->record.id,
+                                     RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
     if (sandbox && op->first_error.code == ERROR_OK && op->remove)
         remove_sandbox_now(op->runtime, sandbox, &op->first_error);
     else if (sandbox && op->first_error.code == ERROR_OK)
@@ -197,12 +211,13 @@ static int sandbox_op_start(struct runtime *runtime, struct sandbox *sandbox, bo
                             runtime_done_cb cb, void *data, struct error *err)
 {
     struct sandbox_op *op;
+    int changed = mark_not_ready(runtime, sandbox, err);
 
-    if (mark_not_ready(runtime, sandbox, err) < 0)
+    if (changed < 0)
         return -1;
     op = xcalloc(1, sizeof(*op));
-    *op =
-        (struct sandbox_op){runtime, xstrdup(sandbox->record.id), remove, 1, ERROR_INIT, cb, data};
+    *op = (struct sandbox_op){
+        runtime, xstrdup(sandbox->record.id), remove, changed == 1, 1, ERROR_INIT, cb, data};
     /* The extra pending step, released from the loop, makes the callback run later even when
      * the sandbox has no containers. */
     if (runtime_defer(runtime->loop, sandbox_op_start_cb, op, err) < 0) {
@@ -252,7 +267,7 @@ int runtime_sandbox_remove(struct runtime *runtime, const char *id, runtime_done
     if (sandbox == NULL) {
         struct sandbox_op *op = xcalloc(1, sizeof(*op));
 
-        *op = (struct sandbox_op){runtime, xstrdup(id), true, 0, ERROR_INIT, cb, data};
+        *op = (struct sandbox_op){runtime, xstrdup(id), true, false, 0, ERROR_INIT, cb, data};
         log_debug_id("sandbox", id, "remove of an unknown sandbox succeeds");
         if (runtime_defer(runtime->loop, removed_absent_cb, op, err) < 0) {
             free(op->sandbox_id);

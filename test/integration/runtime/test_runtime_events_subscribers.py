@@ -100,10 +100,6 @@ def test_container_events_reach_every_subscriber(api, runtime, images, subscribe
         assert subscriber.take({container_id}, 4) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="RunPodSandbox, StopPodSandbox and RemovePodSandbox emit "
-                   "no event: containerd sends CONTAINER_CREATED, CONTAINER_STARTED, "
-                   "CONTAINER_STOPPED and CONTAINER_DELETED events whose container_id is the "
-                   "sandbox id")
 def test_pod_lifecycle_event_sequence(api, rt, runtime, images, subscribers):
     sandbox_id = runtime.run_pod(name="podevents")
     container_id = container_lifecycle(api, runtime, images, sandbox_id)
