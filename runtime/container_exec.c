@@ -30,6 +30,9 @@ static uv_file file_of(uv_os_fd_t fd)
  * streams full stays under the default gRPC message limit of 16 MiB. */
 #define EXEC_SYNC_MAX_OUTPUT (4 * 1024 * 1024)
 
+/* How long ExecSync waits for output after the command exited (a child may hold the pipes). */
+#define EXEC_SYNC_DRAIN_MS 500
+
 static struct container *running_container(struct runtime *runtime, const char *id,
                                            struct error *err)
 {
@@ -192,6 +195,16 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     exec_sync_check_done(op);
 }
 
+static void drain_done_cb(uv_timer_t *timer)
+{
+    struct exec_sync *op = timer->data;
+
+    log_debug_id("container", op->container_id,
+                 "exec output still open %d ms after the command exited; returning what arrived",
+                 EXEC_SYNC_DRAIN_MS);
+    exec_sync_complete(op, NULL);
+}
+
 static void exec_exit_cb(struct job_exec *exec, int exit_code, int signal, void *data)
 {
     struct exec_sync *op = data;
@@ -199,6 +212,14 @@ static void exec_exit_cb(struct job_exec *exec, int exit_code, int signal, void 
     op->exited = true;
     op->exit_code = exit_code;
     exec_sync_check_done(op);
+    /*
+     * A background child of the command can keep stdout or stderr open: wait a bounded time
+     * for the rest of the output, then return without it.
+     */
+    if (!op->completed && op->timer_open) {
+        uv_timer_stop(&op->timer);
+        uv_timer_start(&op->timer, drain_done_cb, EXEC_SYNC_DRAIN_MS, 0);
+    }
 }
 
 static void timeout_cb(uv_timer_t *timer)
@@ -265,8 +286,6 @@ int runtime_container_exec_sync(struct runtime *runtime, const char *id, const c
     op->timeout_seconds = timeout_seconds;
     if (timeout_seconds > 0)
         uv_timer_start(&op->timer, timeout_cb, (uint64_t)timeout_seconds * 1000, 0);
-    /* NOTE: a command whose children keep stdout or stderr open never reaches EOF; without a
-     * timeout its ExecSync then waits until those children end. */
     if (open_stream(runtime, op, 0, io.stdout_fd, err) < 0 ||
         open_stream(runtime, op, 1, io.stderr_fd, err) < 0) {
         _cleanup_error_ struct error kill_err = ERROR_INIT;
