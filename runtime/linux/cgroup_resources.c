@@ -262,6 +262,27 @@ static int apply_v1(const struct cgroup_env *env, const char *path,
                         err);
 }
 
+/*
+ * Rejects a memory limit below the cgroup's current usage before anything is written, so that
+ * a rejected update changes no limit at all. (The kernel would answer EBUSY after reclaim.)
+ */
+static int check_memory_limit(const struct cgroup_env *env, const char *path,
+                              const struct job_resources *resources, struct error *err)
+{
+    struct job_stats stats = {0};
+
+    if (resources->memory_limit_bytes <= 0 || read_memory(env, path, &stats, NULL) < 0 ||
+        !stats.has_memory)
+        return 0;
+    if ((uint64_t)resources->memory_limit_bytes < stats.memory_usage_bytes)
+        return error_set(err, ERROR_FAILED_PRECONDITION,
+                         "memory limit of %lld bytes is below the current memory usage of %llu "
+                         "bytes of cgroup %s: set a higher limit",
+                         (long long)resources->memory_limit_bytes,
+                         (unsigned long long)stats.memory_usage_bytes, path);
+    return 0;
+}
+
 int cgroup_apply_resources(const struct cgroup_env *env, const char *path,
                            const struct job_resources *resources, int host_cpus, struct error *err)
 {
@@ -269,6 +290,8 @@ int cgroup_apply_resources(const struct cgroup_env *env, const char *path,
     int64_t period;
     int result;
 
+    if (check_memory_limit(env, path, resources, err) < 0)
+        return -1;
     cpu_quota(resources, host_cpus, &quota, &period);
     if (env->layout == CGROUP_LAYOUT_V2)
         result = apply_v2(env, path, resources, quota, period, err);

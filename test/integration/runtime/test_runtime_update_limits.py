@@ -90,9 +90,6 @@ def test_memory_limit_below_usage_is_rejected(api, rt, runtime, holder):
     assert read_number("memory", cgroup, "memory.usage_in_bytes") >= HELD
 
 
-@pytest.mark.xfail(strict=True, reason="a memory limit below the usage fails as INTERNAL with "
-                   "the kernel's EBUSY text (\"write ... memory.limit_in_bytes: Device or "
-                   "resource busy\"), which does not say that the usage is above the new limit")
 def test_memory_limit_error_says_usage_is_higher(api, rt, holder):
     container_id, _ = holder
     error = rpc_error(lambda: update(api, rt, container_id, memory_limit_in_bytes=HELD // 4))
@@ -102,9 +99,6 @@ def test_memory_limit_error_says_usage_is_higher(api, rt, holder):
     assert "usage" in error.details()
 
 
-@pytest.mark.xfail(strict=True, reason="a rejected update leaves the CPU limits it wrote before "
-                   "the memory limit failed in the cgroup, while ContainerStatus keeps reporting "
-                   "the old ones")
 def test_rejected_update_changes_no_limit(api, rt, runtime, holder):
     container_id, cgroup = holder
     before = read_number("cpu", cgroup, "cpu.cfs_quota_us")
