@@ -711,6 +711,84 @@ static void tty_container_output(void **state)
 }
 
 /* The systemd driver: slice names expand to nested directories, containers are scopes. */
+/* On a pure v2 layout (the unified mount used alone) the monitor starts in its cgroup through
+ * clone3(CLONE_INTO_CGROUP), and the init process lands in the container's cgroup. */
+static void pure_v2_layout_start(void **state)
+{
+    struct fixture *fx = *state;
+    _cleanup_free_ char *state_dir = xasprintf("%s/v2-state", fx->dir);
+    _cleanup_free_ char *monitor =
+        xasprintf("%s/runtime/linux/hostcri-monitor", getenv("HOSTCRI_BINARY_DIR"));
+    _cleanup_free_ char *parent = xasprintf("/hostcri-v2test-%d", (int)getpid());
+    _cleanup_free_ char *parent_dir = xasprintf("/sys/fs/cgroup/unified%s", parent);
+    _cleanup_free_ char *monitor_pid_path = xasprintf("%s/containers/v2/monitor.pid", state_dir);
+    _cleanup_free_ char *expected_monitor = xasprintf("0::%s/monitors\n", parent);
+    _cleanup_free_ char *expected_init = xasprintf("0::%s/pod-v2-pod/v2\n", parent);
+    _cleanup_free_ char *log_path = xasprintf("%s/v2.log", fx->dir);
+    const char *argv[] = {"sh", "-c", "cat /proc/self/cgroup; exec sleep 300", NULL};
+    struct job_config config = {.state_dir = state_dir,
+                                .monitor_path = monitor,
+                                .cgroup_root = "/sys/fs/cgroup/unified",
+                                .default_cgroup_parent = parent};
+    struct job_pod_spec pod_spec = {.sandbox_id = "v2-pod"};
+    struct job_container_spec spec = {
+        .container_id = "v2", .argv = argv, .env = base_env, .log_path = log_path};
+    struct job_runtime *runtime = NULL;
+    struct job_pod *pod = NULL;
+    struct job_container *container = NULL;
+    struct error err = ERROR_INIT;
+    int pid = 0;
+
+    if (access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) != 0)
+        skip();
+    if (job_runtime_new(&fx->loop, &config, &runtime, &err) < 0)
+        fail_msg("job_runtime_new: %s", err.message);
+    assert_string_equal(job_runtime_layout_name(runtime), "cgroup v2");
+    if (job_pod_create(runtime, &pod_spec, &pod, &err) < 0)
+        fail_msg("job_pod_create: %s", err.message);
+    if (job_container_create(pod, "v2", &container, &err) < 0)
+        fail_msg("job_container_create: %s", err.message);
+    if (start_and_wait(fx, container, &spec, &pid, &err) < 0)
+        fail_msg("job_container_start: %s", err.message);
+    {
+        _cleanup_free_ char *monitor_pid = read_all(monitor_pid_path);
+        _cleanup_free_ char *cgroup_path = xasprintf("/proc/%d/cgroup", atoi(monitor_pid));
+        _cleanup_free_ char *monitor_cgroup = read_all(cgroup_path);
+
+        /* The v2 line; the v1 lines stay the daemon's, as this runtime sees no v1. */
+        assert_non_null(strstr(monitor_cgroup, expected_monitor));
+    }
+    for (int i = 0; i < 500; i++) {
+        _cleanup_free_ char *log = read_all(log_path);
+
+        if (strstr(log, "0::") != NULL)
+            break;
+        usleep(10000);
+    }
+    {
+        _cleanup_free_ char *log = read_all(log_path);
+        _cleanup_free_ char *line = xasprintf(" stdout F %s", expected_init);
+
+        assert_non_null(strstr(log, line));
+    }
+    assert_int_equal(job_container_kill_all(container, &err), 0);
+    wait_exit(fx);
+    remove_container(fx, container);
+    if (job_pod_remove(pod, &err) < 0)
+        fail_msg("job_pod_remove: %s", err.message);
+    job_pod_release(pod);
+    for (int i = 0; i < 500; i++) {
+        _cleanup_free_ char *procs = xasprintf("%s/monitors/cgroup.procs", parent_dir);
+        _cleanup_free_ char *text = read_all(procs);
+
+        if (text[0] == '\0')
+            break;
+        usleep(10000);
+    }
+    job_runtime_free(runtime);
+    assert_int_not_equal(access(parent_dir, F_OK), 0);
+}
+
 static void systemd_driver_slices(void **state)
 {
     struct fixture *fx = *state;
@@ -1039,6 +1117,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(reopen_log_after_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(tty_container_output, setup, teardown),
         cmocka_unit_test_setup_teardown(systemd_driver_slices, setup, teardown),
+        cmocka_unit_test_setup_teardown(pure_v2_layout_start, setup, teardown),
         cmocka_unit_test_setup_teardown(attach_stdin_and_output, setup, teardown),
         cmocka_unit_test_setup_teardown(attach_resize_tty, setup, teardown),
         cmocka_unit_test_setup_teardown(attach_large_stdin, setup, teardown),
