@@ -354,6 +354,13 @@ struct job_stats {
 int job_container_stats(const struct job_container *container, struct job_stats *stats,
                         struct error *err);
 
+/*
+ * Reads the statistics of the whole pod job: every container in it, including what containers
+ * that have exited already used. Returns 0, or -1 with err set (ERROR_UNIMPLEMENTED where the
+ * backend has no pod-level accounting). Loop thread.
+ */
+int job_pod_stats(const struct job_pod *pod, struct job_stats *stats, struct error *err);
+
 /* Changes the job's limits (cpu.max, cpu.weight, memory.max; v1 cfs quota, shares, limit). */
 int job_container_update(struct job_container *container, const struct job_resources *resources,
                          struct error *err);

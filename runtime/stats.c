@@ -224,6 +224,31 @@ static void add_usage(struct usage *total, const struct usage *usage)
     total->job.pids += usage->job.pids;
 }
 
+/*
+ * Replaces the containers' sum with the pod job's own counters where the backend has them: the
+ * pod's CPU time must never go back when one of its containers exits. The rate stays the sum of
+ * the running containers' rates.
+ */
+static void read_pod_usage(const struct sandbox *sandbox, struct usage *total)
+{
+    _cleanup_error_ struct error err = ERROR_INIT;
+    struct job_stats pod = {0};
+
+    if (sandbox->pod == NULL || job_pod_stats(sandbox->pod, &pod, &err) < 0) {
+        if (sandbox->pod != NULL)
+            log_debug_id("sandbox", sandbox->record.id, "reading pod statistics failed: %s",
+                         err.message);
+        return;
+    }
+    total->cpu_ns = pod.cpu_usage_ns;
+    if (pod.has_memory)
+        total->job = pod;
+    else
+        total->job.pids = pod.pids;
+    if (pod.timestamp_ns)
+        total->timestamp_ns = pod.timestamp_ns;
+}
+
 static Runtime__V1__PodSandboxStats *sandbox_stats(struct runtime *runtime,
                                                    const struct sandbox *sandbox)
 {
@@ -243,6 +268,7 @@ static Runtime__V1__PodSandboxStats *sandbox_stats(struct runtime *runtime,
         add_usage(&total, &usage);
         linux_stats->containers[linux_stats->n_containers++] = container_stats(container, &usage);
     }
+    read_pod_usage(sandbox, &total);
     linux_stats->cpu = cpu_usage(&total);
     linux_stats->memory = memory_usage(&total);
     linux_stats->process = message_new(&runtime__v1__process_usage__descriptor);

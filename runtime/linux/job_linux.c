@@ -285,6 +285,11 @@ const char *job_pod_cgroup(const struct job_pod *pod)
     return pod->cgroup_parent;
 }
 
+int job_pod_stats(const struct job_pod *pod, struct job_stats *stats, struct error *err)
+{
+    return cgroup_read_stats(&pod->runtime->cgroups, pod->path, stats, err);
+}
+
 int job_pod_remove(struct job_pod *pod, struct error *err)
 {
     _cleanup_free_ char *dir = job_state_path(pod->runtime, "pods", pod->sandbox_id);

@@ -215,6 +215,15 @@ const char *job_pod_cgroup(const struct job_pod *pod)
     return pod->name;
 }
 
+int job_pod_stats(const struct job_pod *pod, struct job_stats *stats, struct error *err)
+{
+    (void)stats;
+    return error_set(err, ERROR_UNIMPLEMENTED,
+                     "pod %s: pod-level statistics are not built on "
+                     "Windows yet",
+                     pod->name);
+}
+
 static bool container_has_processes(const struct job_container *container)
 {
     JOBOBJECT_BASIC_ACCOUNTING_INFORMATION accounting;

@@ -61,8 +61,9 @@ def test_sandbox_stats(api, rt, runtime, images):
     assert len(stats.linux.containers) == 2
     assert stats.linux.memory.working_set_bytes.value > 0
     assert stats.linux.process.process_count.value >= 2
+    # The pod's counter is the pod cgroup's, read after the containers': never below their sum.
     total = sum(c.cpu.usage_core_nano_seconds.value for c in stats.linux.containers)
-    assert stats.linux.cpu.usage_core_nano_seconds.value == total
+    assert stats.linux.cpu.usage_core_nano_seconds.value >= total
 
     request = api.ListPodSandboxStatsRequest(
         filter=api.PodSandboxStatsFilter(label_selector={"app": "podstats"}))

@@ -175,9 +175,6 @@ def test_pod_stats_cover_their_containers(api, rt, runtime, images):
     assert pod.process.process_count.value >= 2
 
 
-@pytest.mark.xfail(strict=True, reason="PodSandboxStats sums the running containers instead of "
-                   "reading the pod cgroup, so the pod's cumulative CPU time drops when one of "
-                   "its containers stops")
 def test_pod_cpu_time_survives_a_stopped_container(api, rt, runtime, images):
     sandbox_id = runtime.run_pod(name="statspodstop")
     runtime.run(sandbox_id, "busy", images["busybox:1.0"], command=BUSY)

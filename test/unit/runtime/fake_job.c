@@ -135,6 +135,13 @@ const char *job_pod_cgroup(const struct job_pod *pod)
     return pod->cgroup;
 }
 
+int job_pod_stats(const struct job_pod *pod, struct job_stats *stats, struct error *err)
+{
+    (void)pod;
+    (void)stats;
+    return error_set(err, ERROR_UNIMPLEMENTED, "the fake job backend has no pod statistics");
+}
+
 int job_pod_remove(struct job_pod *pod, struct error *err)
 {
     fake_job.pods_removed++;
