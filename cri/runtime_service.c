@@ -44,6 +44,17 @@ struct empty_reply {
     ProtobufCMessage response;
 };
 
+/* Sends response (freed here) when rc is 0, or err when rc is -1. */
+static void reply_result(struct rpc_call *call, int rc, void *response, const struct error *err)
+{
+    if (rc < 0) {
+        rpc_call_fail(call, err);
+        return;
+    }
+    rpc_call_reply(call, response);
+    runtime_message_free(response);
+}
+
 static void reply_empty_cb(const struct error *err, void *data)
 {
     struct empty_reply *reply = data;
@@ -124,15 +135,12 @@ void runtime_service_pod_sandbox_status(struct rpc_call *call, const void *reque
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
     Runtime__V1__PodSandboxStatusResponse *response = NULL;
+    int rc;
 
     if (runtime == NULL || require_id(call, req->pod_sandbox_id, "pod_sandbox_id") < 0)
         return;
-    if (runtime_sandbox_status(runtime, req->pod_sandbox_id, req->verbose, &response, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_message_free(response);
+    rc = runtime_sandbox_status(runtime, req->pod_sandbox_id, req->verbose, &response, &err);
+    reply_result(call, rc, response, &err);
 }
 
 void runtime_service_list_pod_sandbox(struct rpc_call *call, const void *request)
@@ -141,15 +149,12 @@ void runtime_service_list_pod_sandbox(struct rpc_call *call, const void *request
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
     Runtime__V1__ListPodSandboxResponse *response = NULL;
+    int rc;
 
     if (runtime == NULL)
         return;
-    if (runtime_sandbox_list(runtime, req->filter, &response, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_message_free(response);
+    rc = runtime_sandbox_list(runtime, req->filter, &response, &err);
+    reply_result(call, rc, response, &err);
 }
 
 /* Checks the parts of a CreateContainer request that the runtime relies on. */
@@ -245,15 +250,12 @@ void runtime_service_list_containers(struct rpc_call *call, const void *request)
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
     Runtime__V1__ListContainersResponse *response = NULL;
+    int rc;
 
     if (runtime == NULL)
         return;
-    if (runtime_container_list(runtime, req->filter, &response, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_message_free(response);
+    rc = runtime_container_list(runtime, req->filter, &response, &err);
+    reply_result(call, rc, response, &err);
 }
 
 void runtime_service_container_status(struct rpc_call *call, const void *request)
@@ -262,15 +264,12 @@ void runtime_service_container_status(struct rpc_call *call, const void *request
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
     Runtime__V1__ContainerStatusResponse *response = NULL;
+    int rc;
 
     if (runtime == NULL || require_id(call, req->container_id, "container_id") < 0)
         return;
-    if (runtime_container_status(runtime, req->container_id, req->verbose, &response, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_message_free(response);
+    rc = runtime_container_status(runtime, req->container_id, req->verbose, &response, &err);
+    reply_result(call, rc, response, &err);
 }
 
 void runtime_service_update_container_resources(struct rpc_call *call, const void *request)
@@ -353,15 +352,12 @@ void runtime_service_container_stats(struct rpc_call *call, const void *request)
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
     Runtime__V1__ContainerStatsResponse *response = NULL;
+    int rc;
 
     if (runtime == NULL || require_id(call, req->container_id, "container_id") < 0)
         return;
-    if (runtime_container_stats(runtime, req->container_id, &response, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_message_free(response);
+    rc = runtime_container_stats(runtime, req->container_id, &response, &err);
+    reply_result(call, rc, response, &err);
 }
 
 void runtime_service_list_container_stats(struct rpc_call *call, const void *request)
@@ -370,15 +366,12 @@ void runtime_service_list_container_stats(struct rpc_call *call, const void *req
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
     Runtime__V1__ListContainerStatsResponse *response = NULL;
+    int rc;
 
     if (runtime == NULL)
         return;
-    if (runtime_container_stats_list(runtime, req->filter, &response, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_message_free(response);
+    rc = runtime_container_stats_list(runtime, req->filter, &response, &err);
+    reply_result(call, rc, response, &err);
 }
 
 void runtime_service_pod_sandbox_stats(struct rpc_call *call, const void *request)
@@ -387,15 +380,12 @@ void runtime_service_pod_sandbox_stats(struct rpc_call *call, const void *reques
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
     Runtime__V1__PodSandboxStatsResponse *response = NULL;
+    int rc;
 
     if (runtime == NULL || require_id(call, req->pod_sandbox_id, "pod_sandbox_id") < 0)
         return;
-    if (runtime_sandbox_stats(runtime, req->pod_sandbox_id, &response, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_message_free(response);
+    rc = runtime_sandbox_stats(runtime, req->pod_sandbox_id, &response, &err);
+    reply_result(call, rc, response, &err);
 }
 
 void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *request)
@@ -404,15 +394,12 @@ void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *r
     struct runtime *runtime = runtime_of(call);
     _cleanup_error_ struct error err = ERROR_INIT;
     Runtime__V1__ListPodSandboxStatsResponse *response = NULL;
+    int rc;
 
     if (runtime == NULL)
         return;
-    if (runtime_sandbox_stats_list(runtime, req->filter, &response, &err) < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_message_free(response);
+    rc = runtime_sandbox_stats_list(runtime, req->filter, &response, &err);
+    reply_result(call, rc, response, &err);
 }
 
 /* ---- Exec, Attach and PortForward: URLs of the streaming server ------------------------- */
