@@ -34,7 +34,7 @@ enum rpc_kind {
     RPC_SERVER_STREAMING,
 };
 
-/* One row of the method table. A NULL handler answers UNIMPLEMENTED naming the method. */
+/* One row of the method table. A call to a method without a handler fails with UNIMPLEMENTED. */
 struct rpc_method {
     const char *path; /* "/runtime.v1.RuntimeService/Version" */
     enum rpc_kind kind;

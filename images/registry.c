@@ -594,7 +594,7 @@ static int fetch_body_cb(void *data, const char *bytes, size_t length)
     return fetch->body_cb(fetch->data, bytes, length);
 }
 
-/* What to do about a TLS failure, appended to its message; "" for other failures. */
+/* The fix for a TLS failure, appended to its message; "" for other failures. */
 static const char *tls_failure_hint(int curl_code, const char *curl_error)
 {
     if (curl_code == CURLE_PEER_FAILED_VERIFICATION)

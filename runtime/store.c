@@ -104,8 +104,8 @@ static int store_try_open(struct store *store, bool *corrupt, struct error *err)
      * In WAL mode, synchronous=NORMAL keeps every committed transaction through a crash or a
      * kill -9 of the daemon (the WAL is written before the commit returns) and skips the fsync
      * per commit, which cost a few milliseconds on every container start and stop. A power
-     * loss can roll back the last commits, never corrupt the file; the containers themselves
-     * are gone after a power loss, and the recovery at start marks them exited.
+     * loss can roll back the last commits but does not corrupt the file. The containers are
+     * gone after a power loss anyway, and the recovery at start marks them exited.
      */
     if (store_exec(store, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) < 0 ||
         store_check_version(store, err) < 0 || store_exec(store, schema_sql, err) < 0 ||

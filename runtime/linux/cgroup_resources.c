@@ -264,7 +264,7 @@ static int apply_v1(const struct cgroup_env *env, const char *path,
 
 /*
  * Rejects a memory limit below the cgroup's current usage before anything is written, so that
- * a rejected update changes no limit at all. (The kernel would answer EBUSY after reclaim.)
+ * a rejected update changes no limit at all. The kernel would fail the write with EBUSY.
  */
 static int check_memory_limit(const struct cgroup_env *env, const char *path,
                               const struct job_resources *resources, struct error *err)
