@@ -255,7 +255,12 @@ void runtime_service_list_containers(struct rpc_call *call, const void *request)
     if (runtime == NULL)
         return;
     rc = runtime_container_list(runtime, req->filter, &response, &err);
-    reply_result(call, rc, response, &err);
+    if (rc < 0) {
+        rpc_call_fail(call, &err);
+        return;
+    }
+    rpc_call_reply(call, response);
+    runtime_container_list_free(response);
 }
 
 void runtime_service_container_status(struct rpc_call *call, const void *request)

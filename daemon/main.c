@@ -205,7 +205,7 @@ static double count_running_containers(void *data)
     if (runtime_container_list(daemon->services.runtime, &filter, &response, NULL) < 0)
         return 0;
     count = (double)response->n_containers;
-    runtime_message_free(response);
+    runtime_container_list_free(response);
     return count;
 }
 

@@ -34,6 +34,11 @@ char *message_strdup(const char *s)
     return xstrdup(s ? s : "");
 }
 
+const char *message_view(const char *s)
+{
+    return s ? s : "";
+}
+
 void message_set_string(char **field, const char *value)
 {
     if (*field && *field != protobuf_c_empty_string)

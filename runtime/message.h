@@ -17,6 +17,9 @@ void *message_copy(const ProtobufCMessage *message);
 /* Returns a heap copy of s for a string field ("" for NULL). */
 char *message_strdup(const char *s);
 
+/* Returns s for a string field that borrows it, or "" for NULL (protobuf-c's empty string). */
+const char *message_view(const char *s);
+
 /* Replaces a string field's value with a heap copy of value ("" for NULL). */
 void message_set_string(char **field, const char *value);
 

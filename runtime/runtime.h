@@ -189,9 +189,17 @@ int runtime_container_remove(struct runtime *runtime, const char *id, runtime_do
 int runtime_container_status(struct runtime *runtime, const char *id, bool verbose,
                              Runtime__V1__ContainerStatusResponse **out, struct error *err);
 
-/* ListContainers with its filter (NULL for none): id prefix, state, sandbox id, labels. */
+/*
+ * ListContainers with its filter (NULL for none): id prefix, state, sandbox id, labels. The
+ * items borrow their strings, metadata and maps from the runtime's records instead of copying
+ * them, so *out is valid only until the runtime next changes a container: serialize it at once
+ * and free it with runtime_container_list_free, never with runtime_message_free.
+ */
 int runtime_container_list(struct runtime *runtime, const Runtime__V1__ContainerFilter *filter,
                            Runtime__V1__ListContainersResponse **out, struct error *err);
+
+/* Frees a response of runtime_container_list, leaving the borrowed records alone. */
+void runtime_container_list_free(Runtime__V1__ListContainersResponse *response);
 
 /*
  * UpdateContainerResources: applies new CPU and memory limits to a running container's job

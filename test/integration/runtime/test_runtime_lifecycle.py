@@ -131,6 +131,27 @@ def test_list_filters(api, rt, runtime, images):
     assert containers(id=created[:10]) == [created]
 
 
+def test_list_item_matches_status(api, rt, runtime, images):
+    sandbox_id = runtime.run_pod(name="listed")
+    container_id = runtime.create(sandbox_id, "listed", images["busybox:1.0"],
+                                  labels={"kind": "listed", "tier": "a"})
+
+    [item] = rt.runtime("ListContainers", api.ListContainersRequest(
+        filter=api.ContainerFilter(id=container_id))).containers
+    status = runtime.status(container_id).status
+
+    assert item.pod_sandbox_id == sandbox_id
+    assert item.metadata == status.metadata
+    assert item.image == status.image
+    assert item.image_ref == status.image_ref
+    assert item.image_id == status.image_id
+    assert item.state == status.state
+    assert item.created_at == status.created_at
+    assert dict(item.labels) == {"kind": "listed", "tier": "a"}
+    assert dict(item.labels) == dict(status.labels)
+    assert dict(item.annotations) == dict(status.annotations)
+
+
 def test_id_prefix_lookup(api, rt, runtime, images):
     sandbox_id = runtime.run_pod(name="prefix")
     container_id = runtime.create(sandbox_id, "c", images["busybox:1.0"], command=["true"])

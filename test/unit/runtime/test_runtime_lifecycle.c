@@ -500,7 +500,7 @@ static void remove_running_and_unknown(void **state)
     assert_true(fake_job_container(id)->removed);
     assert_int_equal(runtime_container_list(f->runtime, NULL, &list, &err), 0);
     assert_int_equal(list->n_containers, 0);
-    runtime_message_free(list);
+    runtime_container_list_free(list);
     assert_false(fake_images_in_use(FAKE_IMAGE_ID, &user));
 
     memset(&done, 0, sizeof(done));
