@@ -46,10 +46,16 @@ struct option_def {
 #define DEFAULT_LISTEN "npipe:////./pipe/hostcri"
 #define DEFAULT_ROOT "C:/ProgramData/hostcri"
 #define DEFAULT_STATE "C:/ProgramData/hostcri/state"
+#define DEFAULT_ROOTFS_MOUNT_POINT "C:\\hpc"
+#define DEFAULT_PATH                                                                               \
+    "C:\\Windows\\System32;C:\\Windows;C:\\Windows\\System32\\Wbem;"                               \
+    "C:\\Windows\\System32\\WindowsPowerShell\\v1.0"
 #else
 #define DEFAULT_LISTEN "unix:///run/hostcri/hostcri.sock"
 #define DEFAULT_ROOT "/var/lib/hostcri"
 #define DEFAULT_STATE "/run/hostcri"
+#define DEFAULT_ROOTFS_MOUNT_POINT "/hpc"
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #endif
 
 static const struct option_def options[] = {
@@ -98,7 +104,8 @@ static const struct option_def options[] = {
      "image references reported as pinned, such as the sandbox image (comma-separated flag)"},
 
     {"runtime.rootfs_mount_point", "rootfs-mount-point", OPTION_PATH, FIELD(rootfs_mount_point),
-     "/hpc", NULL, "where a container sees its image's files (CONTAINER_SANDBOX_MOUNT_POINT)"},
+     DEFAULT_ROOTFS_MOUNT_POINT, NULL,
+     "where a container sees its image's files (CONTAINER_SANDBOX_MOUNT_POINT)"},
     {"runtime.accept_non_host_network_pods", "accept-non-host-network-pods", OPTION_BOOL,
      FIELD(accept_non_host_network_pods), "false", NULL,
      "run pods without hostNetwork on the host network instead of rejecting them"},
@@ -119,8 +126,7 @@ static const struct option_def options[] = {
     {"runtime.leftover_grace_period", "leftover-grace-period", OPTION_DURATION,
      FIELD(leftover_grace_ms), "5s", NULL,
      "time between SIGTERM and SIGKILL for processes left in a job after its init exits"},
-    {"runtime.default_path", "default-path", OPTION_STRING, FIELD(default_path),
-     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL,
+    {"runtime.default_path", "default-path", OPTION_STRING, FIELD(default_path), DEFAULT_PATH, NULL,
      "PATH of a container whose image and request set none"},
 
     {"streaming.address", "streaming-address", OPTION_STRING, FIELD(streaming_address), "127.0.0.1",
