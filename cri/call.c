@@ -433,9 +433,8 @@ static void submit_response_headers(struct rpc_call *call, bool with_data)
 }
 
 /* Serializes message into the response queue. Returns 0, or -1 if it is over the limit. */
-static int append_message(struct rpc_call *call, const void *message, struct error *err)
+static int append_packed(struct rpc_call *call, const void *data, size_t size, struct error *err)
 {
-    size_t size = protobuf_c_message_get_packed_size(message);
     uint8_t prefix[GRPC_PREFIX_SIZE];
 
     if (size > call->server->options.max_send_message_size)
@@ -444,6 +443,17 @@ static int append_message(struct rpc_call *call, const void *message, struct err
                          call->method->path, size, call->server->options.max_send_message_size);
     grpc_write_prefix(prefix, (uint32_t)size);
     strbuf_append(&call->response, prefix, sizeof(prefix));
+    if (data)
+        strbuf_append(&call->response, data, size);
+    return 0;
+}
+
+static int append_message(struct rpc_call *call, const void *message, struct error *err)
+{
+    size_t size = protobuf_c_message_get_packed_size(message);
+
+    if (append_packed(call, NULL, size, err) < 0)
+        return -1;
     strbuf_reserve(&call->response, size);
     protobuf_c_message_pack(message, (uint8_t *)call->response.data + call->response.length);
     call->response.length += size;
@@ -466,20 +476,35 @@ static void complete_call(struct rpc_call *call)
     call_unref(call);
 }
 
+/* Queues the response headers, the message that append_message or append_packed left in
+ * call->response (rc 0) or err's status instead (rc -1), and the trailers. */
+static void finish_reply(struct rpc_call *call, int rc, struct error *err)
+{
+    if (rc < 0) {
+        strbuf_reset(&call->response);
+        queue_status(call, err->code, err->message);
+        error_clear(err);
+    } else {
+        submit_response_headers(call, true);
+        queue_status(call, ERROR_OK, NULL);
+    }
+}
+
 void rpc_call_reply(struct rpc_call *call, const void *response)
 {
     struct error err = ERROR_INIT;
 
-    if (call_can_send(call)) {
-        if (append_message(call, response, &err) < 0) {
-            strbuf_reset(&call->response);
-            queue_status(call, err.code, err.message);
-            error_clear(&err);
-        } else {
-            submit_response_headers(call, true);
-            queue_status(call, ERROR_OK, NULL);
-        }
-    }
+    if (call_can_send(call))
+        finish_reply(call, append_message(call, response, &err), &err);
+    complete_call(call);
+}
+
+void rpc_call_reply_packed(struct rpc_call *call, const void *data, size_t size)
+{
+    struct error err = ERROR_INIT;
+
+    if (call_can_send(call))
+        finish_reply(call, append_packed(call, data, size, &err), &err);
     complete_call(call);
 }
 

@@ -46,6 +46,13 @@ struct rpc_method {
 /* Sends the response (owned by the caller; it is serialized before this returns) and status OK. */
 void rpc_call_reply(struct rpc_call *call, const void *response);
 
+/*
+ * Sends a response that the handler has already serialized: size bytes of the protobuf
+ * encoding of the method's response type. Fails the call with RESOURCE_EXHAUSTED like
+ * rpc_call_reply when it is over the maximum send size.
+ */
+void rpc_call_reply_packed(struct rpc_call *call, const void *data, size_t size);
+
 /* Sends err's code and message as grpc-status and grpc-message. */
 void rpc_call_fail(struct rpc_call *call, const struct error *err);
 

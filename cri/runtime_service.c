@@ -248,19 +248,12 @@ void runtime_service_list_containers(struct rpc_call *call, const void *request)
 {
     const Runtime__V1__ListContainersRequest *req = request;
     struct runtime *runtime = runtime_of(call);
-    _cleanup_error_ struct error err = ERROR_INIT;
-    Runtime__V1__ListContainersResponse *response = NULL;
-    int rc;
+    _cleanup_strbuf_ struct strbuf response = STRBUF_INIT;
 
     if (runtime == NULL)
         return;
-    rc = runtime_container_list(runtime, req->filter, &response, &err);
-    if (rc < 0) {
-        rpc_call_fail(call, &err);
-        return;
-    }
-    rpc_call_reply(call, response);
-    runtime_container_list_free(response);
+    runtime_container_list_pack(runtime, req->filter, &response);
+    rpc_call_reply_packed(call, response.data, response.length);
 }
 
 void runtime_service_container_status(struct rpc_call *call, const void *request)

@@ -21,6 +21,7 @@ void container_free(struct container *container)
     if (container->job)
         job_container_release(container->job);
     store_container_record_clear(&container->record);
+    free(container->list_item);
     free(container);
 }
 

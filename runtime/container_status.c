@@ -215,6 +215,51 @@ int runtime_container_list(struct runtime *runtime, const Runtime__V1__Container
     return 0;
 }
 
+/* The tag of ListContainersResponse.containers: field 1, length-delimited. */
+#define LIST_CONTAINERS_ITEM_TAG 0x0a
+
+/* Packs container's ListContainers item, prefixed with its tag and length, unless the cached
+ * bytes are still those of its current state. */
+static void container_pack_list_item(struct container *container)
+{
+    Runtime__V1__Container *item;
+    uint8_t prefix[1 + 10];
+    size_t prefix_size, size;
+
+    if (container->list_item && container->list_item_state == (int)container->record.state)
+        return;
+    item = container_item_view(container);
+    size = protobuf_c_message_get_packed_size(&item->base);
+    prefix[0] = LIST_CONTAINERS_ITEM_TAG;
+    prefix_size = 1;
+    for (uint64_t rest = size;; rest >>= 7) {
+        prefix[prefix_size++] = (uint8_t)(rest & 0x7f) | (rest >= 0x80 ? 0x80 : 0);
+        if (rest < 0x80)
+            break;
+    }
+    free(container->list_item);
+    container->list_item = xmalloc(prefix_size + size);
+    memcpy(container->list_item, prefix, prefix_size);
+    protobuf_c_message_pack(&item->base, container->list_item + prefix_size);
+    container->list_item_size = prefix_size + size;
+    container->list_item_state = (int)container->record.state;
+    free(item->image);
+    free(item);
+}
+
+void runtime_container_list_pack(struct runtime *runtime,
+                                 const Runtime__V1__ContainerFilter *filter, struct strbuf *out)
+{
+    for (size_t i = 0; i < runtime->n_containers; i++) {
+        struct container *container = runtime->containers[i];
+
+        if (!container_matches(container, filter))
+            continue;
+        container_pack_list_item(container);
+        strbuf_append(out, container->list_item, container->list_item_size);
+    }
+}
+
 void runtime_container_list_free(Runtime__V1__ListContainersResponse *response)
 {
     if (response == NULL)

@@ -70,6 +70,12 @@ struct container {
     uint64_t layer_inodes;
     int64_t layer_measured_ns;
     bool layer_measuring;
+    /* This container's ListContainers item, serialized with its field tag and length, and the
+     * state it was built for: the state is the only part of an item that changes after
+     * CreateContainer. list_item is NULL until the first ListContainers (container_status.c). */
+    uint8_t *list_item;
+    size_t list_item_size;
+    int list_item_state;
 };
 
 struct layer_measurement;

@@ -186,6 +186,77 @@ static enum error_code start(struct fixture *f, const char *id)
     return done.code;
 }
 
+/* Asserts that runtime_container_list_pack gives the bytes of runtime_container_list's response. */
+static void assert_list_pack_matches(struct fixture *f, const Runtime__V1__ContainerFilter *filter)
+{
+    Runtime__V1__ListContainersResponse *list = NULL;
+    _cleanup_error_ struct error err = ERROR_INIT;
+    _cleanup_strbuf_ struct strbuf packed = STRBUF_INIT;
+    _cleanup_free_ uint8_t *expected = NULL;
+    size_t expected_size;
+
+    assert_int_equal(runtime_container_list(f->runtime, filter, &list, &err), 0);
+    expected_size = protobuf_c_message_get_packed_size(&list->base);
+    expected = xmalloc(expected_size + 1);
+    protobuf_c_message_pack(&list->base, expected);
+    runtime_container_list_free(list);
+
+    runtime_container_list_pack(f->runtime, filter, &packed);
+    assert_int_equal(packed.length, expected_size);
+    assert_memory_equal(packed.data, expected, expected_size);
+}
+
+static void list_pack_matches_message(void **state)
+{
+    struct fixture *f = *state;
+    Runtime__V1__ContainerConfig__LabelsEntry tier =
+        RUNTIME__V1__CONTAINER_CONFIG__LABELS_ENTRY__INIT;
+    Runtime__V1__ContainerConfig__LabelsEntry app =
+        RUNTIME__V1__CONTAINER_CONFIG__LABELS_ENTRY__INIT;
+    Runtime__V1__ContainerConfig__LabelsEntry *labels[] = {&tier, &app};
+    Runtime__V1__ContainerStateValue running = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
+    Runtime__V1__ContainerFilter filter = RUNTIME__V1__CONTAINER_FILTER__INIT;
+    Runtime__V1__ListContainersResponse *decoded;
+    _cleanup_strbuf_ struct strbuf packed = STRBUF_INIT;
+    _cleanup_free_ char *sandbox_id = run_sandbox(f);
+    _cleanup_free_ char *first = NULL;
+    _cleanup_free_ char *second = NULL;
+
+    tier.key = "tier";
+    tier.value = "web";
+    app.key = "app";
+    app.value = "shop";
+    f->container_config.labels = labels;
+    f->container_config.n_labels = 2;
+    first = create_container(f, sandbox_id);
+    f->container_config.n_labels = 0;
+    f->container_config.labels = NULL;
+    f->container_md.name = "second";
+    second = create_container(f, sandbox_id);
+    assert_list_pack_matches(f, NULL);
+
+    /* The cached item of a container is rebuilt when its state changes. */
+    assert_int_equal(start(f, first), ERROR_OK);
+    assert_list_pack_matches(f, NULL);
+    running.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    filter.state = &running;
+    assert_list_pack_matches(f, &filter);
+
+    runtime_container_list_pack(f->runtime, &filter, &packed);
+    decoded = runtime__v1__list_containers_response__unpack(NULL, packed.length,
+                                                            (const uint8_t *)packed.data);
+    assert_non_null(decoded);
+    assert_int_equal(decoded->n_containers, 1);
+    assert_string_equal(decoded->containers[0]->id, first);
+    assert_int_equal(decoded->containers[0]->state,
+                     RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    assert_int_equal(decoded->containers[0]->n_labels, 2);
+    assert_string_equal(decoded->containers[0]->labels[0]->key, "tier");
+    assert_string_equal(decoded->containers[0]->labels[0]->value, "web");
+    assert_string_equal(decoded->containers[0]->image->image, FAKE_IMAGE_NAME);
+    runtime__v1__list_containers_response__free_unpacked(decoded, NULL);
+}
+
 static void sandbox_rules_enforced(void **state)
 {
     struct fixture *f = *state;
@@ -679,6 +750,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(restart_keeps_never_started_job, setup, teardown),
         cmocka_unit_test_setup_teardown(orphan_jobs_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_log_needs_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_pack_matches_message, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
