@@ -270,23 +270,87 @@ static int compare_depth(const void *a, const void *b)
     return depth(left->container_path) - depth(right->container_path);
 }
 
-static int mount_volume(const struct monitor_mount *volume, struct error *err)
+/* The clones of the bidirectional volumes' source trees, indexed like spec->mounts (-1 for
+ * the other volumes). */
+struct volume_clones {
+    int *fds;
+    size_t n;
+};
+
+static void volume_clones_close(struct volume_clones *clones)
+{
+    for (size_t i = 0; i < clones->n; i++) {
+        if (clones->fds[i] >= 0)
+            close(clones->fds[i]);
+    }
+    free(clones->fds);
+    clones->fds = NULL;
+    clones->n = 0;
+}
+
+/*
+ * Clones the source tree of each bidirectional volume. This must run before / becomes a slave:
+ * a clone of a shared mount joins its peer group, so mounts made later under the volume reach
+ * the host and the host's reach the volume. A bind made after that would be a slave, which
+ * sends nothing back.
+ */
+static int clone_bidirectional_sources(const struct monitor_spec *spec,
+                                       struct volume_clones *clones, struct error *err)
+{
+    clones->fds = xcalloc(spec->n_mounts + 1, sizeof(*clones->fds));
+    for (size_t i = 0; i < spec->n_mounts; i++)
+        clones->fds[i] = -1;
+    clones->n = spec->n_mounts;
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct monitor_mount *volume = &spec->mounts[i];
+
+        if (volume->propagation != JOB_PROPAGATION_BIDIRECTIONAL)
+            continue;
+        clones->fds[i] = open_tree(AT_FDCWD, volume->host_path,
+                                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (clones->fds[i] >= 0)
+            continue;
+        if (errno != ENOSYS)
+            return error_set_errno(err, errno == ENOENT ? ERROR_NOT_FOUND : ERROR_INTERNAL, errno,
+                                   "clone the mount tree of volume source %s", volume->host_path);
+        /* Kernels before 5.2: the volume is then bound like the others, so it is shared only
+         * inside the container. */
+        log_warn("volume %s: open_tree is not supported, so mounts made in the container under "
+                 "%s do not reach the host",
+                 volume->host_path, volume->container_path);
+    }
+    return 0;
+}
+
+/* Attaches volume at its container path: the clone made by clone_bidirectional_sources when
+ * clone is not -1, else a new recursive bind of the source. */
+static int mount_volume(const struct monitor_mount *volume, int clone, struct error *err)
 {
     const char *target = volume->container_path;
 
     if (target == NULL || target[0] != '/')
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "volume container path \"%s\" is not absolute", target ? target : "");
-    if (make_mount_point(volume->host_path, target, err) < 0 ||
-        bind_mount(volume->host_path, target, volume->readonly, err) < 0)
+    if (make_mount_point(volume->host_path, target, err) < 0)
         return -1;
+    if (clone < 0) {
+        if (bind_mount(volume->host_path, target, volume->readonly, err) < 0)
+            return -1;
+    } else {
+        if (move_mount(clone, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return error_set_errno(err, ERROR_INTERNAL, errno, "attach %s at %s", volume->host_path,
+                                   target);
+        if (volume->readonly &&
+            mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+            return error_set_errno(err, ERROR_INTERNAL, errno, "make %s read-only", target);
+    }
     if (mount(NULL, target, NULL, propagation_flags(volume->propagation), NULL) < 0)
         return error_set_errno(err, ERROR_INTERNAL, errno, "set propagation of %s", target);
     return 0;
 }
 
 static int mount_volumes(const struct monitor_spec *spec, const char *mount_point,
-                         struct error *err)
+                         const struct volume_clones *clones, struct error *err)
 {
     _cleanup_free_ const struct monitor_mount **order = xcalloc(spec->n_mounts + 1, sizeof(*order));
 
@@ -295,7 +359,7 @@ static int mount_volumes(const struct monitor_spec *spec, const char *mount_poin
     /* Parents before children, so that a nested volume is not hidden by its parent's bind. */
     qsort(order, spec->n_mounts, sizeof(*order), compare_depth);
     for (size_t i = 0; i < spec->n_mounts; i++) {
-        if (mount_volume(order[i], err) < 0)
+        if (mount_volume(order[i], clones->fds[order[i] - spec->mounts], err) < 0)
             return -1;
         if (mount_point != NULL && !spec->readonly_rootfs)
             link_under_rootfs(mount_point, order[i]->container_path);
@@ -307,16 +371,19 @@ int rootfs_setup(const struct monitor_spec *spec, struct error *err)
 {
     const char *mount_point = spec->mount_point ? spec->mount_point : "/hpc";
     bool has_rootfs = spec->container_dir != NULL;
+    __attribute__((cleanup(volume_clones_close))) struct volume_clones clones = {0};
 
     if (unshare(CLONE_NEWNS) < 0)
         return error_set_errno(err, ERROR_INTERNAL, errno, "create a mount namespace");
+    if (clone_bidirectional_sources(spec, &clones, err) < 0)
+        return error_prefix(err, "mount volumes");
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return error_set_errno(err, ERROR_INTERNAL, errno, "make / a slave mount");
     if (has_rootfs) {
         if (make_dirs(mount_point, err) < 0 || mount_rootfs(spec, mount_point, err) < 0)
             return error_prefix(err, "mount the rootfs at %s", mount_point);
     }
-    if (mount_volumes(spec, has_rootfs ? mount_point : NULL, err) < 0)
+    if (mount_volumes(spec, has_rootfs ? mount_point : NULL, &clones, err) < 0)
         return error_prefix(err, "mount volumes");
     return 0;
 }
