@@ -160,3 +160,15 @@ def test_log_many_lines_in_order(api, runtime, images):
     assert all(tag == b"F" for _, _, tag, _ in records)
     lines = [content for _, _, _, content in records]
     assert lines == [str(i).encode() for i in range(1, count + 1)]
+
+
+def test_log_tty_line_ends(api, runtime, images):
+    """A terminal turns each LF into CR LF; the records hold the lines without the CR, all on
+    the stdout stream."""
+    sandbox_id = runtime.run_pod(name="logtty")
+    container_id = runtime.run(sandbox_id, "tty", images["busybox:1.0"], tty=True,
+                               command=["sh", "-c", "echo one; echo two >&2; printf 'three'"])
+    status = runtime.wait_exited(container_id)
+    records = parse_records(status.log_path)
+    assert [(stream, tag, content) for _, stream, tag, content in records] == [
+        (b"stdout", b"F", b"one"), (b"stdout", b"F", b"two"), (b"stdout", b"F", b"three")]
