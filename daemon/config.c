@@ -128,6 +128,9 @@ static const struct option_def options[] = {
      "time between SIGTERM and SIGKILL for processes left in a job after its init exits"},
     {"runtime.default_path", "default-path", OPTION_STRING, FIELD(default_path), DEFAULT_PATH, NULL,
      "PATH of a container whose image and request set none"},
+    {"runtime.cpu_sample_interval", "cpu-sample-interval", OPTION_DURATION,
+     FIELD(cpu_sample_interval_ms), "10s", NULL,
+     "time between two CPU samples of each container and pod, the span of usage_nano_cores"},
 
     {"streaming.address", "streaming-address", OPTION_STRING, FIELD(streaming_address), "127.0.0.1",
      NULL, "IP address of the Exec, Attach and PortForward streaming server"},

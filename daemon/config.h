@@ -51,6 +51,7 @@ struct hostcri_config {
     uint64_t kill_timeout_ms;
     uint64_t leftover_grace_ms;
     char *default_path;
+    uint64_t cpu_sample_interval_ms;
 
     /* streaming server for Exec, Attach and PortForward */
     char *streaming_address;

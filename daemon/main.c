@@ -147,6 +147,8 @@ static int open_runtime(struct daemon *daemon, struct error *err)
     runtime_config.kill_timeout_ms = (int64_t)config->kill_timeout_ms;
     runtime_config.leftover_grace_ms = (int64_t)config->leftover_grace_ms;
     runtime_config.default_path = config->default_path;
+    runtime_config.max_send_message_size = config->max_send_message_size;
+    runtime_config.cpu_sample_interval_ms = (int64_t)config->cpu_sample_interval_ms;
     if (runtime_open(daemon->loop, &runtime_config, daemon->services.images,
                      &daemon->services.runtime, err) < 0)
         return error_prefix(err, "open the runtime");

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "runtime/exec_output.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/signals.h"
 #include "runtime/state.h"
@@ -26,9 +27,8 @@ static uv_file file_of(uv_os_fd_t fd)
 }
 #endif
 
-/* The output kept per stream of an ExecSync. The rest is dropped, so that a response with both
- * streams full stays under the default gRPC message limit of 16 MiB. */
-#define EXEC_SYNC_MAX_OUTPUT (4 * 1024 * 1024)
+/* The response limit when the configuration sets none: gRPC's usual 16 MiB. */
+#define EXEC_SYNC_DEFAULT_MAX_RESPONSE ((uint64_t)16 * 1024 * 1024)
 
 /* How long ExecSync waits for output after the command exited (a child may hold the pipes). */
 #define EXEC_SYNC_DRAIN_MS 500
@@ -70,8 +70,8 @@ int runtime_container_exec(struct runtime *runtime, const char *id,
 struct exec_stream {
     uv_pipe_t pipe;
     struct strbuf data;
-    bool open; /* the pipe handle is initialized and not closed yet */
-    bool truncated;
+    bool open;      /* the pipe handle is initialized and not closed yet */
+    size_t dropped; /* bytes read past EXEC_OUTPUT_MAX_STREAM, or trimmed to fit the response */
 };
 
 /* State of one ExecSync, freed when its last handle has closed. */
@@ -139,23 +139,59 @@ static void exec_sync_close(struct exec_sync *op)
     }
 }
 
+/*
+ * Trims the kept output so that the response fits the RPC server's send limit, and logs what
+ * was dropped. Without the trim, two full streams would make a response the server rejects with
+ * RESOURCE_EXHAUSTED, and the kubelet would get no output at all.
+ */
+static void trim_output(struct exec_sync *op)
+{
+    struct exec_stream *out = &op->streams[0];
+    struct exec_stream *err = &op->streams[1];
+    size_t stdout_length = out->data.length;
+    size_t stderr_length = err->data.length;
+    uint64_t max_response = op->runtime->max_send_message_size;
+
+    if (max_response == 0)
+        max_response = EXEC_SYNC_DEFAULT_MAX_RESPONSE;
+    exec_output_fit(&stdout_length, &stderr_length, op->exit_code, max_response);
+    out->dropped += out->data.length - stdout_length;
+    err->dropped += err->data.length - stderr_length;
+    for (int i = 0; i < 2; i++) {
+        struct exec_stream *stream = &op->streams[i];
+        size_t kept = i == 0 ? stdout_length : stderr_length;
+
+        if (stream->data.data != NULL) {
+            stream->data.length = kept;
+            stream->data.data[kept] = '\0';
+        }
+    }
+    if (out->dropped == 0 && err->dropped == 0)
+        return;
+    log_warn_id("container", op->container_id,
+                "exec output trimmed: dropped %zu bytes of stdout and %zu bytes of stderr, "
+                "kept %zu and %zu (at most %zu per stream, responses at most %llu bytes)",
+                out->dropped, err->dropped, stdout_length, stderr_length, EXEC_OUTPUT_MAX_STREAM,
+                (unsigned long long)max_response);
+}
+
 /* Runs the callback once, then closes everything. */
 static void exec_sync_complete(struct exec_sync *op, const struct error *err)
 {
-    struct runtime_exec_result result = {
+    struct runtime_exec_result result;
+
+    if (op->completed)
+        return;
+    op->completed = true;
+    if (err == NULL)
+        trim_output(op);
+    result = (struct runtime_exec_result){
         .exit_code = op->exit_code,
         .stdout_data = op->streams[0].data.data ? op->streams[0].data.data : "",
         .stdout_length = op->streams[0].data.length,
         .stderr_data = op->streams[1].data.data ? op->streams[1].data.data : "",
         .stderr_length = op->streams[1].data.length,
     };
-
-    if (op->completed)
-        return;
-    op->completed = true;
-    if (op->streams[0].truncated || op->streams[1].truncated)
-        log_warn_id("container", op->container_id, "exec output over %d bytes was dropped",
-                    EXEC_SYNC_MAX_OUTPUT);
     op->cb(err ? NULL : &result, err, op->data);
     exec_sync_close(op);
 }
@@ -180,11 +216,12 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     struct exec_stream *s = (struct exec_stream *)stream;
 
     if (nread > 0) {
-        size_t room = EXEC_SYNC_MAX_OUTPUT - s->data.length;
+        size_t room = EXEC_OUTPUT_MAX_STREAM - s->data.length;
         size_t take = (size_t)nread < room ? (size_t)nread : room;
 
+        /* The rest is read and dropped: a full pipe would block the command. */
         strbuf_append(&s->data, buf->base, take);
-        s->truncated |= take < (size_t)nread;
+        s->dropped += (size_t)nread - take;
         return;
     }
     if (nread == 0)

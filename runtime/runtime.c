@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "images/images.h"
+#include "runtime/cpu_sampler.h"
 #include "runtime/filter.h"
 #include "runtime/runtime_internal.h"
 
@@ -35,6 +36,8 @@ void runtime_config_init_defaults(struct runtime_config *config)
     config->kill_timeout_ms = 10000;
     config->leftover_grace_ms = 5000;
     config->default_path = DEFAULT_PATH;
+    config->max_send_message_size = 16 * 1024 * 1024;
+    config->cpu_sample_interval_ms = CPU_SAMPLER_DEFAULT_INTERVAL_MS;
 }
 
 static const char *or_default(const char *value, const char *fallback)
@@ -57,6 +60,7 @@ static void copy_config(struct runtime *runtime, const struct runtime_config *co
     runtime->accept_non_host_network_pods = config->accept_non_host_network_pods;
     runtime->sandbox_stop_grace_ms = config->sandbox_stop_grace_ms;
     runtime->kill_timeout_ms = config->kill_timeout_ms > 0 ? config->kill_timeout_ms : 10000;
+    runtime->max_send_message_size = config->max_send_message_size;
 }
 
 static int open_job_backend(struct runtime *runtime, const struct runtime_config *config,
@@ -192,6 +196,7 @@ int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct im
     recover_containers(runtime);
     if (images)
         images_set_in_use_hook(images, image_in_use_cb, runtime);
+    runtime_cpu_sampler_start(runtime, config->cpu_sample_interval_ms);
     log_info("runtime open: %zu sandboxes, %zu containers, root %s, state %s", runtime->n_sandboxes,
              runtime->n_containers, runtime->root_dir, runtime->state_dir);
     *out = runtime;
@@ -206,6 +211,7 @@ void runtime_close(struct runtime *runtime)
         return;
     if (runtime->images)
         images_set_in_use_hook(runtime->images, NULL, NULL);
+    runtime_cpu_sampler_stop(runtime);
     runtime_events_close(runtime);
     runtime_cancel_exec_syncs(runtime);
     runtime_forget_measurements(runtime);

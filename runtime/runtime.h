@@ -80,6 +80,13 @@ struct runtime_config {
      * "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" (on Windows the System32,
      * Windows, Wbem and PowerShell directories). */
     const char *default_path;
+    /* The largest response message the RPC server sends, in bytes (grpc.max_send_message_size).
+     * ExecSync trims its output so that its response fits. 0 means 16 MiB. */
+    uint64_t max_send_message_size;
+    /* Time between two CPU usage samples of every running container and ready pod, from which
+     * the statistics' usage_nano_cores is computed, in milliseconds. 0 means the default, 10000,
+     * the kubelet's cAdvisor housekeeping interval. */
+    int64_t cpu_sample_interval_ms;
 };
 
 /* Fills config with the defaults documented above. */
@@ -293,9 +300,10 @@ typedef void (*runtime_exec_sync_cb)(const struct runtime_exec_result *result,
 
 /*
  * ExecSync: runs argv (NULL-terminated) in a running container with its environment, user
- * and working directory, and collects up to 4 MiB of each output stream. A timeout_seconds
- * over 0 kills the process when it passes and fails with DEADLINE_EXCEEDED. cb runs once
- * later when the process has exited and its output is read.
+ * and working directory, and collects up to 16 MiB of each output stream, trimmed further when
+ * needed so that the response fits max_send_message_size (a warning names the container and
+ * the bytes dropped). A timeout_seconds over 0 kills the process when it passes and fails with
+ * DEADLINE_EXCEEDED. cb runs once later when the process has exited and its output is read.
  */
 int runtime_container_exec_sync(struct runtime *runtime, const char *id, const char *const *argv,
                                 int64_t timeout_seconds, runtime_exec_sync_cb cb, void *data,
@@ -322,9 +330,10 @@ void runtime_events_unsubscribe(struct runtime_event_subscription *subscription)
 /* ---- Statistics ------------------------------------------------------------------------ */
 
 /*
- * ContainerStats: CPU and memory of a running container from its job. A container that does
- * not run gets only its attributes. usage_nano_cores is the rate since the previous sample of
- * the same container, and is left out on the first.
+ * ContainerStats: CPU and memory of a running container from its job, read at the call. A
+ * container that does not run gets only its attributes. usage_nano_cores is the CPU rate between
+ * the last two samples of the runtime's background sampler (cpu_sample_interval_ms apart), and is
+ * left out until the sampler has two samples of the container.
  */
 int runtime_container_stats(struct runtime *runtime, const char *id,
                             Runtime__V1__ContainerStatsResponse **out, struct error *err);
@@ -335,8 +344,9 @@ int runtime_container_stats_list(struct runtime *runtime,
                                  Runtime__V1__ListContainerStatsResponse **out, struct error *err);
 
 /*
- * PodSandboxStats: the sums over the sandbox's running containers, with each container's
- * stats. UNAVAILABLE when the sandbox is not ready.
+ * PodSandboxStats: the pod job's usage (or the sums over the sandbox's running containers where
+ * the backend has no pod accounting), with each container's stats. usage_nano_cores comes from
+ * the sampler's last two samples of the pod. UNAVAILABLE when the sandbox is not ready.
  */
 int runtime_sandbox_stats(struct runtime *runtime, const char *id,
                           Runtime__V1__PodSandboxStatsResponse **out, struct error *err);

@@ -17,6 +17,8 @@
  *   container_exec.c      ExecSync and exec for the streaming server
  *   attach.c              Attach relay
  *   stats.c, layer_usage.c  statistics
+ *   cpu_sampler.c, cpu_rate.c  the CPU samples behind usage_nano_cores
+ *   exec_output.c         the size limits of ExecSync output
  *   events.c              GetContainerEvents
  *   spec.c, filter.c, state.c, signals.c, sandbox_rules.c, process.c  pure helpers
  */
@@ -62,9 +64,6 @@ struct container {
     bool starting;
     runtime_done_cb start_cb;
     void *start_data;
-    /* The previous CPU sample, for the usage_nano_cores rate of the statistics. */
-    uint64_t last_cpu_ns;
-    int64_t last_cpu_sample_ns;
     /* The last measurement of the writable layer (layer_usage.c); 0 before the first. */
     uint64_t layer_bytes;
     uint64_t layer_inodes;
@@ -81,6 +80,7 @@ struct container {
 struct layer_measurement;
 struct exec_sync;
 struct orphan;
+struct cpu_sampler;
 
 struct runtime {
     uv_loop_t *loop;
@@ -97,11 +97,13 @@ struct runtime {
     bool accept_non_host_network_pods;
     int64_t sandbox_stop_grace_ms;
     int64_t kill_timeout_ms;
+    uint64_t max_send_message_size; /* bytes; 0 means 16 MiB */
 
     struct runtime_event_subscription *subscriptions;
     struct layer_measurement *measurements; /* running on the thread pool */
     struct exec_sync *exec_syncs;           /* ExecSync calls in progress */
     struct orphan *orphans;                 /* jobs without a record, being killed */
+    struct cpu_sampler *cpu_sampler;        /* cpu_sampler.c, for usage_nano_cores */
 
     struct sandbox **sandboxes;
     size_t n_sandboxes;

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "runtime/cpu_sampler.h"
 #include "runtime/filter.h"
 #include "runtime/message.h"
 #include "runtime/runtime_internal.h"
@@ -58,8 +59,8 @@ static Runtime__V1__MemoryUsage *memory_usage(const struct usage *usage)
 }
 
 /*
- * Reads a running container's usage and works out its CPU rate from the previous sample.
- * Returns false, after logging why, when the job cannot be read.
+ * Reads a running container's usage and takes its CPU rate from the CPU sampler. Returns false,
+ * after logging why, when the job cannot be read.
  */
 static bool read_usage(struct container *container, struct usage *usage)
 {
@@ -76,16 +77,8 @@ static bool read_usage(struct container *container, struct usage *usage)
     }
     usage->timestamp_ns = usage->job.timestamp_ns ? usage->job.timestamp_ns : time_now_ns();
     usage->cpu_ns = usage->job.cpu_usage_ns;
-    if (container->last_cpu_sample_ns > 0 && usage->timestamp_ns > container->last_cpu_sample_ns &&
-        usage->cpu_ns >= container->last_cpu_ns) {
-        double elapsed = (double)(usage->timestamp_ns - container->last_cpu_sample_ns);
-
-        usage->nano_cores =
-            (uint64_t)((double)(usage->cpu_ns - container->last_cpu_ns) / elapsed * 1e9);
-        usage->has_nano_cores = true;
-    }
-    container->last_cpu_ns = usage->cpu_ns;
-    container->last_cpu_sample_ns = usage->timestamp_ns;
+    usage->has_nano_cores = runtime_cpu_sampler_container_rate(
+        container->runtime, container->record.id, &usage->nano_cores);
     return true;
 }
 
@@ -208,13 +201,15 @@ static Runtime__V1__PodSandboxAttributes *sandbox_attributes(const struct sandbo
     return attributes;
 }
 
-static void add_usage(struct usage *total, const struct usage *usage)
+/* Adds a container's usage to the pod's total. The rates' sum is kept only while every
+ * container added has a rate: a sum that leaves some out would understate the pod. */
+static void add_usage(struct usage *total, const struct usage *usage, bool first)
 {
     total->timestamp_ns =
         usage->timestamp_ns > total->timestamp_ns ? usage->timestamp_ns : total->timestamp_ns;
     total->cpu_ns += usage->cpu_ns;
     total->nano_cores += usage->nano_cores;
-    total->has_nano_cores |= usage->has_nano_cores;
+    total->has_nano_cores = usage->has_nano_cores && (first || total->has_nano_cores);
     total->job.has_memory |= usage->job.has_memory;
     total->job.memory_usage_bytes += usage->job.memory_usage_bytes;
     total->job.memory_working_set_bytes += usage->job.memory_working_set_bytes;
@@ -226,10 +221,11 @@ static void add_usage(struct usage *total, const struct usage *usage)
 
 /*
  * Replaces the containers' sum with the pod job's own counters where the backend has them: the
- * pod's CPU time must never go back when one of its containers exits. The rate stays the sum of
- * the running containers' rates.
+ * pod's CPU time must never go back when one of its containers exits. The rate is the sampler's
+ * rate of the pod job, which counts containers that exited between the samples too.
  */
-static void read_pod_usage(const struct sandbox *sandbox, struct usage *total)
+static void read_pod_usage(struct runtime *runtime, const struct sandbox *sandbox,
+                           struct usage *total)
 {
     _cleanup_error_ struct error err = ERROR_INIT;
     struct job_stats pod = {0};
@@ -241,6 +237,8 @@ static void read_pod_usage(const struct sandbox *sandbox, struct usage *total)
         return;
     }
     total->cpu_ns = pod.cpu_usage_ns;
+    total->has_nano_cores =
+        runtime_cpu_sampler_pod_rate(runtime, sandbox->record.id, &total->nano_cores);
     if (pod.has_memory)
         total->job = pod;
     else
@@ -265,10 +263,10 @@ static Runtime__V1__PodSandboxStats *sandbox_stats(struct runtime *runtime,
         if (strcmp(container->record.sandbox_id, sandbox->record.id) != 0 ||
             !read_usage(container, &usage))
             continue;
-        add_usage(&total, &usage);
+        add_usage(&total, &usage, linux_stats->n_containers == 0);
         linux_stats->containers[linux_stats->n_containers++] = container_stats(container, &usage);
     }
-    read_pod_usage(sandbox, &total);
+    read_pod_usage(runtime, sandbox, &total);
     linux_stats->cpu = cpu_usage(&total);
     linux_stats->memory = memory_usage(&total);
     linux_stats->process = message_new(&runtime__v1__process_usage__descriptor);

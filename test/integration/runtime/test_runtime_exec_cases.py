@@ -6,12 +6,19 @@ import time
 import grpc
 import pytest
 
-from runtime_helpers import rpc_error, wait_for
+from conftest import RuntimeDaemon
+from cri_client import CriClient, open_channel
+from runtime_helpers import Runtime, rpc_error, wait_for
 
 SH = "/hpc/bin/sh"
 SLEEP = ["/hpc/bin/sleep", "1000"]
-# The output kept per stream (EXEC_SYNC_MAX_OUTPUT in runtime/container_exec.c).
-OUTPUT_CAP = 4 * 1024 * 1024
+MIB = 1024 * 1024
+# The output kept per stream (EXEC_OUTPUT_MAX_STREAM in runtime/exec_output.h).
+OUTPUT_CAP = 16 * MIB
+# The daemon's default grpc.max_send_message_size, which the response must fit.
+MAX_RESPONSE = 16 * MIB
+# Output written by the large-output tests, on one or both streams.
+LARGE = 20 * MIB
 
 
 def exec_sync(rt, api, container_id, cmd, timeout=0, deadline=60):
@@ -89,18 +96,86 @@ def test_background_child_is_bounded_by_the_timeout(api, rt, running):
     assert time.monotonic() - start < 30
 
 
-def test_large_output_is_capped_and_the_daemon_keeps_serving(api, rt, running):
-    size = 20 * 1024 * 1024
-    script = (f"/hpc/bin/head -c {size} /dev/zero; "
-              f"/hpc/bin/head -c {size} /dev/zero | /hpc/bin/tr '\\0' e >&2; exit 7")
-    response = exec_sync(rt, api, running, [SH, "-c", script], timeout=50)
+def large_output_script(stdout_bytes, stderr_bytes, exit_code=7):
+    """A script that writes stdout_bytes of NUL to stdout and stderr_bytes of "e" to stderr."""
+    return (f"/hpc/bin/head -c {stdout_bytes} /dev/zero; "
+            f"/hpc/bin/head -c {stderr_bytes} /dev/zero | /hpc/bin/tr '\\0' e >&2; "
+            f"exit {exit_code}")
+
+
+def assert_trim_logged(hostcri, container_id, stdout_dropped, stderr_dropped):
+    lines = [line for line in hostcri.log().splitlines()
+             if "exec output trimmed" in line and container_id in line]
+    assert lines, "no log line about the trimmed output"
+    assert f"dropped {stdout_dropped} bytes of stdout and {stderr_dropped} bytes of stderr" \
+        in lines[-1]
+
+
+def test_large_output_is_capped_and_the_daemon_keeps_serving(api, rt, running, hostcri):
+    # 20 MiB on stdout alone: the 16 MiB kept of it would not fit a 16 MiB response with its
+    # field tags, so the daemon trims it to the largest output that fits.
+    response = exec_sync(rt, api, running, [SH, "-c", large_output_script(LARGE, 0)],
+                         timeout=50)
+    assert response.exit_code == 7
+    assert response.ByteSize() <= MAX_RESPONSE
+    assert response.ByteSize() >= MAX_RESPONSE - 16
+    assert len(response.stdout) < OUTPUT_CAP
+    assert response.stdout == b"\0" * len(response.stdout)
+    assert response.stderr == b""
+    assert_trim_logged(hostcri, running, LARGE - len(response.stdout), 0)
+
+    # 20 MiB on both streams: they share the response evenly, each keeping its first bytes.
+    response = exec_sync(rt, api, running, [SH, "-c", large_output_script(LARGE, LARGE)],
+                         timeout=50)
+    assert response.exit_code == 7
+    assert response.ByteSize() <= MAX_RESPONSE
+    assert response.ByteSize() >= MAX_RESPONSE - 16
+    assert abs(len(response.stdout) - len(response.stderr)) <= 1
+    assert len(response.stdout) >= MAX_RESPONSE // 2 - 16
+    assert response.stdout == b"\0" * len(response.stdout)
+    assert response.stderr == b"e" * len(response.stderr)
+    assert_trim_logged(hostcri, running, LARGE - len(response.stdout),
+                       LARGE - len(response.stderr))
+
+    # Output that fits is returned whole, and the daemon keeps serving.
+    response = exec_sync(rt, api, running, [SH, "-c", large_output_script(3 * MIB, MIB, 0)])
+    assert response.stdout == b"\0" * (3 * MIB)
+    assert response.stderr == b"e" * MIB
+    assert rt.runtime("Version").runtime_name
+    assert exec_sync(rt, api, running, [SH, "-c", "echo again"]).stdout == b"again\n"
+
+
+@pytest.fixture
+def large_responses(api, tmp_path, registry):
+    """A daemon that sends responses of up to 40 MiB, with a running container."""
+    instance = RuntimeDaemon(tmp_path, registry, ["--max-send-message-size", "40MiB"]).start()
+    channel = open_channel(instance.socket_path)
+    cri = CriClient(api, channel)
+    helper = Runtime(api, cri, tmp_path)
+    image = f"{registry['TESTBED_TLS']}/test/busybox:1.0"
+    cri.image("PullImage", image=api.ImageSpec(image=image))
+    container_id = helper.run(helper.run_pod(name="execlarge"), "c", image, command=SLEEP)
+    yield instance, cri, container_id
+    helper.remove_all()
+    channel.close()
+    try:
+        code = instance.stop()
+    finally:
+        instance.kill()
+    assert code == 0, instance.log()[-20000:]
+
+
+def test_output_is_capped_per_stream(api, large_responses):
+    """With room in the response, each stream keeps exactly 16 MiB, as containerd does."""
+    instance, cri, container_id = large_responses
+    response = exec_sync(cri, api, container_id, [SH, "-c", large_output_script(LARGE, LARGE)],
+                         timeout=50)
     assert response.exit_code == 7
     assert len(response.stdout) == OUTPUT_CAP
     assert response.stdout == b"\0" * OUTPUT_CAP
     assert len(response.stderr) == OUTPUT_CAP
     assert response.stderr == b"e" * OUTPUT_CAP
-    assert rt.runtime("Version").runtime_name
-    assert exec_sync(rt, api, running, [SH, "-c", "echo again"]).stdout == b"again\n"
+    assert_trim_logged(instance, container_id, LARGE - OUTPUT_CAP, LARGE - OUTPUT_CAP)
 
 
 def test_exec_runs_as_the_container_user(api, rt, runtime, images):

@@ -24,7 +24,14 @@ def test_container_stats(api, rt, runtime, images):
     assert stats.memory.working_set_bytes.value > 0
     second = rt.runtime("ContainerStats", container_id=busy).stats
     assert second.cpu.usage_core_nano_seconds.value >= stats.cpu.usage_core_nano_seconds.value
-    assert second.cpu.HasField("usage_nano_cores")
+
+    # The rate needs two samples of the daemon's CPU sampler, 10 s apart by default.
+    def rated():
+        cpu = rt.runtime("ContainerStats", container_id=busy).stats.cpu
+        return cpu.HasField("usage_nano_cores") and cpu
+
+    assert wait_for(rated, timeout=35, interval=0.5,
+                    what="a CPU rate from the default sampler").usage_nano_cores.value > 0
 
     def layer_measured():
         layer = rt.runtime("ContainerStats", container_id=busy).stats.writable_layer
