@@ -138,6 +138,31 @@ static void dispatch_frames(struct runtime_attach *attach)
     }
 }
 
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    free(req);
+}
+
+/*
+ * Half-closes the relays that carry output (the terminal's too), once their queued bytes are
+ * written, so that the caller reads EOF right after the container's last output.
+ */
+static void end_outputs(struct runtime_attach *attach)
+{
+    enum relay_stream outputs[] = {RELAY_STDOUT, RELAY_STDERR, RELAY_STDIN};
+
+    for (size_t i = 0; i < ARRAY_SIZE(outputs); i++) {
+        enum relay_stream stream = outputs[i];
+        uv_shutdown_t *req;
+
+        if (!attach->relay_open[stream] || (stream == RELAY_STDIN && !attach->tty))
+            continue;
+        req = xcalloc(1, sizeof(*req));
+        if (uv_shutdown(req, (uv_stream_t *)&attach->relays[stream], shutdown_cb) < 0)
+            free(req);
+    }
+}
+
 static void monitor_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct runtime_attach *attach = stream->data;
@@ -149,6 +174,7 @@ static void monitor_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
     }
     if (nread < 0) {
         uv_read_stop(stream);
+        end_outputs(attach);
         attach_end(attach);
     }
 }

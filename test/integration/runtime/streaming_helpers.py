@@ -1,0 +1,152 @@
+"""Shared setup of the streaming tests: one daemon per test module with a pod, a running
+container for execs, URL helpers, and a loopback TCP echo server for port-forward."""
+
+import socket
+import threading
+import uuid
+
+import pytest
+
+from conftest import RuntimeDaemon
+from cri_client import CriClient, open_channel
+from runtime_helpers import Runtime, wait_for
+
+
+class StreamingSetup:
+    """The daemon, client and pod that the tests of one module share."""
+
+    def __init__(self, api, rt, runtime, busybox, sandbox_id, exec_container):
+        self.api = api
+        self.rt = rt
+        self.runtime = runtime
+        self.busybox = busybox
+        self.sandbox_id = sandbox_id
+        self.exec_container = exec_container
+
+    def exec_url(self, cmd, stdin=False, stdout=True, stderr=True, tty=False, container=None):
+        request = self.api.ExecRequest(container_id=container or self.exec_container, cmd=cmd,
+                                       stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        return self.rt.runtime("Exec", request).url
+
+    def attach_url(self, container_id, stdin=False, stdout=True, stderr=True, tty=False):
+        request = self.api.AttachRequest(container_id=container_id, stdin=stdin, stdout=stdout,
+                                         stderr=stderr, tty=tty)
+        return self.rt.runtime("Attach", request).url
+
+    def port_forward_url(self, ports=()):
+        return self.rt.runtime("PortForward", pod_sandbox_id=self.sandbox_id,
+                               port=list(ports)).url
+
+    def run(self, name, command, **kwargs):
+        """Starts a container in the shared pod; names get a suffix so tests never clash."""
+        return self.runtime.run(self.sandbox_id, f"{name}-{uuid.uuid4().hex[:6]}", self.busybox,
+                                command=command, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def streaming(api, registry, tmp_path_factory):
+    """A daemon with the busybox image, a pod and a running container, shared by a module."""
+    workdir = tmp_path_factory.mktemp("streaming")
+    daemon = RuntimeDaemon(workdir, registry).start()
+    channel = open_channel(daemon.socket_path)
+    rt = CriClient(api, channel)
+    runtime = Runtime(api, rt, workdir)
+    try:
+        busybox = f"{registry['TESTBED_TLS']}/test/busybox:1.0"
+        rt.image("PullImage", image=api.ImageSpec(image=busybox))
+        sandbox_id = runtime.run_pod(name="streaming")
+        exec_container = runtime.run(sandbox_id, "exec", busybox, command=["sleep", "100000"])
+        yield StreamingSetup(api, rt, runtime, busybox, sandbox_id, exec_container)
+        runtime.remove_all()
+    finally:
+        channel.close()
+        code = daemon.stop()
+        daemon.kill()
+    assert code in (0, None), f"hostcri exited with {code}:\n{daemon.log()[-20000:]}"
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # A zombie has exited; only its parent has not reaped it yet.
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_pid_gone(pid, timeout=15):
+    wait_for(lambda: not pid_alive(pid), timeout, what=f"process {pid} to end")
+
+
+def refused_port():
+    """A loopback port with no listener: bound once, then released."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class EchoServer:
+    """A TCP echo server on an ephemeral loopback port. Each accepted connection first sends
+    a greeting naming its connection number, then echoes what it receives until EOF."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0
+        self.peers = []
+        self._threads = []
+        self._stopping = False
+        self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._accept_thread.start()
+
+    def _accept_loop(self):
+        while not self._stopping:
+            try:
+                conn, peer = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.peers.append(peer)
+            thread = threading.Thread(target=self._serve, args=(conn, self.accepted),
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _serve(self, conn, number):
+        with conn:
+            conn.sendall(f"hello {number}\n".encode())
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                conn.sendall(data)
+
+    def close(self):
+        self._stopping = True
+        # shutdown wakes the thread blocked in accept; close alone does not.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self._accept_thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def echo_server():
+    server = EchoServer()
+    yield server
+    server.close()
+
+
+def expected_pattern(length):
+    """The bytes of `yes 0123456789abcdef | head -c length`."""
+    line = b"0123456789abcdef\n"
+    return (line * (length // len(line) + 1))[:length]

@@ -1,0 +1,380 @@
+"""Exec, Attach and PortForward through the real daemon over SPDY/3.1, as kubelet and crictl
+connect by default."""
+
+import json
+import os
+import socket
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from runtime_helpers import wait_for  # noqa: E402
+from streaming_client import (  # noqa: E402
+    GOAWAY, RST_STREAM, SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS, SpdyCommand,
+    SpdyConnection, SpdyPortForward, UpgradeError, http_request)
+from streaming_helpers import (  # noqa: E402,F401
+    echo_server, expected_pattern, pid_alive, refused_port, streaming, wait_pid_gone)
+
+TEN_MIB = 10 * 1024 * 1024
+
+
+def test_exec_exit_code_and_stderr(streaming):
+    command = SpdyCommand(streaming.exec_url(["sh", "-c", "echo out; echo err >&2; exit 3"]))
+    assert command.connection.protocol == "v4.channel.k8s.io"
+    result = command.wait()
+    assert result.stdout == b"out\n"
+    assert result.stderr == b"err\n"
+    assert result.exit_code == 3
+    assert result.status["reason"] == "NonZeroExitCode"
+    assert result.status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+    # The server ends the session itself: GOAWAY, then the close.
+    command.connection.wait_closed()
+    assert any(frame[0] == GOAWAY for frame in command.connection.control_frames)
+    command.close()
+
+
+def test_exec_success_status(streaming):
+    result = SpdyCommand(streaming.exec_url(["true"], stderr=False)).wait()
+    assert result.stdout == b""
+    assert result.status == {"metadata": {}, "status": "Success"}
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("protocol", SPDY_REMOTE_COMMAND_PROTOCOLS[1:])
+def test_exec_older_protocols(streaming, protocol):
+    command = SpdyCommand(streaming.exec_url(["sh", "-c", "echo out; exit 3"]),
+                          protocols=[protocol])
+    assert command.connection.protocol == protocol
+    result = command.wait()
+    assert result.stdout == b"out\n"
+    # Before v4 the error stream carries only a text for a failure, without an exit code.
+    assert b"exit code 3" in result.error
+    assert not result.error.startswith(b"{")
+
+    success = SpdyCommand(streaming.exec_url(["true"]), protocols=[protocol]).wait()
+    assert success.error == b""
+    assert success.exit_code == 0
+
+
+@pytest.mark.parametrize("protocol", ["v4.channel.k8s.io", "v2.channel.k8s.io"])
+def test_exec_stdin_until_eof(streaming, protocol):
+    command = SpdyCommand(streaming.exec_url(["sh", "-c", "cat; echo done"], stdin=True),
+                          stdin=True, protocols=[protocol])
+    command.write(b"first\n")
+    command.stdout.wait_for(b"first\n")
+    command.write(b"second\n")
+    command.close_stdin()
+    result = command.wait()
+    assert result.stdout == b"first\nsecond\ndone\n"
+    assert result.exit_code == 0
+
+
+def test_exec_v1_closes_stdin_at_start(streaming):
+    command = SpdyCommand(streaming.exec_url(["sh", "-c", "cat; echo done"], stdin=True),
+                          stdin=True, protocols=["channel.k8s.io"])
+    result = command.wait()
+    assert result.stdout == b"done\n"
+    assert result.error == b""
+
+
+def test_exec_tty_resize(streaming):
+    script = "read a; stty size; read b; stty size; exit 4"
+    command = SpdyCommand(streaming.exec_url(["sh", "-c", script], stdin=True, tty=True,
+                                             stderr=False), stdin=True, tty=True)
+    assert command.stderr is None
+    command.resize(80, 24)
+    command.write(b"x\n")
+    command.stdout.wait_for(b"24 80")
+    command.resize(120, 40)
+    command.write(b"y\n")
+    result = command.wait()
+    # A terminal ends lines with \r\n and echoes the input.
+    assert b"24 80\r\n" in result.stdout
+    assert b"40 120\r\n" in result.stdout
+    assert b"x\r\n" in result.stdout
+    assert result.exit_code == 4
+
+
+def test_exec_ten_mib_output(streaming):
+    url = streaming.exec_url(["sh", "-c", f"yes 0123456789abcdef | head -c {TEN_MIB}"])
+    command = SpdyCommand(url)
+    # The client pings while the output flows, as client-go does every 5 seconds.
+    command.connection.ping()
+    result = command.wait(timeout=60)
+    assert len(result.stdout) == TEN_MIB
+    assert result.stdout == expected_pattern(TEN_MIB)
+    assert result.exit_code == 0
+
+
+def test_exec_client_disconnects_mid_stream(streaming):
+    command = SpdyCommand(streaming.exec_url(["sh", "-c", "echo $$; exec yes"]))
+    first_line = command.stdout.wait_for(b"\ny\n").split(b"\n", 1)[0]
+    pid = int(first_line)
+    assert pid_alive(pid)
+    command.close()
+    # The daemon kills an exec whose client went away, and keeps serving.
+    wait_pid_gone(pid)
+    assert SpdyCommand(streaming.exec_url(["echo", "after"])).wait().stdout == b"after\n"
+
+
+def test_exec_client_reset_then_goaway(streaming):
+    command = SpdyCommand(streaming.exec_url(["sh", "-c", "echo $$; exec sleep 1000"],
+                                             stdin=True), stdin=True)
+    pid = int(command.stdout.wait_for(b"\n"))
+    for stream in (command.stdin, command.stdout, command.stderr, command.error):
+        stream.reset()
+    command.connection.send_goaway()
+    command.close()
+    wait_pid_gone(pid)
+
+
+def test_exec_unknown_command_reports_failure(streaming):
+    result = SpdyCommand(streaming.exec_url(["/no/such/command"])).wait()
+    assert result.exit_code != 0
+    assert result.status["status"] == "Failure"
+
+
+def test_upgrade_rejections(streaming):
+    url = streaming.exec_url(["true"])
+    with pytest.raises(UpgradeError) as error:
+        SpdyConnection.open(url, ["v9.channel.k8s.io"])
+    assert error.value.status == 403
+    accepted = [value for name, value in error.value.headers
+                if name == "x-accepted-stream-protocol-versions"]
+    assert accepted == list(SPDY_REMOTE_COMMAND_PROTOCOLS)
+
+    # The failed upgrade spent the token.
+    with pytest.raises(UpgradeError) as error:
+        SpdyConnection.open(url, SPDY_REMOTE_COMMAND_PROTOCOLS)
+    assert error.value.status == 404
+
+    with pytest.raises(UpgradeError) as error:
+        SpdyConnection.open(streaming.exec_url(["true"]), [])
+    assert error.value.status == 400
+
+    # A token of another kind is not found.
+    exec_token = streaming.exec_url(["true"]).rsplit("/", 1)[1]
+    attach_url = streaming.attach_url(streaming.exec_container).rsplit("/", 2)[0]
+    status, _, _ = http_request(f"{attach_url}/attach/{exec_token}", method="POST")
+    assert status == 404
+
+
+# ---- attach
+
+
+def ticker(streaming, **kwargs):
+    return streaming.run("ticker", ["sh", "-c", "i=0; while true; do echo tick $i; "
+                                    "i=$((i+1)); sleep 0.05; done"], **kwargs)
+
+
+def test_attach_two_clients_see_same_output(streaming):
+    container_id = ticker(streaming)
+    first = SpdyCommand(streaming.attach_url(container_id))
+    second = SpdyCommand(streaming.attach_url(container_id))
+    first.stdout.wait_for(b"\n")
+    second.stdout.wait_for(b"\n")
+    # A line that the first client received after both attached reaches the second too.
+    lines = bytes(first.stdout.wait_for(b"\n")).split(b"\n")
+    seen = len(lines)
+    line = wait_for(lambda: bytes(first.stdout.data).split(b"\n")[seen:seen + 2][:-1],
+                    what="a new line")[0]
+    second.stdout.wait_for(line + b"\n")
+    first.close()
+    # Output keeps flowing to the client that stays.
+    received = second.stdout.received
+    wait_for(lambda: second.stdout.received > received + 20, what="more output")
+    second.close()
+    assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
+    third = SpdyCommand(streaming.attach_url(container_id))
+    third.stdout.wait_for(b"tick")
+    third.close()
+    assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
+
+
+def test_attach_stdin_reaches_container(streaming):
+    container_id = streaming.run(
+        "reader", ["sh", "-c", "while read line; do echo got $line; echo err $line >&2; done"],
+        stdin=True)
+    writer = SpdyCommand(streaming.attach_url(container_id, stdin=True), stdin=True)
+    watcher = SpdyCommand(streaming.attach_url(container_id))
+    writer.write(b"hello\n")
+    writer.stdout.wait_for(b"got hello\n")
+    writer.stderr.wait_for(b"err hello\n")
+    watcher.stdout.wait_for(b"got hello\n")
+    watcher.stderr.wait_for(b"err hello\n")
+    writer.close()
+    watcher.close()
+    assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
+
+
+def test_attach_stdin_once_ends_container(streaming):
+    container_id = streaming.run("once", ["sh", "-c", "cat; echo bye; exit 5"], stdin=True)
+    request = streaming.runtime.status(container_id)
+    assert request.status.state == streaming.api.CONTAINER_RUNNING
+    command = SpdyCommand(streaming.attach_url(container_id, stdin=True), stdin=True)
+    command.write(b"line\n")
+    command.stdout.wait_for(b"line\n")
+    command.close_stdin()
+    result = command.wait()
+    assert result.stdout == b"line\nbye\n"
+    # Attach reports Success, never the container's exit code.
+    assert result.status == {"metadata": {}, "status": "Success"}
+    assert streaming.runtime.wait_exited(container_id).exit_code == 5
+
+
+def test_attach_tty_resize(streaming):
+    container_id = streaming.run("tty", ["sh", "-c", "while read a; do stty size; done"],
+                                 stdin=True, tty=True)
+    command = SpdyCommand(streaming.attach_url(container_id, stdin=True, tty=True, stderr=False),
+                          stdin=True, tty=True)
+    command.resize(100, 30)
+    command.write(b"a\n")
+    command.stdout.wait_for(b"30 100\r\n")
+    command.resize(132, 43)
+    command.write(b"b\n")
+    command.stdout.wait_for(b"43 132\r\n")
+    command.close()
+    assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
+
+
+def test_attach_ends_when_container_exits(streaming, tmp_path):
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    container_id = streaming.run(
+        "exits", ["sh", "-c", "echo waiting; while [ ! -e /mnt/gate/go ]; do sleep 0.05; done; "
+                  "echo leaving; exit 6"],
+        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+    command = SpdyCommand(streaming.attach_url(container_id))
+    streaming.runtime.wait_log(container_id, "waiting")
+    (gate / "go").write_text("")
+    result = command.wait()
+    assert b"leaving\n" in result.stdout
+    assert result.exit_code == 0
+    assert streaming.runtime.wait_exited(container_id).exit_code == 6
+
+
+# ---- port-forward
+
+
+def test_port_forward_two_connections(streaming, echo_server):
+    forward = SpdyPortForward(streaming.port_forward_url())
+    assert forward.connection.protocol == SPDY_PORT_FORWARD_PROTOCOL
+    first = forward.connect(echo_server.port)
+    second = forward.connect(echo_server.port)
+    first.wait_for(b"hello ")
+    second.wait_for(b"hello ")
+    greetings = {bytes(first.data.data).split(b"\n")[0], bytes(second.data.data).split(b"\n")[0]}
+    assert greetings == {b"hello 1", b"hello 2"}
+
+    # Both connections carry data at the same time, in both directions.
+    payload_first = os.urandom(256 * 1024)
+    payload_second = b"second connection\n" * 1000
+    first.send(payload_first)
+    second.send(payload_second)
+    first.wait_for(payload_first[-64:], timeout=30)
+    second.wait_for(payload_second)
+    assert bytes(first.data.data).split(b"\n", 1)[1] == payload_first
+
+    # The client ends one connection; the other keeps working.
+    first.shutdown()
+    assert first.read_all().endswith(payload_first)
+    assert first.error_text() == ""
+    second.send(b"still here\n")
+    second.wait_for(b"still here\n")
+    second.shutdown()
+    second.read_all()
+    assert second.error_text() == ""
+    assert echo_server.accepted == 2
+    # Every TCP connection of the server comes from the loopback interface.
+    assert {host for host, _ in echo_server.peers} == {"127.0.0.1"}
+    forward.close()
+
+
+def test_port_forward_refused_port(streaming, echo_server):
+    forward = SpdyPortForward(streaming.port_forward_url())
+    refused = forward.connect(refused_port())
+    text = refused.error_text()
+    assert "connection refused" in text
+    refused.data.wait_ended()
+    # An error ends only its own pair; the session still forwards.
+    working = forward.connect(echo_server.port)
+    working.send(b"ping\n")
+    working.wait_for(b"ping\n")
+    working.shutdown()
+    assert working.error_text() == ""
+    forward.close()
+
+
+def test_port_forward_invalid_port_stream_is_reset(streaming):
+    forward = SpdyPortForward(streaming.port_forward_url())
+    stream = forward.connection.open_stream({"streamtype": "data", "port": "0",
+                                             "requestid": "0"})
+    assert stream.reset_status is not None
+    assert any(frame[0] == RST_STREAM for frame in forward.connection.control_frames)
+    forward.close()
+
+
+def test_port_forward_server_closes_first(streaming):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    forward = SpdyPortForward(streaming.port_forward_url())
+    connection = forward.connect(listener.getsockname()[1])
+    accepted, _ = listener.accept()
+    accepted.sendall(b"goodbye\n")
+    accepted.close()
+    listener.close()
+    # The pod side ended: FIN on the data stream, then an empty error stream.
+    assert connection.read_all() == b"goodbye\n"
+    assert connection.error_text() == ""
+    forward.close()
+
+
+# ---- restart
+
+
+def test_attach_after_daemon_restart(api, runtime, images, hostcri, tmp_path, registry):
+    from test_runtime_restart import kill_daemon, restart, shut_down
+
+    sandbox_id = runtime.run_pod(name="attachrestart")
+    container_id = runtime.run(sandbox_id, "ticker", images["busybox:1.0"],
+                               command=["sh", "-c", "i=0; while true; do echo tick $i; "
+                                        "i=$((i+1)); sleep 0.05; done"])
+    url = runtime.cri.runtime("Attach", container_id=container_id, stdout=True,
+                              stderr=True).url
+    before = SpdyCommand(url)
+    before.stdout.wait_for(b"tick")
+
+    kill_daemon(hostcri)
+    # The daemon's end of the session is gone with the process.
+    before.connection.wait_closed()
+    before.close()
+
+    instance, channel = restart(api, runtime, tmp_path, registry)
+    try:
+        assert runtime.state(container_id) == api.CONTAINER_RUNNING
+        url = runtime.cri.runtime("Attach", container_id=container_id, stdout=True,
+                                  stderr=True).url
+        after = SpdyCommand(url)
+        line = after.stdout.wait_for(b"tick")
+        after.stdout.wait_for(b"\n")
+        assert b"tick" in line
+        after.close()
+        assert runtime.state(container_id) == api.CONTAINER_RUNNING
+
+        exec_url = runtime.cri.runtime("Exec", container_id=container_id, cmd=["echo", "hi"],
+                                       stdout=True).url
+        assert SpdyCommand(exec_url, stderr=False).wait().stdout == b"hi\n"
+    finally:
+        shut_down(runtime, instance, channel)
+
+
+def test_ping_is_echoed(streaming):
+    command = SpdyCommand(streaming.exec_url(["sh", "-c", "sleep 0.3; echo late"]))
+    for _ in range(3):
+        assert command.connection.ping() >= 0
+    assert command.wait().stdout == b"late\n"
+    status = json.loads(command.error.data)
+    assert status["status"] == "Success"
