@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <sched.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,67 @@ static int compare_depth(const void *a, const void *b)
     return depth(left->container_path) - depth(right->container_path);
 }
 
+/* Finds the mountinfo line of mount_id in the calling process's mount namespace and sets *shared
+ * and *slave from its optional fields (shared:N and master:N). Returns -1 when it is missing. */
+static int mount_propagation(uint64_t mount_id, bool *shared, bool *slave)
+{
+    FILE *mountinfo = fopen("/proc/self/mountinfo", "re");
+    char *line = NULL;
+    size_t size = 0;
+    int rc = -1;
+
+    if (mountinfo == NULL)
+        return -1;
+    while (getline(&line, &size, mountinfo) > 0) {
+        char *separator = strstr(line, " - ");
+
+        if (strtoull(line, NULL, 10) != mount_id || separator == NULL)
+            continue;
+        /* Paths in mountinfo escape spaces as \040, so " shared:" is only an optional field. */
+        *separator = '\0';
+        *shared = strstr(line, " shared:") != NULL;
+        *slave = strstr(line, " master:") != NULL;
+        rc = 0;
+        break;
+    }
+    free(line);
+    fclose(mountinfo);
+    return rc;
+}
+
+/*
+ * Rejects a bidirectional volume whose source is not on a shared mount, and warns about a
+ * host-to-container one whose source is on a private mount: no mount event crosses a private
+ * mount. The host-to-container volume then works like a private one, so it only gets a warning.
+ * The check is skipped where the kernel (before 5.8) does not report mount ids through statx.
+ */
+static int check_source_propagation(const struct monitor_mount *volume, struct error *err)
+{
+    struct statx stx;
+    bool shared = false;
+    bool slave = false;
+
+    if (volume->propagation == JOB_PROPAGATION_PRIVATE)
+        return 0;
+    if (statx(AT_FDCWD, volume->host_path, 0, STATX_MNT_ID, &stx) < 0)
+        return error_set_errno(err, errno == ENOENT ? ERROR_NOT_FOUND : ERROR_INTERNAL, errno,
+                               "volume source %s", volume->host_path);
+    if (!(stx.stx_mask & STATX_MNT_ID) || mount_propagation(stx.stx_mnt_id, &shared, &slave) < 0)
+        return 0;
+    if (volume->propagation == JOB_PROPAGATION_BIDIRECTIONAL && !shared)
+        return error_set(err, ERROR_FAILED_PRECONDITION,
+                         "volume source %s is not on a shared mount, so bidirectional propagation "
+                         "cannot work; make its mount shared (mount --make-shared) or use another "
+                         "propagation",
+                         volume->host_path);
+    if (!shared && !slave)
+        log_warn("volume source %s is on a private mount, so no mount made on the host after "
+                 "the start reaches %s; make its mount shared (mount --make-shared) for "
+                 "host-to-container propagation",
+                 volume->host_path, volume->container_path);
+    return 0;
+}
+
 /* The clones of the bidirectional volumes' source trees, indexed like spec->mounts (-1 for
  * the other volumes). */
 struct volume_clones {
@@ -289,13 +351,13 @@ static void volume_clones_close(struct volume_clones *clones)
 }
 
 /*
- * Clones the source tree of each bidirectional volume. This must run before / becomes a slave:
- * a clone of a shared mount joins its peer group, so mounts made later under the volume reach
- * the host and the host's reach the volume. A bind made after that would be a slave, which
- * sends nothing back.
+ * Checks the source mount of each volume that propagates, and clones the source tree of each
+ * bidirectional volume. This must run before / becomes a slave: a clone of a shared mount joins
+ * its peer group, so mounts made later under the volume reach the host and the host's reach the
+ * volume. A bind made after that would be a slave, which sends nothing back.
  */
-static int clone_bidirectional_sources(const struct monitor_spec *spec,
-                                       struct volume_clones *clones, struct error *err)
+static int prepare_volume_sources(const struct monitor_spec *spec, struct volume_clones *clones,
+                                  struct error *err)
 {
     clones->fds = xcalloc(spec->n_mounts + 1, sizeof(*clones->fds));
     for (size_t i = 0; i < spec->n_mounts; i++)
@@ -304,6 +366,8 @@ static int clone_bidirectional_sources(const struct monitor_spec *spec,
     for (size_t i = 0; i < spec->n_mounts; i++) {
         const struct monitor_mount *volume = &spec->mounts[i];
 
+        if (check_source_propagation(volume, err) < 0)
+            return -1;
         if (volume->propagation != JOB_PROPAGATION_BIDIRECTIONAL)
             continue;
         clones->fds[i] = open_tree(AT_FDCWD, volume->host_path,
@@ -322,7 +386,7 @@ static int clone_bidirectional_sources(const struct monitor_spec *spec,
     return 0;
 }
 
-/* Attaches volume at its container path: the clone made by clone_bidirectional_sources when
+/* Attaches volume at its container path: the clone made by prepare_volume_sources when
  * clone is not -1, else a new recursive bind of the source. */
 static int mount_volume(const struct monitor_mount *volume, int clone, struct error *err)
 {
@@ -375,7 +439,7 @@ int rootfs_setup(const struct monitor_spec *spec, struct error *err)
 
     if (unshare(CLONE_NEWNS) < 0)
         return error_set_errno(err, ERROR_INTERNAL, errno, "create a mount namespace");
-    if (clone_bidirectional_sources(spec, &clones, err) < 0)
+    if (prepare_volume_sources(spec, &clones, err) < 0)
         return error_prefix(err, "mount volumes");
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return error_set_errno(err, ERROR_INTERNAL, errno, "make / a slave mount");

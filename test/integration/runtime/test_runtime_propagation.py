@@ -8,9 +8,10 @@ and is unmounted afterwards, deepest first."""
 import os
 import subprocess
 
+import grpc
 import pytest
 
-from runtime_helpers import wait_for
+from runtime_helpers import rpc_error, wait_for
 
 CONTAINER_ROOT = "/mnt/hostcri-test/propagation"
 
@@ -182,3 +183,22 @@ def test_propagation_bidirectional_readonly(api, runtime, images, shared_dir):
     mount_on_host(shared_dir, "late")
     wait_for(lambda: visible_inside(api, runtime, container_id, f"{container_path}/late/marker"),
              timeout=10, what="the host's new mount inside the read-only volume")
+
+
+def test_propagation_private_source_rejected(api, runtime, images, tmp_path):
+    """A bidirectional volume whose source is on a private mount (this host's mounts are all
+    private) cannot propagate, so the start fails and names the source."""
+    source = tmp_path / "private-source"
+    source.mkdir()
+    sandbox_id = runtime.run_pod(name="propprivatesource")
+    mount = api.Mount(container_path=f"{CONTAINER_ROOT}/privatesource", host_path=str(source),
+                      propagation=api.PROPAGATION_BIDIRECTIONAL)
+    container_id = runtime.create(sandbox_id, "c", images["busybox:1.0"],
+                                  command=["sleep", "1000"], mounts=[mount])
+    error = rpc_error(lambda: runtime.start(container_id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert str(source) in error.details()
+    assert "mount --make-shared" in error.details()
+    status = runtime.status(container_id).status
+    assert status.state == api.CONTAINER_EXITED
+    assert status.reason == "StartError"
