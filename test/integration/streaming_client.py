@@ -214,6 +214,7 @@ class SpdyConnection:
                                          SPDY_DICTIONARY)
         self._inflate = zlib.decompressobj(15, zdict=SPDY_DICTIONARY)
         self._write_lock = threading.Lock()
+        self.split_writes = False  # send every byte with its own write, to test reassembly
         self.cond = threading.Condition()
         self.streams = {}
         self.next_stream_id = 1
@@ -272,7 +273,14 @@ class SpdyConnection:
 
     def _send(self, frame):
         with self._write_lock:
+            self._write_frame(frame)
+
+    def _write_frame(self, frame):
+        if not self.split_writes:
             self._write(frame)
+            return
+        for i in range(len(frame)):
+            self._write(frame[i:i + 1])
 
     def _control(self, frame_type, flags, payload):
         return struct.pack(">HHI", 0x8003, frame_type, (flags << 24) | len(payload)) + payload
@@ -294,7 +302,7 @@ class SpdyConnection:
             with self.cond:
                 self.streams[stream_id] = stream
             payload = struct.pack(">IIBB", stream_id, 0, 0, 0) + self._header_block(headers)
-            self._write(self._control(SYN_STREAM, FLAG_FIN if fin else 0, payload))
+            self._write_frame(self._control(SYN_STREAM, FLAG_FIN if fin else 0, payload))
         stream.local_fin = fin
         if wait_reply:
             self.wait(lambda: stream.replied or stream.reset_status is not None, timeout,

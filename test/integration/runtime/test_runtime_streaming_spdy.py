@@ -71,6 +71,25 @@ def test_exec_stdin_until_eof(streaming, protocol):
     assert result.exit_code == 0
 
 
+def test_exec_ten_mib_input(streaming):
+    command = SpdyCommand(streaming.exec_url(["wc", "-c"], stdin=True), stdin=True)
+    # More than the server buffers toward the process, so reading the client pauses.
+    command.write(expected_pattern(TEN_MIB))
+    command.close_stdin()
+    result = command.wait(timeout=60)
+    assert result.stdout.strip() == str(TEN_MIB).encode()
+    assert result.exit_code == 0
+
+
+def test_exec_sessions_in_parallel(streaming):
+    commands = [SpdyCommand(streaming.exec_url(["sh", "-c", f"sleep 0.2; echo {i}; exit {i}"]))
+                for i in range(8)]
+    for i, command in enumerate(commands):
+        result = command.wait()
+        assert result.stdout == f"{i}\n".encode()
+        assert result.exit_code == i
+
+
 def test_exec_v1_closes_stdin_at_start(streaming):
     command = SpdyCommand(streaming.exec_url(["sh", "-c", "cat; echo done"], stdin=True),
                           stdin=True, protocols=["channel.k8s.io"])
@@ -95,6 +114,24 @@ def test_exec_tty_resize(streaming):
     assert b"40 120\r\n" in result.stdout
     assert b"x\r\n" in result.stdout
     assert result.exit_code == 4
+
+
+def test_exec_frames_split_into_single_bytes(streaming):
+    url = streaming.exec_url(["sh", "-c", "cat; exit 2"], stdin=True)
+    connection = SpdyConnection.open(url, SPDY_REMOTE_COMMAND_PROTOCOLS)
+    # Go's spdystream writes each field of a frame separately; the server must reassemble.
+    connection.split_writes = True
+    error = connection.open_stream({"streamtype": "error"})
+    stdin = connection.open_stream({"streamtype": "stdin"})
+    stdout = connection.open_stream({"streamtype": "stdout"})
+    stderr = connection.open_stream({"streamtype": "stderr"})
+    stdin.write(b"split\n")
+    assert connection.ping() >= 0
+    stdin.close()
+    assert stdout.read_all() == b"split\n"
+    assert stderr.read_all() == b""
+    assert json.loads(error.read_all())["details"]["causes"][0]["message"] == "2"
+    connection.close()
 
 
 def test_exec_ten_mib_output(streaming):
@@ -269,11 +306,12 @@ def test_port_forward_two_connections(streaming, echo_server):
     assert greetings == {b"hello 1", b"hello 2"}
 
     # Both connections carry data at the same time, in both directions.
-    payload_first = os.urandom(256 * 1024)
+    # 4 MiB is more than the server queues toward a TCP connection before it pauses.
+    payload_first = os.urandom(4 * 1024 * 1024)
     payload_second = b"second connection\n" * 1000
     first.send(payload_first)
     second.send(payload_second)
-    first.wait_for(payload_first[-64:], timeout=30)
+    first.wait_for(payload_first[-64:], timeout=60)
     second.wait_for(payload_second)
     assert bytes(first.data.data).split(b"\n", 1)[1] == payload_first
 
