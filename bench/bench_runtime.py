@@ -4,7 +4,7 @@ monitor, ListContainers with 1,000 containers, ExecSync and ListContainerStats.
 
 Usage: bench/bench_runtime.py [--build-dir build] [--containers 200] [--listed 1000]
                               [--calls 200] [--probe-starts 20] [--state-on-disk]
-                              [--testbed-env registry.env]
+                              [--cpu-sample-interval 1] [--testbed-env registry.env]
 Prints a Markdown table and writes the figures as JSON to bench/results/runtime.json.
 
 Everything runs against one daemon with its own root, state and cgroup parent, and one
@@ -20,8 +20,12 @@ figures, in order:
 2. Monitor RSS: VmRSS (and PSS) of every hostcri-monitor process of these containers.
    Then --probe-starts more pods start while a second thread calls Version every 2 ms. This
    shows how long other calls wait while a container starts. Those pods are removed again.
-3. ExecSync of `true` and of `echo hello` in one running container, and ListContainerStats and
-   ListContainers with the --containers running containers.
+3. ExecSync of `true`, of `echo hello` and of a script that writes 20 MiB to each output stream
+   (trimmed by the daemon to fit its 16 MiB response limit) in one running container, and
+   ListContainerStats and ListContainers with the --containers running containers. Then the
+   daemon stays idle for 10 s while its CPU sampler reads the CPU time of every container and
+   pod every --cpu-sample-interval seconds. The CPU time of its main thread, where the loop and
+   the sampler run, divided by the passes expected in that time estimates the cost of a pass.
 4. ListContainers with --listed containers: the running ones plus created (never started)
    containers spread over the same pods.
 5. Stop: StopContainer, RemoveContainer, StopPodSandbox and RemovePodSandbox, pod by pod.
@@ -66,6 +70,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STOP_TIMEOUT_S = 10
 # Where a container sees its image (the daemon's default --rootfs-mount-point).
 ROOTFS = "/hpc"
+# Bytes the large ExecSync writes to each stream: more than the 16 MiB kept of each.
+LARGE_OUTPUT = 20 * 1024 * 1024
 
 
 # ---- measurements
@@ -86,6 +92,13 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def main_thread_cpu_ns(pid):
+    """The CPU time of the process's main thread in nanoseconds (the first field of schedstat),
+    finer than the clock ticks of /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
 
 
 def status_kib(pid, field):
@@ -389,6 +402,12 @@ class Bench:
             result[label] = self.timed.series(
                 "ExecSync", api.ExecSyncRequest(container_id=container_id, cmd=cmd), calls,
                 warmup=5)
+        large = (f"{ROOTFS}/bin/head -c {LARGE_OUTPUT} /dev/zero; "
+                 f"{ROOTFS}/bin/head -c {LARGE_OUTPUT} /dev/zero >&2")
+        result["exec_large"] = self.timed.series(
+            "ExecSync", api.ExecSyncRequest(container_id=container_id,
+                                            cmd=[f"{ROOTFS}/bin/sh", "-c", large]),
+            max(5, calls // 10), warmup=1)
         result["list_container_stats"] = self.timed.series(
             "ListContainerStats", api.ListContainerStatsRequest(), calls, warmup=5)
         result["list_containers_running"] = self.timed.series(
@@ -495,6 +514,17 @@ class Bench:
         os.close(self.fifo)
 
 
+def sampler_while_idle(daemon_pid, interval_s, seconds=10):
+    """Estimates the CPU cost of one pass of the daemon's CPU sampler from its main thread's
+    CPU time while no call arrives."""
+    before = main_thread_cpu_ns(daemon_pid)
+    time.sleep(seconds)
+    cpu_ns = main_thread_cpu_ns(daemon_pid) - before
+    passes = seconds / interval_s
+    return {"seconds": seconds, "interval_s": interval_s, "main_thread_cpu_ms": cpu_ns / 1e6,
+            "cpu_us_per_pass": cpu_ns / passes / 1e3}
+
+
 def python_client_floor(timed, api, calls):
     """Measures Version round trips through the same client, the floor of every figure."""
     return timed.series("Version", api.VersionRequest(version="0.1.0"), calls)
@@ -507,7 +537,9 @@ def run_benchmark(args, api, registry, workdir, cgroup_parent):
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=256m", "hostcri-bench",
                         os.path.join(workdir, "state")], check=True)
     daemon = Daemon(workdir, ["--certs-dir", registry["TESTBED_CERTS_D"], "--log-level",
-                              args.log_level, "--default-cgroup-parent", cgroup_parent])
+                              args.log_level, "--default-cgroup-parent", cgroup_parent,
+                              "--cpu-sample-interval",
+                              f"{round(args.cpu_sample_interval * 1000)}ms"])
     image = f"{registry['TESTBED_TLS']}/test/busybox:1.0"
     channel = None
     bench = None
@@ -531,6 +563,8 @@ def run_benchmark(args, api, registry, workdir, cgroup_parent):
         results["version_during_starts"] = bench.probe_during_starts(args.probe_starts)
         print("exec and stats", file=sys.stderr)
         results.update(bench.exec_and_stats(args.calls))
+        print("CPU sampler while idle", file=sys.stderr)
+        results["sampler"] = sampler_while_idle(daemon.process.pid, args.cpu_sample_interval)
         print(f"creating containers up to {args.listed}", file=sys.stderr)
         bench.create_idle(args.listed)
         results["list_containers"] = bench.list_many(args.calls * 5)
@@ -592,6 +626,7 @@ def print_table(results):
         dict(stop["total"], server_cpu_us_per_call=stop["server_cpu_us_per_container"]))
     row("ExecSync `true`", results["exec_true"])
     row("ExecSync `echo hello`", results["exec_echo"])
+    row("ExecSync, 20 MiB on each stream", results["exec_large"])
     row(f"ListContainerStats, {results['containers']} running", results["list_container_stats"])
     row(f"ListContainers, {results['containers']} running", results["list_containers_running"])
     met = "yes" if lists["all"]["p50_ms"] <= 2 else "no"
@@ -609,6 +644,11 @@ def print_table(results):
     print(f"| PSS | {memory['pss_median_kib']} | {memory['pss_max_kib']} | | |")
     print(f"\ndaemon RSS with {lists['containers']} containers: "
           f"{results['daemon_rss_kib'] / 1024:.1f} MiB")
+    sampler = results["sampler"]
+    print(f"CPU sampler, {results['containers']} containers and pods: "
+          f"{sampler['cpu_us_per_pass']:.0f} µs per pass (main thread CPU "
+          f"{sampler['main_thread_cpu_ms']:.1f} ms over {sampler['seconds']} s idle, one pass "
+          f"every {sampler['interval_s']} s)")
 
 
 def main():
@@ -623,6 +663,9 @@ def main():
                              "as many")
     parser.add_argument("--probe-starts", type=int, default=20,
                         help="pods started while a second thread calls Version")
+    parser.add_argument("--cpu-sample-interval", type=float, default=1.0,
+                        help="the daemon's CPU sampler interval in seconds (default 1, so that the idle "
+                             "phase sees 10 passes; the daemon's own default is 10)")
     parser.add_argument("--testbed-env", help="registry.env of a running testbed to use")
     parser.add_argument("--log-level", default="warn", help="the daemon's log level")
     parser.add_argument("--state-on-disk", action="store_true",
