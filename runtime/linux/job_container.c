@@ -120,11 +120,17 @@ static bool exit_file_exists(const struct job_container *container)
     return access(path, F_OK) == 0;
 }
 
-/* Reads the exit file, or makes an Unknown status when the monitor left none. */
+/*
+ * Reads the exit file, or makes an Unknown status when the monitor left none. A monitor that
+ * ended without an exit status (it was killed) may leave init and its children running with no
+ * one to stop them, so they are killed: a container reported exited has no process left.
+ */
 static void read_exit(struct job_container *container, struct job_exit_status *status)
 {
     _cleanup_free_ char *path = exit_path(container);
     struct error err = ERROR_INIT;
+    struct error kill_err = ERROR_INIT;
+    bool populated = false;
 
     if (monitor_exit_file_read(path, status, &err) == 0)
         return;
@@ -135,6 +141,19 @@ static void read_exit(struct job_container *container, struct job_exit_status *s
     status->message = xasprintf("the monitor of container %s ended without an exit status (%s)",
                                 container->id, err.message);
     error_clear(&err);
+    if (container->path == NULL ||
+        cgroup_populated(&container->runtime->cgroups, container->path, &populated, NULL) < 0 ||
+        !populated)
+        return;
+    if (cgroup_kill(&container->runtime->cgroups, container->path, &kill_err) < 0) {
+        log_warn_id("container", container->id,
+                    "killing the processes left by its monitor failed: %s", kill_err.message);
+        error_clear(&kill_err);
+        return;
+    }
+    log_warn_id("container", container->id,
+                "its monitor ended without an exit status; killed the processes left in cgroup %s",
+                container->path);
 }
 
 static void deliver_exit(struct job_container *container)

@@ -4,7 +4,8 @@ On this kind of host the memory limit is the v1 memory controller's memory.limit
 the kill is counted in that cgroup's memory.oom_control (oom_kill)."""
 
 from runtime_helpers import wait_for
-from test_runtime_restart import kill_daemon, restart, shut_down
+from test_runtime_restart import shut_down
+from test_runtime_restart_many import restart_after
 from test_runtime_stop import pid_alive
 
 LIMIT = 32 * 1024 * 1024
@@ -39,11 +40,26 @@ def test_oom_killed_init_reported(api, rt, runtime, images):
     assert runtime.status(container_id).status.resources.linux.memory_limit_in_bytes == LIMIT
 
 
+def memory_cgroup_of(pid):
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if "memory" in controllers.split(","):
+                return path
+    return None
+
+
 def test_oom_limit_in_v1_cgroup(api, rt, runtime, images):
     sandbox_id = runtime.run_pod(name="oomlimit")
     container_id = run_limited(api, rt, runtime, images, sandbox_id, "idle", "sleep 1000")
     cgroup = runtime.info(container_id)["cgroup"]
     assert read_limit(cgroup) == LIMIT
+    pid = runtime.info(container_id)["pid"]
+    assert memory_cgroup_of(pid) == "/" + cgroup.strip("/")
+    # The monitor stays outside the limit, so the OOM killer never picks it.
+    with open(f"/proc/{pid}/stat") as f:
+        monitor = int(f.read().rsplit(")", 1)[1].split()[1])
+    assert memory_cgroup_of(monitor) != memory_cgroup_of(pid)
 
 
 def test_oom_killed_child_reported(api, rt, runtime, images):
@@ -90,10 +106,11 @@ def test_oom_while_daemon_down(api, runtime, images, hostcri, tmp_path, registry
     runtime.start(container_id)
     pid = runtime.info(container_id)["pid"]
 
-    kill_daemon(hostcri)
-    (gate / "go").write_text("")
-    wait_for(lambda: not pid_alive(pid), timeout=60, what="the container to be OOM-killed")
-    instance, channel = restart(api, runtime, tmp_path, registry)
+    def down_phase():
+        (gate / "go").write_text("")
+        wait_for(lambda: not pid_alive(pid), timeout=60, what="the container to be OOM-killed")
+
+    _, instance, channel = restart_after(api, runtime, hostcri, tmp_path, registry, down_phase)
     try:
         status = runtime.wait_exited(container_id, timeout=60)
         assert status.reason == "OOMKilled"

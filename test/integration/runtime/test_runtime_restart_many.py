@@ -36,6 +36,21 @@ def assert_no_gap(numbers, name):
     assert numbers == list(range(numbers[-1] + 1)), f"{name}: numbers repeated or out of order"
 
 
+def restart_after(api, runtime, hostcri, tmp_path, registry, down_phase):
+    """Kills the daemon, runs down_phase and restarts the daemon. When down_phase fails, the
+    daemon is restarted all the same and the pods are removed, so no container outlives the test.
+    Returns what down_phase returned, the new daemon and its channel."""
+    kill_daemon(hostcri)
+    try:
+        result = down_phase()
+    except BaseException:
+        instance, channel = restart(api, runtime, tmp_path, registry)
+        shut_down(runtime, instance, channel)
+        raise
+    instance, channel = restart(api, runtime, tmp_path, registry)
+    return result, instance, channel
+
+
 def test_restart_with_twenty_containers(api, runtime, images, hostcri, tmp_path, registry):
     gate = tmp_path / "gate"
     gate.mkdir()
@@ -82,24 +97,28 @@ def test_restart_with_twenty_containers(api, runtime, images, hostcri, tmp_path,
         with open(f"/proc/{monitors[container_id]}/comm") as f:
             assert f.read().strip() == "hostcri-monitor"
 
-    kill_daemon(hostcri)
-    at_kill = {container_id: counted(logs[container_id])[-1] for container_id in counters.values()}
-    opened_at = time.time_ns()
-    for name in exit_while_down:
-        (gate / name).write_text("")
-    os.kill(pids[killed_while_down], signal.SIGKILL)
-    for container_id in down_ids:
-        wait_for(lambda: not pid_alive(pids[container_id]) and not pid_alive(monitors[container_id]),
-                 what=f"container {container_id} and its monitor to end while hostcri is down")
-    ended_by = time.time_ns()
-    # The counters keep writing while the daemon is down.
-    for container_id in counters.values():
-        wait_for(lambda: counted(logs[container_id])[-1] >= at_kill[container_id] + 5,
-                 what=f"container {container_id} to count while hostcri is down")
-    while_down = {container_id: counted(logs[container_id])[-1]
-                  for container_id in counters.values()}
+    def down_phase():
+        at_kill = {container_id: counted(logs[container_id])[-1]
+                   for container_id in counters.values()}
+        opened_at = time.time_ns()
+        for name in exit_while_down:
+            (gate / name).write_text("")
+        os.kill(pids[killed_while_down], signal.SIGKILL)
+        for container_id in down_ids:
+            wait_for(lambda: not pid_alive(pids[container_id]) and
+                     not pid_alive(monitors[container_id]),
+                     what=f"container {container_id} and its monitor to end while hostcri is down")
+        ended_by = time.time_ns()
+        # The counters keep writing while the daemon is down.
+        for container_id in counters.values():
+            wait_for(lambda: counted(logs[container_id])[-1] >= at_kill[container_id] + 5,
+                     what=f"container {container_id} to count while hostcri is down")
+        last = {container_id: counted(logs[container_id])[-1]
+                for container_id in counters.values()}
+        return opened_at, ended_by, last
 
-    instance, channel = restart(api, runtime, tmp_path, registry)
+    (opened_at, ended_by, while_down), instance, channel = restart_after(
+        api, runtime, hostcri, tmp_path, registry, down_phase)
     try:
         listed = {c.id: c for c in runtime.cri.runtime("ListContainers").containers}
         assert len(listed) == 20
@@ -176,5 +195,54 @@ def test_restart_then_log_rotation(api, rt, runtime, images, hostcri, tmp_path, 
         wait_for(lambda: len(read_log(path)) >= 10, what="output in the reopened log")
         numbers = [int(line) for line in read_log(path + ".1") + read_log(path)]
         assert_no_gap(numbers, "count")
+    finally:
+        shut_down(runtime, instance, channel)
+
+
+def start_with_child(api, runtime, images, tmp_path, name):
+    """Starts a container whose init has a child; returns its id, init pid, child pid and
+    monitor pid."""
+    shared = tmp_path / f"shared-{name}"
+    shared.mkdir()
+    sandbox_id = runtime.run_pod(name=name)
+    script = "sleep 1000 & echo $! > /mnt/hostcri-test/lost/child; exec sleep 1000"
+    container_id = runtime.run(sandbox_id, "c", images["busybox:1.0"],
+                               command=["sh", "-c", script],
+                               mounts=[api.Mount(container_path="/mnt/hostcri-test/lost",
+                                                 host_path=str(shared))])
+    child_file = shared / "child"
+    wait_for(lambda: child_file.exists() and child_file.read_text().strip(),
+             what="the child's pid")
+    pid = runtime.info(container_id)["pid"]
+    return container_id, pid, int(child_file.read_text()), parent_pid(pid)
+
+
+def test_lost_monitor_kills_job(api, runtime, images, tmp_path):
+    """A container whose monitor is killed is reported exited with reason Unknown, and no
+    process of it keeps running unwatched."""
+    container_id, pid, child, monitor = start_with_child(api, runtime, images, tmp_path,
+                                                         "lostmonitor")
+    os.kill(monitor, signal.SIGKILL)
+    status = runtime.wait_exited(container_id)
+    assert status.reason == "Unknown"
+    assert status.exit_code == 255
+    assert "monitor" in status.message
+    wait_for(lambda: not pid_alive(pid) and not pid_alive(child), timeout=10,
+             what="the processes of the container to be killed")
+
+
+def test_monitor_lost_while_down_kills_job(api, runtime, images, hostcri, tmp_path, registry):
+    container_id, pid, child, monitor = start_with_child(api, runtime, images, tmp_path,
+                                                         "lostwhiledown")
+    def down_phase():
+        os.kill(monitor, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(monitor), what="the monitor to end")
+
+    _, instance, channel = restart_after(api, runtime, hostcri, tmp_path, registry, down_phase)
+    try:
+        status = runtime.wait_exited(container_id)
+        assert status.reason == "Unknown"
+        wait_for(lambda: not pid_alive(pid) and not pid_alive(child), timeout=10,
+                 what="the processes of the container to be killed")
     finally:
         shut_down(runtime, instance, channel)
