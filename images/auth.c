@@ -5,8 +5,9 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
+#include "common/base64.h"
+#include "common/digest.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 
@@ -21,34 +22,26 @@ static char *dup_nonempty(const char *s)
 
 static int decode_basic_auth(const char *auth, struct auth_credentials *out, struct error *err)
 {
-    size_t length = strlen(auth);
-    _cleanup_free_ unsigned char *decoded = xmalloc(length / 4 * 3 + 4);
-    int decoded_length;
+    _cleanup_free_ unsigned char *decoded = NULL;
+    size_t decoded_length = 0;
     char *colon;
 
-    if (length % 4 != 0)
+    if (base64_decode(auth, strlen(auth), &decoded, &decoded_length) < 0)
         return error_set(err, ERROR_INVALID_ARGUMENT, "auth is not valid base64");
-    decoded_length = EVP_DecodeBlock(decoded, (const unsigned char *)auth, (int)length);
-    if (decoded_length < 0)
-        return error_set(err, ERROR_INVALID_ARGUMENT, "auth is not valid base64");
-    /* EVP_DecodeBlock counts the padding (at most two '=') as zero bytes. */
-    for (int padding = 0; padding < 2 && length > 0 && auth[length - 1] == '='; padding++) {
-        length--;
-        decoded_length--;
-    }
-    if (decoded_length < 0)
-        return error_set(err, ERROR_INVALID_ARGUMENT, "auth is not valid base64");
-    decoded[decoded_length] = '\0';
-    if (memchr(decoded, '\0', (size_t)decoded_length) != NULL)
+    if (memchr(decoded, '\0', decoded_length) != NULL) {
+        base64_wipe(decoded, decoded_length);
         return error_set(err, ERROR_INVALID_ARGUMENT, "auth contains a NUL byte");
+    }
 
     colon = strchr((char *)decoded, ':');
-    if (colon == NULL || colon == (char *)decoded)
+    if (colon == NULL || colon == (char *)decoded) {
+        base64_wipe(decoded, decoded_length);
         return error_set(err, ERROR_INVALID_ARGUMENT, "auth is not base64 of user:password");
+    }
     *colon = '\0';
     out->username = xstrdup((char *)decoded);
     out->password = xstrdup(colon + 1);
-    OPENSSL_cleanse(decoded, (size_t)decoded_length);
+    base64_wipe(decoded, decoded_length);
     return 0;
 }
 
@@ -94,10 +87,8 @@ bool auth_credentials_have_password(const struct auth_credentials *creds)
 char *auth_credentials_fingerprint(const struct auth_credentials *creds)
 {
     const char *fields[4] = {NULL, NULL, NULL, NULL};
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_length = 0;
-    EVP_MD_CTX *ctx;
-    char *hex;
+    _cleanup_digest_ctx_ struct digest_ctx *ctx = NULL;
+    char digest[DIGEST_STRING_MAX];
 
     if (auth_credentials_empty(creds))
         return xstrdup("anonymous");
@@ -106,29 +97,21 @@ char *auth_credentials_fingerprint(const struct auth_credentials *creds)
     fields[2] = creds->identity_token;
     fields[3] = creds->registry_token;
 
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        abort();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    ctx = digest_ctx_new(DIGEST_SHA256);
     for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
         const char *field = fields[i] ? fields[i] : "";
 
         /* The NUL terminator separates fields, so ("ab","c") and ("a","bc") differ. */
-        EVP_DigestUpdate(ctx, field, strlen(field) + 1);
+        digest_ctx_update(ctx, field, strlen(field) + 1);
     }
-    EVP_DigestFinal_ex(ctx, digest, &digest_length);
-    EVP_MD_CTX_free(ctx);
-
-    hex = xmalloc(digest_length * 2 + 1);
-    for (unsigned int i = 0; i < digest_length; i++)
-        snprintf(hex + i * 2, 3, "%02x", digest[i]);
-    return hex;
+    digest_ctx_final(ctx, digest);
+    return xstrdup(strchr(digest, ':') + 1);
 }
 
 static void free_secret(char **s)
 {
     if (*s != NULL) {
-        OPENSSL_cleanse(*s, strlen(*s));
+        base64_wipe(*s, strlen(*s));
         free(*s);
         *s = NULL;
     }
@@ -147,14 +130,11 @@ void auth_credentials_clear(struct auth_credentials *creds)
 char *auth_basic_header(const struct auth_credentials *creds)
 {
     _cleanup_free_ char *plain = xasprintf("%s:%s", creds->username, creds->password);
-    size_t length = strlen(plain);
-    _cleanup_free_ unsigned char *encoded = xmalloc((length + 2) / 3 * 4 + 1);
-    char *header;
+    _cleanup_free_ char *encoded = base64_encode(plain, strlen(plain));
+    char *header = xasprintf("Authorization: Basic %s", encoded);
 
-    EVP_EncodeBlock(encoded, (const unsigned char *)plain, (int)length);
-    header = xasprintf("Authorization: Basic %s", encoded);
-    OPENSSL_cleanse(plain, length);
-    OPENSSL_cleanse(encoded, strlen((char *)encoded));
+    base64_wipe(plain, strlen(plain));
+    base64_wipe(encoded, strlen(encoded));
     return header;
 }
 

@@ -7,8 +7,9 @@
 
 /*
  * File system steps of the content store and the layer store that differ between operating
- * systems, implemented in images/linux/content_fs_linux.c (and a Windows file later). Each
- * returns 0 or a negative errno value, as low-level wrappers do in hostcri.
+ * systems, implemented in images/linux/content_fs_linux.c and
+ * images/windows/content_fs_windows.c. Each returns 0 or a negative errno value, as low-level
+ * wrappers do in hostcri. Paths are UTF-8 with "/" (Windows also takes "\\" and "C:/...").
  */
 
 /* Flags added to every open() of the stores: close-on-exec on POSIX, binary mode on Windows. */
@@ -33,7 +34,10 @@ int content_fs_sync_fd(int fd);
 /* Flushes the directory entries of path (after a rename into it). */
 int content_fs_sync_dir(const char *path);
 
-/* Makes the file of fd read-only for everyone (0444). */
+/*
+ * Makes the file of fd read-only for everyone (0444). Windows keeps the file writable, so that
+ * removing it needs no attribute change.
+ */
 int content_fs_make_read_only(int fd);
 
 /*
@@ -42,7 +46,10 @@ int content_fs_make_read_only(int fd);
  */
 int content_fs_remove_tree(const char *path);
 
-/* Removes the entry name of the directory dir_fd as content_fs_remove_tree does. */
+/*
+ * Removes the entry name of the directory dir_fd as content_fs_remove_tree does (POSIX only:
+ * Windows has no directory descriptors and returns -ENOSYS).
+ */
 int content_fs_remove_at(int dir_fd, const char *name);
 
 /*
@@ -50,6 +57,9 @@ int content_fs_remove_at(int dir_fd, const char *name);
  * replacing it.
  */
 int content_fs_rename_noreplace(const char *from, const char *to);
+
+/* Renames from to to, replacing an existing file at to (rename(2) semantics on Windows too). */
+int content_fs_rename_replace(const char *from, const char *to);
 
 /* Calls fn for each entry name of dir except "." and ".."; stops when fn returns nonzero. */
 int content_fs_list_dir(const char *dir, int (*fn)(const char *name, void *data), void *data);

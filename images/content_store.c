@@ -392,9 +392,9 @@ static int install_blob(struct content_writer *writer, struct error *err)
         return error_set_errno(err, ERROR_INTERNAL, rc, "sync %s", writer->temp_path);
     close(steal_fd(&writer->fd));
 
-    if (rename(writer->temp_path, path) < 0)
-        return error_set_errno(err, ERROR_INTERNAL, errno, "rename %s to %s", writer->temp_path,
-                               path);
+    rc = content_fs_rename_replace(writer->temp_path, path);
+    if (rc < 0)
+        return error_set_errno(err, ERROR_INTERNAL, rc, "rename %s to %s", writer->temp_path, path);
     free(steal_pointer(&writer->temp_path));
     dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
     rc = content_fs_sync_dir(dir);

@@ -595,6 +595,7 @@ struct flatten_job {
     char **blob_paths;
     char **diff_ids;
     size_t count;
+    enum layer_format format;
     char *target_dir;
     struct error error;
 };
@@ -604,7 +605,7 @@ static void flatten_work_cb(uv_work_t *work)
     struct flatten_job *job = work->data;
 
     layer_flatten((const char *const *)job->blob_paths, (const char *const *)job->diff_ids,
-                  job->count, job->target_dir, NULL, &job->error);
+                  job->count, job->format, job->target_dir, NULL, &job->error);
 }
 
 static void flatten_after_cb(uv_work_t *work, int status)
@@ -643,6 +644,18 @@ static char *find_layer_blob(struct images *images, const char *digest, const ch
     return NULL;
 }
 
+/* The layer format of a recorded image, from the os of its config. */
+static enum layer_format record_layer_format(const struct image_record *record)
+{
+    struct image_config config = IMAGE_CONFIG_INIT;
+    enum layer_format format = LAYER_FORMAT_PLAIN;
+
+    if (image_config_parse(record->config_json, strlen(record->config_json), &config, NULL) == 0)
+        format = layer_format_for_os(config.os);
+    image_config_clear(&config);
+    return format;
+}
+
 int images_flatten_start(struct images *images, const char *image_id, const char *target_dir,
                          images_flatten_cb cb, void *data, struct error *err)
 {
@@ -674,6 +687,7 @@ int images_flatten_start(struct images *images, const char *image_id, const char
     job->data = data;
     job->diff_ids = steal_pointer(&record.diff_ids);
     job->count = count;
+    job->format = record_layer_format(&record);
     job->target_dir = xstrdup(target_dir);
     job->work.data = job;
     images->pending_jobs++;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -90,6 +91,7 @@ struct deferred_dir {
 struct unpack {
     const char *blob_path;
     enum layer_unpack_mode mode;
+    enum layer_format format;
     struct layer_os_root *root;
     struct archive *compressed; /* gzip/zstd/none filters, raw format: the tar byte stream */
     struct archive *tar;        /* tar format read from the compressed archive's data */
@@ -153,6 +155,23 @@ static char *join_path(const char *dir, const char *name)
     return dir[0] ? xasprintf("%s/%s", dir, name) : xstrdup(name);
 }
 
+/*
+ * LAYER_FORMAT_WINDOWS: rewrites a cleaned path under "Files/" to the path inside Files/ ("" for
+ * Files itself). Returns false for paths outside Files/ (Hives/, UtilityVM/, ...).
+ */
+static bool strip_windows_files(char *path)
+{
+    size_t length = strcspn(path, "/");
+
+    if (length != 5 || strncasecmp(path, "Files", 5) != 0)
+        return false;
+    if (path[length] == '\0')
+        path[0] = '\0';
+    else
+        memmove(path, path + length + 1, strlen(path + length + 1) + 1);
+    return true;
+}
+
 /* Maps an OS error about an entry to the unpack's error. */
 static int entry_error(struct unpack *u, int rc, const char *name, struct error *err)
 {
@@ -160,6 +179,11 @@ static int entry_error(struct unpack *u, int rc, const char *name, struct error 
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "layer %s: entry \"%s\" leads through a symlink or a non-directory, "
                          "so it could land outside the layer",
+                         u->blob_path, name);
+    if (rc == -EILSEQ)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "layer %s: entry \"%s\" has a name this file system cannot hold "
+                         "(a separator, a drive or stream colon, or a reserved character)",
                          u->blob_path, name);
     if (rc == -ENOSPC)
         return error_set_errno(err, ERROR_RESOURCE_EXHAUSTED, rc,
@@ -360,6 +384,8 @@ static int check_hardlink(struct unpack *u, struct archive_entry *ae, const char
     const char *raw = archive_entry_hardlink(ae);
 
     *target = clean_entry_path(raw);
+    if (*target != NULL && u->format == LAYER_FORMAT_WINDOWS && !strip_windows_files(*target))
+        (*target)[0] = '\0';
     if (*target == NULL || (*target)[0] == '\0')
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "layer %s: entry \"%s\" is a hard link to \"%s\", outside the layer",
@@ -529,6 +555,10 @@ static int process_entry(struct unpack *u, struct archive_entry *ae, struct erro
                          "could land outside the layer",
                          u->blob_path, name);
     u->stats.entries++;
+    if (u->format == LAYER_FORMAT_WINDOWS && !strip_windows_files(path)) {
+        log_debug("layer %s: entry \"%s\" is outside Files/ and skipped", u->blob_path, name);
+        return 0;
+    }
 
     slash = strrchr(path, '/');
     if (str_has_prefix(slash ? slash + 1 : path, WHITEOUT_PREFIX))
@@ -610,6 +640,7 @@ int layer_unpack(const char *blob_path, const char *target_dir,
 
     u->blob_path = blob_path;
     u->mode = options ? options->mode : LAYER_UNPACK_OVERLAY;
+    u->format = options ? options->format : LAYER_FORMAT_PLAIN;
     u->diff_hash = digest_ctx_new(DIGEST_SHA256);
     rc = run_unpack(u, target_dir, options ? options->expected_diff_id : NULL, err);
     if (rc == 0 && stats)

@@ -44,7 +44,21 @@
  *   this layer did not create.
  * In both modes a whiteout never hides what the same layer created, and other ".wh..wh.*"
  * names (aufs bookkeeping) are skipped.
+ *
+ * Windows layers (LAYER_FORMAT_WINDOWS, chosen for images whose config has os "windows") keep
+ * the file system under a top-level "Files/" folder and registry hives under "Hives/". The
+ * layer directory ("fs" above) holds the content of Files/ directly: "Files/x/y.cmd" lands at
+ * "x/y.cmd", so the layer directory, and a flattened copy, is the container's root as on
+ * Linux. Hives/ and every other top-level entry (UtilityVM/, ...) are skipped: a host-process
+ * container runs on the host's registry. A hard link target outside Files/ rejects the layer.
+ * The rules above apply to the paths inside Files/. The matching of "Files" and "Hives"
+ * ignores case, as the Windows file system does.
  */
+
+enum layer_format {
+    LAYER_FORMAT_PLAIN = 0,
+    LAYER_FORMAT_WINDOWS = 1,
+};
 
 enum layer_unpack_mode {
     LAYER_UNPACK_OVERLAY = 0,
@@ -55,6 +69,7 @@ struct layer_unpack_options {
     enum layer_unpack_mode mode;
     /* When not NULL, the sha256 of the uncompressed tar must equal it (rootfs.diff_ids). */
     const char *expected_diff_id;
+    enum layer_format format;
 };
 
 struct layer_unpack_stats {
@@ -91,15 +106,19 @@ char *layer_fs_path(const char *root, const char *chain_id, struct error *err);
 /* True when the layer of chain_id was created completely. */
 bool layer_exists(const char *root, const char *chain_id);
 
+/* The layer format of an image whose config has os config_os (may be NULL). */
+enum layer_format layer_format_for_os(const char *config_os);
+
 /*
- * Unpacks blob_path (LAYER_UNPACK_OVERLAY) into a temporary directory under <root>/layers,
- * checks expected_diff_id when it is not NULL, records the size, and renames it to the
- * layer directory of chain_id. When the layer already exists (another pull won the race) the
+ * Unpacks blob_path (LAYER_UNPACK_OVERLAY, in format) into a temporary directory under
+ * <root>/layers, checks expected_diff_id when it is not NULL, records the size, and renames it
+ * to the layer directory of chain_id. When the layer already exists (another pull won the race) the
  * new copy is discarded and 0 is returned with the stats of this unpack. stats may be NULL.
  * Errors as layer_unpack; nothing of a failed unpack is left behind. Blocking.
  */
 int layer_create(const char *root, const char *chain_id, const char *blob_path,
-                 const char *expected_diff_id, struct layer_unpack_stats *stats, struct error *err);
+                 const char *expected_diff_id, enum layer_format format,
+                 struct layer_unpack_stats *stats, struct error *err);
 
 /*
  * Reads the unpacked size recorded by layer_create. Returns 0, or -1 with ERROR_NOT_FOUND
@@ -129,13 +148,14 @@ int layer_disk_usage(const char *path, uint64_t *bytes, uint64_t *inodes, struct
 
 /*
  * Builds one flattened root file system at target_dir (which must not exist) from count layer
- * blobs applied in order with LAYER_UNPACK_FLAT, for hosts without overlayfs. diff_ids may
- * be NULL; else diff_ids[i] is checked for blob_paths[i]. Works in a temporary sibling
+ * blobs applied in order with LAYER_UNPACK_FLAT and format, for hosts without overlayfs. diff_ids
+ * may be NULL; else diff_ids[i] is checked for blob_paths[i]. Works in a temporary sibling
  * directory and renames it to target_dir at the end. stats (may be NULL) gets the summed
  * size and entries, and the diff ID of the last layer. Errors as layer_unpack, plus
  * ERROR_ALREADY_EXISTS when target_dir exists; nothing is left behind on failure. Blocking.
  */
 int layer_flatten(const char *const *blob_paths, const char *const *diff_ids, size_t count,
-                  const char *target_dir, struct layer_unpack_stats *stats, struct error *err);
+                  enum layer_format format, const char *target_dir,
+                  struct layer_unpack_stats *stats, struct error *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,17 +101,17 @@ static int make_temp_dir(const char *parent, const char *prefix, char **out, str
 }
 
 /* Unpacks into <temp>/fs and records the size; the caller renames temp into place. */
-static int fill_layer_dir(const char *temp, const char *blob_path, const char *expected_diff_id,
+static int fill_layer_dir(const char *temp, const char *blob_path,
+                          const struct layer_unpack_options *options,
                           struct layer_unpack_stats *stats, struct error *err)
 {
     _cleanup_free_ char *fs = xasprintf("%s/fs", temp);
-    struct layer_unpack_options options = {LAYER_UNPACK_OVERLAY, expected_diff_id};
     int rc;
 
     rc = content_fs_mkdir_p(fs, 0755);
     if (rc < 0)
         return error_set_errno(err, ERROR_INTERNAL, rc, "create %s", fs);
-    if (layer_unpack(blob_path, fs, &options, stats, err) < 0)
+    if (layer_unpack(blob_path, fs, options, stats, err) < 0)
         return -1;
     if (write_size_file(temp, stats->size, err) < 0)
         return -1;
@@ -121,9 +122,17 @@ static int fill_layer_dir(const char *temp, const char *blob_path, const char *e
     return 0;
 }
 
-int layer_create(const char *root, const char *chain_id, const char *blob_path,
-                 const char *expected_diff_id, struct layer_unpack_stats *stats, struct error *err)
+enum layer_format layer_format_for_os(const char *config_os)
 {
+    return config_os != NULL && strcasecmp(config_os, "windows") == 0 ? LAYER_FORMAT_WINDOWS
+                                                                      : LAYER_FORMAT_PLAIN;
+}
+
+int layer_create(const char *root, const char *chain_id, const char *blob_path,
+                 const char *expected_diff_id, enum layer_format format,
+                 struct layer_unpack_stats *stats, struct error *err)
+{
+    struct layer_unpack_options options = {LAYER_UNPACK_OVERLAY, expected_diff_id, format};
     _cleanup_free_ char *final = layer_dir(root, chain_id, err);
     _cleanup_free_ char *parent = layers_dir(root);
     _cleanup_free_ char *prefix = NULL;
@@ -136,7 +145,7 @@ int layer_create(const char *root, const char *chain_id, const char *blob_path,
     prefix = xasprintf(TEMP_PREFIX "%.12s-", strrchr(final, '/') + 1);
     if (make_temp_dir(parent, prefix, &temp, err) < 0)
         return -1;
-    if (fill_layer_dir(temp, blob_path, expected_diff_id, stats ? stats : &local, err) < 0) {
+    if (fill_layer_dir(temp, blob_path, &options, stats ? stats : &local, err) < 0) {
         content_fs_remove_tree(temp);
         return -1;
     }
@@ -242,10 +251,12 @@ static void add_stats(struct layer_unpack_stats *total, const struct layer_unpac
 }
 
 static int apply_layers(const char *const *blob_paths, const char *const *diff_ids, size_t count,
-                        const char *dir, struct layer_unpack_stats *total, struct error *err)
+                        enum layer_format format, const char *dir, struct layer_unpack_stats *total,
+                        struct error *err)
 {
     for (size_t i = 0; i < count; i++) {
-        struct layer_unpack_options options = {LAYER_UNPACK_FLAT, diff_ids ? diff_ids[i] : NULL};
+        struct layer_unpack_options options = {LAYER_UNPACK_FLAT, diff_ids ? diff_ids[i] : NULL,
+                                               format};
         struct layer_unpack_stats one;
 
         if (layer_unpack(blob_paths[i], dir, &options, &one, err) < 0)
@@ -256,7 +267,8 @@ static int apply_layers(const char *const *blob_paths, const char *const *diff_i
 }
 
 int layer_flatten(const char *const *blob_paths, const char *const *diff_ids, size_t count,
-                  const char *target_dir, struct layer_unpack_stats *stats, struct error *err)
+                  enum layer_format format, const char *target_dir,
+                  struct layer_unpack_stats *stats, struct error *err)
 {
     _cleanup_free_ char *parent = NULL;
     _cleanup_free_ char *prefix = NULL;
@@ -276,7 +288,7 @@ int layer_flatten(const char *const *blob_paths, const char *const *diff_ids, si
         content_fs_remove_tree(temp);
         return -1;
     }
-    if (apply_layers(blob_paths, diff_ids, count, temp, &total, err) < 0) {
+    if (apply_layers(blob_paths, diff_ids, count, format, temp, &total, err) < 0) {
         content_fs_remove_tree(temp);
         return -1;
     }

@@ -68,7 +68,7 @@ static void normalize_architecture(struct platform *p)
         if (str_is(p->variant, "v1"))
             replace(&p->variant, NULL);
     } else if (str_is(arch, "i386") || str_is(arch, "i486") || str_is(arch, "i586") ||
-               str_is(arch, "i686")) {
+               str_is(arch, "i686") || str_is(arch, "x86")) {
         replace(&p->architecture, "386");
     } else if (str_is(arch, "aarch64") || str_is(arch, "arm64")) {
         replace(&p->architecture, "arm64");
@@ -101,6 +101,14 @@ void platform_normalize(struct platform *p)
     normalize_architecture(p);
     if (str_empty(p->os_version))
         replace(&p->os_version, NULL);
+}
+
+char *platform_windows_os_version(unsigned long major, unsigned long minor, unsigned long build,
+                                  bool has_revision, unsigned long revision)
+{
+    if (!has_revision)
+        return xasprintf("%lu.%lu.%lu", major, minor, build);
+    return xasprintf("%lu.%lu.%lu.%lu", major, minor, build, revision);
 }
 
 int platform_parse(const char *spec, struct platform *p, struct error *err)

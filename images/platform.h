@@ -12,7 +12,7 @@
  *
  * Normalization (platform_normalize), as containerd does it:
  *   os lowercase; "macos" -> "darwin"
- *   x86_64, x86-64 -> amd64 (variant v1 dropped); i386, i486, i586, i686 -> 386
+ *   x86_64, x86-64 -> amd64 (variant v1 dropped); i386, i486, i586, i686, x86 -> 386
  *   aarch64, arm64 -> arm64 with variant v8 when none is given ("8" -> "v8")
  *   armhf -> arm v7; armel -> arm v6; arm without variant -> arm v7; "7" -> "v7"
  *   armv7l, armv6l (uname machine names) -> arm v7, arm v6
@@ -56,10 +56,19 @@ void platform_normalize(struct platform *p);
 
 /*
  * Fills *p (clear) with the normalized platform of this host: os and architecture from
- * uname on Linux, and os_version with the build number on Windows. Implemented per OS
- * (images/linux/platform_linux.c).
+ * uname on Linux; on Windows from GetNativeSystemInfo, with os_version from
+ * platform_windows_os_version. Implemented per OS (images/linux/platform_linux.c,
+ * images/windows/platform_windows.c).
  */
 void platform_host(struct platform *p);
+
+/*
+ * The os.version of a Windows host, "<major>.<minor>.<build>.<revision>" ("10.0.20348.2227"),
+ * from RtlGetVersion and the UBR registry value; without a revision (has_revision false),
+ * "<major>.<minor>.<build>", which matches as revision 0. Caller frees.
+ */
+char *platform_windows_os_version(unsigned long major, unsigned long minor, unsigned long build,
+                                  bool has_revision, unsigned long revision);
 
 /*
  * Parses "os/arch[/variant]" ("linux/arm64/v8") into *p (clear), normalized. Returns 0, or

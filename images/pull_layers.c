@@ -60,8 +60,8 @@ static void unpack_work_cb(uv_work_t *work)
     blob_path = content_store_blob_path(context->content, digest, &layer->work_error);
     if (blob_path == NULL)
         return;
-    layer_create(layer->work_root, layer->chain_id, blob_path, layer->diff_id, NULL,
-                 &layer->work_error);
+    layer_create(layer->work_root, layer->chain_id, blob_path, layer->diff_id,
+                 layer_format_for_os(layer->pull->config.os), NULL, &layer->work_error);
 }
 
 static void unpack_after_cb(uv_work_t *work, int status)

@@ -170,6 +170,11 @@ int content_fs_rename_noreplace(const char *from, const char *to)
     return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0 ? -errno : 0;
 }
 
+int content_fs_rename_replace(const char *from, const char *to)
+{
+    return rename(from, to) < 0 ? -errno : 0;
+}
+
 int content_fs_list_dir(const char *dir_path, int (*fn)(const char *name, void *data), void *data)
 {
     DIR *dir = opendir(dir_path);

@@ -36,7 +36,7 @@ static void write_blob(const char *path, const uint8_t *data, size_t size)
 static void unpack_once(const char *blob, const char *outer, enum layer_unpack_mode mode)
 {
     _cleanup_free_ char *target = xasprintf("%s/target", outer);
-    struct layer_unpack_options options = {mode, NULL};
+    struct layer_unpack_options options = {mode, NULL, LAYER_FORMAT_PLAIN};
     struct error err = ERROR_INIT;
     int count = 0;
 

@@ -345,7 +345,7 @@ static void test_layer_flatten_whiteouts(void **state)
     tar_write(upper_path, TAR_ZSTD, upper);
     free(f->target);
     f->target = xstrdup(flat);
-    if (layer_flatten(blobs, NULL, 2, flat, &stats, &err) < 0)
+    if (layer_flatten(blobs, NULL, 2, LAYER_FORMAT_PLAIN, flat, &stats, &err) < 0)
         fail_msg("flatten: %s", err.message);
 
     assert_false(target_exists(f, "a/file1"));
@@ -363,7 +363,7 @@ static void test_layer_flatten_whiteouts(void **state)
 
     /* The flattened tree replaces nothing: a second flatten into it fails. */
     error_clear(&err);
-    assert_int_equal(layer_flatten(blobs, NULL, 2, flat, NULL, &err), -1);
+    assert_int_equal(layer_flatten(blobs, NULL, 2, LAYER_FORMAT_PLAIN, flat, NULL, &err), -1);
     assert_int_equal(err.code, ERROR_ALREADY_EXISTS);
 }
 
@@ -391,7 +391,7 @@ static void test_layer_flatten_root_opaque(void **state)
     tar_write(upper_path, TAR_NONE, upper);
     free(f->target);
     f->target = xstrdup(flat);
-    if (layer_flatten(blobs, NULL, 2, flat, NULL, &err) < 0)
+    if (layer_flatten(blobs, NULL, 2, LAYER_FORMAT_PLAIN, flat, NULL, &err) < 0)
         fail_msg("flatten: %s", err.message);
     assert_false(target_exists(f, "x"));
     assert_false(target_exists(f, "dir"));
@@ -608,7 +608,8 @@ static void test_layer_diff_id_mismatch(void **state)
     _cleanup_error_ struct error err = ERROR_INIT;
     struct layer_unpack_options options = {
         LAYER_UNPACK_OVERLAY,
-        "sha256:0000000000000000000000000000000000000000000000000000000000000000"};
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        LAYER_FORMAT_PLAIN};
 
     tar_write(blob, TAR_ZSTD, basic_entries);
     assert_int_equal(layer_unpack(blob, f->target, &options, NULL, &err), -1);
@@ -642,7 +643,7 @@ static void test_layer_store(void **state)
     assert_int_equal(lstat(leftover, &st), -1);
 
     assert_false(layer_exists(root, diff_id));
-    if (layer_create(root, diff_id, blob, diff_id, &stats, &err) < 0)
+    if (layer_create(root, diff_id, blob, diff_id, LAYER_FORMAT_PLAIN, &stats, &err) < 0)
         fail_msg("create: %s", err.message);
     assert_true(layer_exists(root, diff_id));
     assert_string_equal(stats.diff_id, diff_id);
@@ -653,7 +654,7 @@ static void test_layer_store(void **state)
     assert_int_equal(size, stats.size);
 
     /* A second create of the same layer succeeds and keeps the first. */
-    assert_int_equal(layer_create(root, diff_id, blob, diff_id, NULL, &err), 0);
+    assert_int_equal(layer_create(root, diff_id, blob, diff_id, LAYER_FORMAT_PLAIN, NULL, &err), 0);
     assert_int_equal(layer_list(root, &chain_ids, &err), 0);
     assert_int_equal(strv_length(chain_ids), 1);
     assert_string_equal(chain_ids[0], diff_id);
@@ -681,7 +682,7 @@ static void test_layer_create_failure_leaves_nothing(void **state)
 
     tar_write(blob, TAR_NONE, basic_entries);
     assert_int_equal(layer_store_init(root, &err), 0);
-    assert_int_equal(layer_create(root, chain_id, blob, chain_id, NULL, &err), -1);
+    assert_int_equal(layer_create(root, chain_id, blob, chain_id, LAYER_FORMAT_PLAIN, NULL, &err), -1);
     assert_int_equal(err.code, ERROR_DATA_LOSS);
     assert_false(layer_exists(root, chain_id));
     assert_int_equal(content_fs_list_dir(layers, count_entry, &count), 0);
