@@ -23,6 +23,7 @@ static const struct normalize_case normalize_cases[] = {
     {"linux/armel", "linux/arm/v6"},     {"linux/arm", "linux/arm/v7"},
     {"linux/arm/6", "linux/arm/v6"},     {"linux/armv7l", "linux/arm/v7"},
     {"windows/amd64", "windows/amd64"},  {"macos/arm64", "darwin/arm64/v8"},
+    {"windows/x86", "windows/386"},      {"windows/AMD64", "windows/amd64"},
 };
 
 static void test_platform_normalize(void **state)
@@ -59,6 +60,17 @@ static void test_platform_host(void **state)
     assert_non_null(p.architecture);
     assert_string_not_equal(p.architecture, "x86_64");
     assert_string_not_equal(p.architecture, "aarch64");
+}
+
+static void test_platform_windows_os_version(void **state)
+{
+    _cleanup_free_ char *full = platform_windows_os_version(10, 0, 20348, true, 2227);
+    _cleanup_free_ char *no_revision = platform_windows_os_version(10, 0, 17763, false, 99);
+    _cleanup_free_ char *zero = platform_windows_os_version(10, 0, 26100, true, 0);
+
+    assert_string_equal(full, "10.0.20348.2227");
+    assert_string_equal(no_revision, "10.0.17763");
+    assert_string_equal(zero, "10.0.26100.0");
 }
 
 /* One selection: the host, the entries ("os/arch[/variant][@os.version]"), the expected index. */
@@ -143,6 +155,21 @@ static const struct select_case select_cases[] = {
      NULL,
      {"windows/amd64@10.0.17763.6054", "windows/amd64@10.0.20348.2582", "windows/amd64"},
      1},
+    {"windows entry with the host version before one without",
+     "windows/amd64",
+     "10.0.20348.2227",
+     {"windows/amd64", "windows/amd64@10.0.20348.2227"},
+     1},
+    {"windows entry without version when no build matches",
+     "windows/amd64",
+     "10.0.20348.2227",
+     {"windows/amd64@10.0.17763.5830", "windows/amd64", "linux/amd64"},
+     1},
+    {"windows host without revision matches revision 0 best",
+     "windows/amd64",
+     "10.0.19045",
+     {"windows/amd64@10.0.19045.3930", "windows/amd64@10.0.17763.1"},
+     0},
     {"windows arch still decides first",
      "windows/amd64",
      "10.0.17763.5830",
@@ -220,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_platform_normalize),
         cmocka_unit_test(test_platform_parse_invalid),
         cmocka_unit_test(test_platform_host),
+        cmocka_unit_test(test_platform_windows_os_version),
         cmocka_unit_test(test_platform_select_table),
         cmocka_unit_test(test_platform_select_skips_null),
     };
