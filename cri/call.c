@@ -433,27 +433,24 @@ static void submit_response_headers(struct rpc_call *call, bool with_data)
 }
 
 /* Serializes message into the response queue. Returns 0, or -1 if it is over the limit. */
-static int append_packed(struct rpc_call *call, const void *data, size_t size, struct error *err)
+static int check_send_size(const struct rpc_call *call, size_t size, struct error *err)
 {
-    uint8_t prefix[GRPC_PREFIX_SIZE];
-
     if (size > call->server->options.max_send_message_size)
         return error_set(err, ERROR_RESOURCE_EXHAUSTED,
                          "response of %s is larger than max (%zu vs. %zu bytes)",
                          call->method->path, size, call->server->options.max_send_message_size);
-    grpc_write_prefix(prefix, (uint32_t)size);
-    strbuf_append(&call->response, prefix, sizeof(prefix));
-    if (data)
-        strbuf_append(&call->response, data, size);
     return 0;
 }
 
 static int append_message(struct rpc_call *call, const void *message, struct error *err)
 {
     size_t size = protobuf_c_message_get_packed_size(message);
+    uint8_t prefix[GRPC_PREFIX_SIZE];
 
-    if (append_packed(call, NULL, size, err) < 0)
+    if (check_send_size(call, size, err) < 0)
         return -1;
+    grpc_write_prefix(prefix, (uint32_t)size);
+    strbuf_append(&call->response, prefix, sizeof(prefix));
     strbuf_reserve(&call->response, size);
     protobuf_c_message_pack(message, (uint8_t *)call->response.data + call->response.length);
     call->response.length += size;
@@ -499,12 +496,28 @@ void rpc_call_reply(struct rpc_call *call, const void *response)
     complete_call(call);
 }
 
-void rpc_call_reply_packed(struct rpc_call *call, const void *data, size_t size)
+struct strbuf *rpc_call_response_buffer(struct rpc_call *call)
+{
+    static const uint8_t prefix_placeholder[GRPC_PREFIX_SIZE];
+
+    /* The length prefix is filled in by rpc_call_reply_appended. */
+    strbuf_reset(&call->response);
+    strbuf_append(&call->response, prefix_placeholder, sizeof(prefix_placeholder));
+    return &call->response;
+}
+
+void rpc_call_reply_appended(struct rpc_call *call)
 {
     struct error err = ERROR_INIT;
+    size_t size = call->response.length - GRPC_PREFIX_SIZE;
+    int rc;
 
-    if (call_can_send(call))
-        finish_reply(call, append_packed(call, data, size, &err), &err);
+    if (call_can_send(call)) {
+        rc = check_send_size(call, size, &err);
+        if (rc == 0)
+            grpc_write_prefix((uint8_t *)call->response.data, (uint32_t)size);
+        finish_reply(call, rc, &err);
+    }
     complete_call(call);
 }
 

@@ -20,7 +20,7 @@ struct connection_write {
     uv_write_t request;
     struct cri_connection *connection;
     size_t length;
-    char data[];
+    char *data;
 };
 
 static struct cri_connection *connection_of(nghttp2_session *session, void *user_data)
@@ -198,6 +198,7 @@ static void write_cb(uv_write_t *request, int status)
     struct cri_connection *connection = write->connection;
 
     connection->write_queue_bytes -= write->length;
+    free(write->data);
     free(write);
     if (connection->closing)
         return;
@@ -243,16 +244,16 @@ static int write_batch(struct cri_connection *connection)
         return 0;
     }
 
-    write = xmalloc(sizeof(*write) + batch.length);
+    write = xmalloc(sizeof(*write));
     write->connection = connection;
     write->length = batch.length;
-    memcpy(write->data, batch.data, batch.length);
-    strbuf_free(&batch);
+    write->data = strbuf_steal(&batch);
     buf = uv_buf_init(write->data, (unsigned)write->length);
     connection->write_queue_bytes += write->length;
     rc = uv_write(&write->request, (uv_stream_t *)&connection->pipe, &buf, 1, write_cb);
     if (rc < 0) {
         connection->write_queue_bytes -= write->length;
+        free(write->data);
         free(write);
         log_debug("connection %u: write failed: %s", connection->id, uv_strerror(rc));
         connection_close(connection);

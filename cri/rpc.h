@@ -24,6 +24,7 @@
  */
 
 struct rpc_call;
+struct strbuf;
 struct cri_services;
 
 typedef void (*rpc_handler)(struct rpc_call *call, const void *request);
@@ -47,11 +48,14 @@ struct rpc_method {
 void rpc_call_reply(struct rpc_call *call, const void *response);
 
 /*
- * Sends a response that the handler has already serialized: size bytes of the protobuf
- * encoding of the method's response type. Fails the call with RESOURCE_EXHAUSTED like
- * rpc_call_reply when it is over the maximum send size.
+ * For a unary handler that serializes its response itself, without a protobuf-c message:
+ * rpc_call_response_buffer returns the call's output buffer, the handler appends the protobuf
+ * encoding of the method's response type to it, and rpc_call_reply_appended sends it (or fails
+ * the call with RESOURCE_EXHAUSTED like rpc_call_reply when it is over the maximum send size).
+ * The message is written once, in place, which matters for responses of hundreds of KiB.
  */
-void rpc_call_reply_packed(struct rpc_call *call, const void *data, size_t size);
+struct strbuf *rpc_call_response_buffer(struct rpc_call *call);
+void rpc_call_reply_appended(struct rpc_call *call);
 
 /* Sends err's code and message as grpc-status and grpc-message. */
 void rpc_call_fail(struct rpc_call *call, const struct error *err);

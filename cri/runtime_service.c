@@ -248,12 +248,11 @@ void runtime_service_list_containers(struct rpc_call *call, const void *request)
 {
     const Runtime__V1__ListContainersRequest *req = request;
     struct runtime *runtime = runtime_of(call);
-    _cleanup_strbuf_ struct strbuf response = STRBUF_INIT;
 
     if (runtime == NULL)
         return;
-    runtime_container_list_pack(runtime, req->filter, &response);
-    rpc_call_reply_packed(call, response.data, response.length);
+    runtime_container_list_pack(runtime, req->filter, rpc_call_response_buffer(call));
+    rpc_call_reply_appended(call);
 }
 
 void runtime_service_container_status(struct rpc_call *call, const void *request)

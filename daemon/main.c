@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/malloc_tuning.h"
 #include "common/metrics.h"
 #include "common/util.h"
 #include "cri/methods.h"
@@ -308,6 +309,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "config") == 0)
         return run_config_command(argc, argv);
 
+    malloc_tune_for_daemon();
     config_init_defaults(&daemon.config);
     if (config_parse_args(&daemon.config, argc, argv, &exit_now, &exit_code, &err) < 0) {
         fprintf(stderr, "hostcri: %s\n", err.message);

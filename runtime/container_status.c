@@ -250,13 +250,23 @@ static void container_pack_list_item(struct container *container)
 void runtime_container_list_pack(struct runtime *runtime,
                                  const Runtime__V1__ContainerFilter *filter, struct strbuf *out)
 {
+    size_t size = 0;
+
+    /* Two passes, so that out grows once to its final size. */
     for (size_t i = 0; i < runtime->n_containers; i++) {
         struct container *container = runtime->containers[i];
 
-        if (!container_matches(container, filter))
-            continue;
-        container_pack_list_item(container);
-        strbuf_append(out, container->list_item, container->list_item_size);
+        if (container_matches(container, filter)) {
+            container_pack_list_item(container);
+            size += container->list_item_size;
+        }
+    }
+    strbuf_reserve(out, size);
+    for (size_t i = 0; i < runtime->n_containers; i++) {
+        struct container *container = runtime->containers[i];
+
+        if (container_matches(container, filter))
+            strbuf_append(out, container->list_item, container->list_item_size);
     }
 }
 
