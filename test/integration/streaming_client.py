@@ -48,7 +48,8 @@ _DICTIONARY_TAIL = (
 )
 SPDY_DICTIONARY = b"".join(struct.pack(">I", len(name)) + name.encode()
                            for name in _DICTIONARY_NAMES) + _DICTIONARY_TAIL.encode()
-assert len(SPDY_DICTIONARY) == 1423 and zlib.adler32(SPDY_DICTIONARY) == 0xE3C6A7C2
+assert len(SPDY_DICTIONARY) == 1423
+assert zlib.adler32(SPDY_DICTIONARY) == 0xE3C6A7C2
 
 # ---- protocol names and constants
 
@@ -74,7 +75,7 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 class UpgradeError(Exception):
-    """The server answered the upgrade request with something other than 101."""
+    """The server responded to the upgrade request with a status other than 101."""
 
     def __init__(self, status, headers, body):
         super().__init__(f"upgrade failed with HTTP {status}: {body[:200]!r}")
@@ -476,13 +477,14 @@ class WebSocketConnection:
         self._raw_buffer = b""
         self.cond = threading.Condition()
         self.channels = {}
+        self.received = {}      # bytes per channel, also when collect is false
         self.messages = []      # (channel, payload length) in arrival order
         self.message_types = set()
         self.pongs = []
         self.close_code = None  # from the server's close frame
         self.closed = False     # TCP end reached
         self.read_error = None
-        self.collect = True
+        self.collect = True     # keep the data of the output channels, else only count it
         self._thread = None
         if channels:
             self._thread = threading.Thread(target=self._read_loop, daemon=True)
@@ -628,7 +630,7 @@ class WebSocketConnection:
         buffer = self.channels.setdefault(channel, bytearray())
         if self.collect or channel == CHANNEL_ERROR:
             buffer += data
-        self.received = getattr(self, "received", 0) + len(data)
+        self.received[channel] = self.received.get(channel, 0) + len(data)
 
     def _read_loop(self):
         try:

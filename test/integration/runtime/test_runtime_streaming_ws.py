@@ -79,6 +79,27 @@ def test_exec_stdin_close_signal(streaming):
     assert result.exit_code == 0
 
 
+def test_exec_ten_mib_input(streaming):
+    command = WebSocketCommand(streaming.exec_url(["wc", "-c"], stdin=True, stderr=False))
+    data = expected_pattern(TEN_MIB)
+    for offset in range(0, TEN_MIB, 64 * 1024):
+        command.write(data[offset:offset + 64 * 1024])
+    command.close_stdin()
+    result = command.wait(timeout=60)
+    assert result.stdout.strip() == str(TEN_MIB).encode()
+    assert result.exit_code == 0
+
+
+def test_exec_fragmented_stdin_message(streaming):
+    command = WebSocketCommand(streaming.exec_url(["sh", "-c", "cat; echo done"], stdin=True))
+    connection = command.connection
+    connection.send_frame(WS_OPCODE_BINARY, b"\x00frag", fin=False)
+    connection.send_frame(0x0, b"mented\n", fin=True)
+    connection.wait_for(CHANNEL_STDOUT, b"fragmented\n")
+    command.close_stdin()
+    assert command.wait().stdout == b"fragmented\ndone\n"
+
+
 def test_exec_stdin_v4_without_eof(streaming):
     # v4 has no stdin EOF, so the command reads only what it needs.
     command = WebSocketCommand(streaming.exec_url(["head", "-n", "1"], stdin=True,
@@ -119,7 +140,7 @@ def test_exec_client_disconnects_mid_stream(streaming):
     command = WebSocketCommand(streaming.exec_url(["sh", "-c", "echo $$; exec yes"]))
     first_line = command.connection.wait_for(CHANNEL_STDOUT, b"\ny\n").split(b"\n", 1)[0]
     pid = int(first_line)
-    assert pid_alive(pid)
+    assert pid_alive(pid), f"exec process {pid} ended before the client left"
     command.close()
     wait_pid_gone(pid)
     assert WebSocketCommand(streaming.exec_url(["echo", "after"])).wait().stdout == b"after\n"
