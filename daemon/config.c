@@ -10,6 +10,7 @@
 #include <uv.h>
 #include <yaml.h>
 
+#include "common/net_address.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 
@@ -251,31 +252,6 @@ static const char *expected_form(const struct option_def *def)
     return "a string";
 }
 
-/* True for "IPv4:PORT" and "[IPv6]:PORT" with a port from 1 to 65535. */
-static bool address_is_valid(const char *address)
-{
-    const char *colon = strrchr(address, ':');
-    struct sockaddr_in6 ipv6;
-    struct sockaddr_in ipv4;
-    _cleanup_free_ char *host = NULL;
-    char *end;
-    long port;
-
-    if (colon == NULL)
-        return false;
-    port = strtol(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
-        return false;
-    if (address[0] == '[') {
-        if (colon - address < 3 || colon[-1] != ']')
-            return false;
-        host = xstrndup(address + 1, (size_t)(colon - address - 2));
-        return uv_ip6_addr(host, (int)port, &ipv6) == 0;
-    }
-    host = xstrndup(address, (size_t)(colon - address));
-    return uv_ip4_addr(host, (int)port, &ipv4) == 0;
-}
-
 /* True for "/x", and on Windows also for "C:/x" and "C:\\x". */
 static bool path_is_absolute(const char *path)
 {
@@ -338,7 +314,7 @@ static int parse_value(struct hostcri_config *config, const struct option_def *d
         return 0;
     }
     case OPTION_ADDRESS:
-        if (!address_is_valid(value))
+        if (net_address_parse(value, NULL) < 0)
             return -1;
         break;
     case OPTION_DURATION:

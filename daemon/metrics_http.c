@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/net_address.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 
@@ -199,29 +200,6 @@ static void connection_cb(uv_stream_t *listener, int status)
     uv_read_start((uv_stream_t *)&connection->tcp, alloc_cb, read_cb);
 }
 
-/* Parses "host:port" or "[v6]:port" into a socket address. */
-static int parse_address(const char *address, struct sockaddr_storage *out)
-{
-    _cleanup_free_ char *host = NULL;
-    const char *colon = strrchr(address, ':');
-    char *end;
-    long port;
-
-    if (colon == NULL)
-        return -1;
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 1 || port > 65535)
-        return -1;
-    if (address[0] == '[') {
-        if (colon == address || colon[-1] != ']')
-            return -1;
-        host = xstrndup(address + 1, (size_t)(colon - address - 2));
-        return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0 ? 0 : -1;
-    }
-    host = xstrndup(address, (size_t)(colon - address));
-    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0 ? 0 : -1;
-}
-
 int metrics_http_start(uv_loop_t *loop, const char *address, struct metrics_http **out,
                        struct error *err)
 {
@@ -229,7 +207,7 @@ int metrics_http_start(uv_loop_t *loop, const char *address, struct metrics_http
     struct sockaddr_storage socket_address;
     int rc;
 
-    if (parse_address(address, &socket_address) < 0)
+    if (net_address_parse(address, &socket_address) < 0)
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "invalid metrics address \"%s\": use IP:PORT, such as 127.0.0.1:9464",
                          address);
