@@ -473,8 +473,8 @@ static void complete_call(struct rpc_call *call)
     call_unref(call);
 }
 
-/* Queues the response headers, the message that append_message or append_packed left in
- * call->response (rc 0) or err's status instead (rc -1), and the trailers. */
+/* With rc 0, queues the response headers, the message in call->response and an OK status.
+ * With rc -1, drops the message and queues err's status instead. */
 static void finish_reply(struct rpc_call *call, int rc, struct error *err)
 {
     if (rc < 0) {

@@ -48,10 +48,10 @@ struct rpc_method {
 void rpc_call_reply(struct rpc_call *call, const void *response);
 
 /*
- * For a unary handler that serializes its response itself, without a protobuf-c message:
- * rpc_call_response_buffer returns the call's output buffer, the handler appends the protobuf
- * encoding of the method's response type to it, and rpc_call_reply_appended sends it (or fails
- * the call with RESOURCE_EXHAUSTED like rpc_call_reply when it is over the maximum send size).
+ * For a unary handler that serializes its response itself, without a protobuf-c message.
+ * rpc_call_response_buffer returns the call's output buffer, and the handler appends the protobuf
+ * encoding of the method's response type to it. rpc_call_reply_appended then sends it, or fails
+ * the call with RESOURCE_EXHAUSTED like rpc_call_reply when it is over the maximum send size.
  * The message is written once, in place, which matters for responses of hundreds of KiB.
  */
 struct strbuf *rpc_call_response_buffer(struct rpc_call *call);

@@ -169,9 +169,9 @@ static bool container_matches(const struct container *container,
 /*
  * Returns a ListContainers item that points into container's record. Only the item and its
  * ImageSpec (a shallow copy whose image is the resolved reference) are allocated. The label and
- * annotation arrays are the config's own: a ContainerConfig map entry and a Container map entry
- * are the same generated struct (key 1, value 2) and packing follows each entry's descriptor, so
- * the wire bytes are the same as a copy's. A thousand containers listed with deep copies spent
+ * annotation arrays are the config's own. A ContainerConfig map entry and a Container map entry
+ * are the same generated struct (key 1, value 2), and packing follows each entry's descriptor,
+ * so the wire bytes are the same as a copy's. A thousand containers listed with deep copies spent
  * most of the call in protobuf_c pack and unpack.
  */
 static Runtime__V1__Container *container_item_view(const struct container *container)
