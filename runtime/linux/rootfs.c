@@ -300,10 +300,14 @@ static int mount_propagation(uint64_t mount_id, bool *shared, bool *slave)
 }
 
 /*
- * Rejects a bidirectional volume whose source is not on a shared mount, and warns about a
- * host-to-container one whose source is on a private mount: no mount event crosses a private
- * mount. The host-to-container volume then works like a private one, so it only gets a warning.
- * The check is skipped where the kernel (before 5.8) does not report mount ids through statx.
+ * Warns about a volume whose propagation cannot work with the mount its source is on: no mount
+ * event crosses a private mount, so a bidirectional volume needs a shared source mount and a
+ * host-to-container one a shared or slave mount. Such a volume still starts, with the
+ * propagation that its source mount allows. The check is skipped where the kernel (before 5.8)
+ * does not report mount ids through statx.
+ * NOTE: containerd rejects a bidirectional volume whose source is not on a shared mount.
+ * hostcri accepts it, because on a host whose mounts are all private (no systemd) every such
+ * container would fail otherwise.
  */
 static int check_source_propagation(const struct monitor_mount *volume, struct error *err)
 {
@@ -319,12 +323,11 @@ static int check_source_propagation(const struct monitor_mount *volume, struct e
     if (!(stx.stx_mask & STATX_MNT_ID) || mount_propagation(stx.stx_mnt_id, &shared, &slave) < 0)
         return 0;
     if (volume->propagation == JOB_PROPAGATION_BIDIRECTIONAL && !shared)
-        return error_set(err, ERROR_FAILED_PRECONDITION,
-                         "volume source %s is not on a shared mount, so bidirectional propagation "
-                         "cannot work; make its mount shared (mount --make-shared) or use another "
-                         "propagation",
-                         volume->host_path);
-    if (!shared && !slave)
+        log_warn("volume source %s is not on a shared mount, so mounts made under %s in the "
+                 "container do not reach the host; make its mount shared (mount --make-shared) "
+                 "for bidirectional propagation",
+                 volume->host_path, volume->container_path);
+    else if (!shared && !slave)
         log_warn("volume source %s is on a private mount, so no mount made on the host after "
                  "the start reaches %s; make its mount shared (mount --make-shared) for "
                  "host-to-container propagation",

@@ -13,12 +13,12 @@
 /*
  * Moves the calling process into a new mount namespace whose mounts receive the host's new
  * mounts (slave propagation) but send none back, then mounts the rootfs and the volumes of
- * spec. A bidirectional volume is a peer of its source's mount instead, so mounts made under it
- * on either side reach the other. Its source must be on a shared mount, else the setup fails
- * with ERROR_FAILED_PRECONDITION. The rootfs is an overlayfs of spec->layers (base first) with
- * "upper" and "work" in spec->container_dir; where overlayfs is unavailable the layers are
- * copied once into "<container_dir>/rootfs" and that directory is bound instead. Parents of
- * volume mount points are created on the host. Errors name the mount that failed.
+ * spec. A bidirectional volume is a peer of its source's mount instead, so that mounts made
+ * under it on either side reach the other. That needs a shared source mount; a warning is
+ * logged otherwise. The rootfs is an overlayfs of spec->layers (base first) with "upper" and
+ * "work" in spec->container_dir; where overlayfs is unavailable the layers are copied once into
+ * "<container_dir>/rootfs" and that directory is bound instead. Parents of volume mount points
+ * are created on the host. Errors name the mount that failed.
  */
 int rootfs_setup(const struct monitor_spec *spec, struct error *err);
 
