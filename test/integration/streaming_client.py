@@ -216,6 +216,8 @@ class SpdyConnection:
         self._inflate = zlib.decompressobj(15, zdict=SPDY_DICTIONARY)
         self._write_lock = threading.Lock()
         self.split_writes = False  # send every byte with its own write, to test reassembly
+        self.reading = threading.Event()  # cleared by pause_reading
+        self.reading.set()
         self.cond = threading.Condition()
         self.streams = {}
         self.next_stream_id = 1
@@ -342,8 +344,16 @@ class SpdyConnection:
         self.wait(lambda: ping_id in self.ping_replies, timeout, f"the reply to PING {ping_id}")
         return time.monotonic() - started
 
+    def pause_reading(self, pause=True):
+        """Stops (or resumes) reading from the server, as a client that falls behind."""
+        if pause:
+            self.reading.clear()
+        else:
+            self.reading.set()
+
     def close(self):
         """Closes the TCP connection (or the WebSocket tunnel) without a GOAWAY."""
+        self.reading.set()
         self._shutdown()
         self._thread.join(timeout=10)
 
@@ -418,6 +428,7 @@ class SpdyConnection:
     def _read_loop(self):
         try:
             while True:
+                self.reading.wait()
                 try:
                     head = self._read_exact(8)
                 except EOFError:
@@ -485,6 +496,8 @@ class WebSocketConnection:
         self.closed = False     # TCP end reached
         self.read_error = None
         self.collect = True     # keep the data of the output channels, else only count it
+        self.reading = threading.Event()  # cleared by pause_reading
+        self.reading.set()
         self._thread = None
         if channels:
             self._thread = threading.Thread(target=self._read_loop, daemon=True)
@@ -526,12 +539,20 @@ class WebSocketConnection:
         self.send_frame(WS_OPCODE_PING, payload)
         self.wait(lambda: payload in self.pongs, timeout, "a pong")
 
+    def pause_reading(self, pause=True):
+        """Stops (or resumes) reading from the server, as a client that falls behind."""
+        if pause:
+            self.reading.clear()
+        else:
+            self.reading.set()
+
     def close(self, code=1000):
         """Sends a close frame; the server closes the connection after its reply."""
         self.send_frame(WS_OPCODE_CLOSE, struct.pack(">H", code))
 
     def abort(self):
         """Closes the TCP connection without a close frame, as client-go does at the end."""
+        self.reading.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -635,6 +656,7 @@ class WebSocketConnection:
     def _read_loop(self):
         try:
             while True:
+                self.reading.wait()
                 opcode, payload = self.read_message()
                 if opcode is None:
                     return
@@ -774,13 +796,13 @@ class WebSocketCommand:
 class ForwardedConnection:
     """One TCP connection through a SPDY port-forward: an error stream and a data stream."""
 
-    def __init__(self, connection, port, request_id, timeout):
+    def __init__(self, connection, port, request_id, timeout, wait_reply=True):
         headers = {"streamtype": "error", "port": str(port), "requestid": str(request_id)}
-        self.error = connection.open_stream(headers, timeout=timeout)
+        self.error = connection.open_stream(headers, wait_reply=wait_reply, timeout=timeout)
         # client-go half-closes the error stream at once: only the server writes on it.
         self.error.close()
         headers = dict(headers, streamtype="data")
-        self.data = connection.open_stream(headers, timeout=timeout)
+        self.data = connection.open_stream(headers, wait_reply=wait_reply, timeout=timeout)
 
     def send(self, data):
         self.data.write(data)
@@ -812,11 +834,12 @@ class SpdyPortForward:
                                                   timeout=timeout)
         self.next_request_id = 0
 
-    def connect(self, port):
-        """Opens a new forwarded TCP connection to port."""
+    def connect(self, port, wait_reply=True):
+        """Opens a new forwarded TCP connection to port. With wait_reply false the streams
+        are opened without waiting for their SYN_REPLY (for a client that reads nothing)."""
         request_id = self.next_request_id
         self.next_request_id += 1
-        return ForwardedConnection(self.connection, port, request_id, self.timeout)
+        return ForwardedConnection(self.connection, port, request_id, self.timeout, wait_reply)
 
     def close(self):
         self.connection.send_goaway()

@@ -15,7 +15,8 @@ from runtime_helpers import Runtime, wait_for
 class StreamingSetup:
     """The daemon, client and pod that the tests of one module share."""
 
-    def __init__(self, api, rt, runtime, busybox, sandbox_id, exec_container):
+    def __init__(self, daemon, api, rt, runtime, busybox, sandbox_id, exec_container):
+        self.daemon = daemon
         self.api = api
         self.rt = rt
         self.runtime = runtime
@@ -56,7 +57,7 @@ def streaming(api, registry, tmp_path_factory):
         rt.image("PullImage", image=api.ImageSpec(image=busybox))
         sandbox_id = runtime.run_pod(name="streaming")
         exec_container = runtime.run(sandbox_id, "exec", busybox, command=["sleep", "100000"])
-        yield StreamingSetup(api, rt, runtime, busybox, sandbox_id, exec_container)
+        yield StreamingSetup(daemon, api, rt, runtime, busybox, sandbox_id, exec_container)
         runtime.remove_all()
     finally:
         channel.close()
@@ -76,6 +77,15 @@ def pid_alive(pid):
 
 def wait_pid_gone(pid, timeout=15):
     wait_for(lambda: not pid_alive(pid), timeout, what=f"process {pid} to end")
+
+
+def rss_kib(pid):
+    """The resident set size of process pid in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for process {pid}")
 
 
 def refused_port():

@@ -5,6 +5,8 @@ import json
 import os
 import socket
 import sys
+import threading
+import time
 
 import pytest
 
@@ -15,7 +17,7 @@ from streaming_client import (  # noqa: E402
     GOAWAY, RST_STREAM, SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS, SpdyCommand,
     SpdyConnection, SpdyPortForward, UpgradeError, http_request)
 from streaming_helpers import (  # noqa: E402,F401
-    echo_server, expected_pattern, pid_alive, refused_port, streaming, wait_pid_gone)
+    echo_server, expected_pattern, pid_alive, refused_port, rss_kib, streaming, wait_pid_gone)
 
 TEN_MIB = 10 * 1024 * 1024
 
@@ -158,6 +160,42 @@ def test_exec_ten_mib_output(streaming):
     assert len(result.stdout) == TEN_MIB
     assert result.stdout == expected_pattern(TEN_MIB)
     assert result.exit_code == 0
+
+
+def test_exec_both_outputs_at_once(streaming):
+    size = 4 * 1024 * 1024
+    script = (f"yes out | head -c {size} & yes err | head -c {size} >&2; wait; "
+              "echo end; echo end >&2")
+    result = SpdyCommand(streaming.exec_url(["sh", "-c", script])).wait(timeout=60)
+    assert result.stdout == b"out\n" * (size // 4) + b"end\n"
+    assert result.stderr == b"err\n" * (size // 4) + b"end\n"
+    assert result.exit_code == 0
+
+
+def test_exec_slow_client_pauses_process(streaming, tmp_path):
+    size = 64 * 1024 * 1024
+    progress = tmp_path / "progress"
+    progress.mkdir()
+    url = streaming.exec_url(
+        ["sh", "-c", f"yes 0123456789abcdef | head -c {size}; touch /mnt/progress/done"],
+        stderr=False, container=streaming.run(
+            "slow", ["sleep", "100000"],
+            mounts=[streaming.api.Mount(container_path="/mnt/progress", host_path=str(progress))]))
+    command = SpdyCommand(url, stderr=False, collect=False)
+    daemon_pid = streaming.daemon.process.pid
+    rss_before = rss_kib(daemon_pid)
+    command.connection.pause_reading()
+    # Without backpressure the producer would finish within this time and the daemon would
+    # hold most of its output. With it, the server stops reading the pipe once its socket
+    # toward the client is full, and the producer blocks.
+    time.sleep(1)
+    assert not (progress / "done").exists()
+    assert rss_kib(daemon_pid) < rss_before + 32 * 1024
+    command.connection.pause_reading(False)
+    result = command.wait(timeout=120)
+    assert command.stdout.received == size
+    assert result.exit_code == 0
+    assert (progress / "done").exists()
 
 
 def test_exec_client_disconnects_mid_stream(streaming):
@@ -441,6 +479,41 @@ def test_port_forward_client_reset_closes_tcp(streaming):
     except ConnectionResetError:
         pass
     accepted.close()
+    forward.close()
+
+
+def test_port_forward_slow_client_pauses_port(streaming):
+    size = 64 * 1024 * 1024
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    sent = threading.Event()
+
+    def send_all():
+        accepted, _ = listener.accept()
+        with accepted:
+            accepted.sendall(b"x" * size)
+        sent.set()
+
+    sender = threading.Thread(target=send_all, daemon=True)
+    sender.start()
+    forward = SpdyPortForward(streaming.port_forward_url())
+    daemon_pid = streaming.daemon.process.pid
+    rss_before = rss_kib(daemon_pid)
+    forward.connection.pause_reading()
+    connection = forward.connect(listener.getsockname()[1], wait_reply=False)
+    # Without backpressure the daemon would read all 64 MiB within this time. With it, it
+    # stops reading the port once its socket toward the client is full.
+    time.sleep(1)
+    assert not sent.is_set()
+    assert rss_kib(daemon_pid) < rss_before + 32 * 1024
+    forward.connection.pause_reading(False)
+    connection.data.collect = False
+    connection.data.wait_ended(timeout=120)
+    assert connection.data.received == size
+    assert connection.error_text() == ""
+    sender.join(timeout=30)
+    listener.close()
     forward.close()
 
 

@@ -3,6 +3,7 @@
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -13,7 +14,7 @@ from streaming_client import (  # noqa: E402
     WS_V1, WS_V4, WS_V4_BASE64, WS_V5, SpdyPortForward, UpgradeError, WebSocketCommand,
     WebSocketConnection, WebSocketPortForward)
 from streaming_helpers import (  # noqa: E402,F401
-    echo_server, expected_pattern, pid_alive, refused_port, streaming, wait_pid_gone)
+    echo_server, expected_pattern, pid_alive, refused_port, rss_kib, streaming, wait_pid_gone)
 
 TEN_MIB = 10 * 1024 * 1024
 
@@ -133,6 +134,31 @@ def test_exec_ten_mib_output(streaming):
     result = command.wait(timeout=60)
     assert len(result.stdout) == TEN_MIB
     assert result.stdout == expected_pattern(TEN_MIB)
+    assert result.exit_code == 0
+
+
+def test_exec_slow_client_pauses_process(streaming, tmp_path):
+    size = 64 * 1024 * 1024
+    progress = tmp_path / "progress"
+    progress.mkdir()
+    container_id = streaming.run(
+        "slow", ["sleep", "100000"],
+        mounts=[streaming.api.Mount(container_path="/mnt/progress", host_path=str(progress))])
+    url = streaming.exec_url(
+        ["sh", "-c", f"yes 0123456789abcdef | head -c {size}; touch /mnt/progress/done"],
+        stderr=False, container=container_id)
+    command = WebSocketCommand(url, collect=False)
+    daemon_pid = streaming.daemon.process.pid
+    rss_before = rss_kib(daemon_pid)
+    command.connection.pause_reading()
+    # Without backpressure the producer would finish within this time and the daemon would
+    # hold most of its output.
+    time.sleep(1)
+    assert not (progress / "done").exists()
+    assert rss_kib(daemon_pid) < rss_before + 32 * 1024
+    command.connection.pause_reading(False)
+    result = command.wait(timeout=120)
+    assert command.connection.received[CHANNEL_STDOUT] == size
     assert result.exit_code == 0
 
 
