@@ -12,7 +12,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from runtime_helpers import wait_for  # noqa: E402
+import grpc  # noqa: E402
+
+from runtime_helpers import rpc_error, wait_for  # noqa: E402
 from streaming_client import (  # noqa: E402
     GOAWAY, RST_STREAM, SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS, SpdyCommand,
     SpdyConnection, SpdyPortForward, UpgradeError, http_request)
@@ -279,6 +281,19 @@ def test_upgrade_rejections(streaming):
     attach_url = streaming.attach_url(streaming.exec_container).rsplit("/", 2)[0]
     status, _, _ = http_request(f"{attach_url}/attach/{exec_token}", method="POST")
     assert status == 404
+
+
+def test_pending_urls_are_limited(api, rt, runtime, images):
+    sandbox_id = runtime.run_pod(name="tokens")
+    container_id = runtime.run(sandbox_id, "c", images["busybox:1.0"], command=["sleep", "1000"])
+    request = api.ExecRequest(container_id=container_id, cmd=["true"], stdout=True)
+    urls = [rt.runtime("Exec", request).url for _ in range(1000)]
+    assert len(set(urls)) == 1000
+    error = rpc_error(lambda: rt.runtime("Exec", request))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    # Using a URL frees its place.
+    assert SpdyCommand(urls[0], stderr=False).wait().exit_code == 0
+    assert rt.runtime("Exec", request).url not in urls
 
 
 # ---- attach

@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from streaming_client import (  # noqa: E402
     CHANNEL_ERROR, CHANNEL_STDOUT, WS_BASE64, WS_OPCODE_BINARY, WS_OPCODE_TEXT, WS_SPDY_TUNNEL,
     WS_V1, WS_V4, WS_V4_BASE64, WS_V5, SpdyPortForward, UpgradeError, WebSocketCommand,
-    WebSocketConnection, WebSocketPortForward)
+    WebSocketConnection, WebSocketPortForward, http_request)
 from streaming_helpers import (  # noqa: E402,F401
     echo_server, expected_pattern, pid_alive, refused_port, rss_kib, streaming, wait_pid_gone)
 
@@ -67,6 +67,27 @@ def test_exec_unknown_protocol_rejected(streaming):
     with pytest.raises(UpgradeError) as error:
         WebSocketConnection(streaming.exec_url(["true"]), ["v9.channel.k8s.io"])
     assert error.value.status == 403
+
+
+def test_handshake_rejections(streaming):
+    websocket_headers = [("Connection", "Upgrade"), ("Upgrade", "websocket"),
+                         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                         ("Sec-WebSocket-Protocol", WS_V5)]
+    status, _, _ = http_request(streaming.exec_url(["true"]), method="POST",
+                                headers=websocket_headers + [("Sec-WebSocket-Version", "13")])
+    assert status == 405
+    status, headers, _ = http_request(streaming.exec_url(["true"]),
+                                      headers=websocket_headers + [("Sec-WebSocket-Version", "8")])
+    assert status == 400
+    assert ("sec-websocket-version", "13") in headers
+    status, _, _ = http_request(streaming.exec_url(["true"]),
+                                headers=[("Connection", "Upgrade"), ("Upgrade", "websocket"),
+                                         ("Sec-WebSocket-Version", "13")])
+    assert status == 400
+    # Any path other than /exec, /attach or /portforward with a token is not found.
+    base = streaming.exec_url(["true"]).rsplit("/", 2)[0]
+    status, _, _ = http_request(base + "/metrics")
+    assert status == 404
 
 
 def test_exec_stdin_close_signal(streaming):
