@@ -42,11 +42,15 @@ struct option_def {
 
 #define FIELD(name) offsetof(struct hostcri_config, name)
 
-/* The defaults that differ between Windows and Linux. */
+/* The defaults that differ between Windows and Linux (runtime/runtime.c has the same). */
 #ifdef _WIN32
 #define DEFAULT_LISTEN "npipe:////./pipe/hostcri"
-#define DEFAULT_ROOT "C:/ProgramData/hostcri"
-#define DEFAULT_STATE "C:/ProgramData/hostcri/state"
+#define DEFAULT_ROOT "C:\\ProgramData\\hostcri"
+#define DEFAULT_STATE DEFAULT_ROOT "\\run"
+#define DEFAULT_CERTS_DIR DEFAULT_ROOT "\\certs.d"
+#define LOG_FILE_HELP                                                                              \
+    "file the log is appended to instead of stderr (default: stderr in a console, "                \
+    "<state>\\hostcri.log as a Windows service)"
 #define DEFAULT_ROOTFS_MOUNT_POINT "C:\\hpc"
 #define DEFAULT_PATH                                                                               \
     "C:\\Windows\\System32;C:\\Windows;C:\\Windows\\System32\\Wbem;"                               \
@@ -55,6 +59,8 @@ struct option_def {
 #define DEFAULT_LISTEN "unix:///run/hostcri/hostcri.sock"
 #define DEFAULT_ROOT "/var/lib/hostcri"
 #define DEFAULT_STATE "/run/hostcri"
+#define DEFAULT_CERTS_DIR "/etc/hostcri/certs.d"
+#define LOG_FILE_HELP "file the log is appended to instead of stderr (default: stderr)"
 #define DEFAULT_ROOTFS_MOUNT_POINT "/hpc"
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #endif
@@ -69,7 +75,8 @@ static const struct option_def options[] = {
     {"log_level", "log-level", OPTION_LOG_LEVEL, FIELD(log_level), "info", NULL,
      "log level: error, warn, info or debug"},
     {"log_format", "log-format", OPTION_LOG_FORMAT, FIELD(log_format), "text", NULL,
-     "log format on stderr: text or json"},
+     "log format: text or json"},
+    {"log_file", "log-file", OPTION_PATH, FIELD(log_file), NULL, NULL, LOG_FILE_HELP},
     {"cgroup_driver", "cgroup-driver", OPTION_CHOICE, FIELD(cgroup_driver), "cgroupfs",
      "cgroupfs|systemd", "cgroup driver reported to the kubelet: cgroupfs or systemd"},
     {"grpc.max_recv_message_size", "max-recv-message-size", OPTION_BYTES,
@@ -84,7 +91,7 @@ static const struct option_def options[] = {
      FIELD(shutdown_grace_ms), "10s", NULL,
      "time calls in flight get to finish after SIGTERM or SIGINT (suffixes ms, s, m, h)"},
 
-    {"images.certs_dir", "certs-dir", OPTION_PATH, FIELD(certs_dir), "/etc/hostcri/certs.d", NULL,
+    {"images.certs_dir", "certs-dir", OPTION_PATH, FIELD(certs_dir), DEFAULT_CERTS_DIR, NULL,
      "per-registry TLS files: <dir>/<host:port>/ca.crt, client.cert, client.key"},
     {"images.platform", "platform", OPTION_STRING, FIELD(platform), NULL, NULL,
      "platform pulled from multi-platform images, os/arch[/variant] (default: this host)"},

@@ -21,6 +21,7 @@ struct hostcri_config {
     char *state_dir; /* volatile state: monitor pid and exit files */
     enum log_level log_level;
     enum log_format log_format;
+    char *log_file;                 /* NULL: stderr, or the service's default log file */
     uint64_t max_recv_message_size; /* bytes */
     uint64_t max_send_message_size; /* bytes */
     uint64_t max_concurrent_streams;

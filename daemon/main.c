@@ -1,7 +1,9 @@
 /*
  * hostcri: the daemon's entry point. Reads the configuration, opens the subsystems, serves CRI
- * until SIGTERM or SIGINT, then drains the calls in flight and exits 0.
+ * until SIGTERM, SIGINT or a stop request of the Windows service control manager, then drains
+ * the calls in flight and exits 0.
  */
+#include <errno.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -21,7 +23,7 @@
 #include "cri/streaming/server.h"
 #include "daemon/config.h"
 #include "daemon/metrics_http.h"
-#include "daemon/notify.h"
+#include "daemon/service.h"
 #include "images/images.h"
 #include "runtime/runtime.h"
 
@@ -52,6 +54,15 @@ static void server_stopped_cb(struct cri_server *server, void *data)
     close_subsystems(daemon);
     uv_close((uv_handle_t *)&daemon->sigterm, close_handle_cb);
     uv_close((uv_handle_t *)&daemon->sigint, close_handle_cb);
+    service_unwatch_stop();
+}
+
+/* Stops accepting connections and drains the calls in flight. Callers run it once. */
+static void stop_daemon(struct daemon *daemon)
+{
+    daemon->stopping = true;
+    service_report_stopping(daemon->config.shutdown_grace_ms);
+    cri_server_stop(daemon->server, daemon->config.shutdown_grace_ms, server_stopped_cb, daemon);
 }
 
 static void signal_cb(uv_signal_t *handle, int signum)
@@ -62,10 +73,19 @@ static void signal_cb(uv_signal_t *handle, int signum)
         log_info("received signal %d again while stopping; still draining", signum);
         return;
     }
-    daemon->stopping = true;
     log_info("received signal %d: stopping", signum);
-    notify_service_manager("STOPPING=1");
-    cri_server_stop(daemon->server, daemon->config.shutdown_grace_ms, server_stopped_cb, daemon);
+    stop_daemon(daemon);
+}
+
+static void stop_request_cb(void *data)
+{
+    struct daemon *daemon = data;
+
+    if (daemon->stopping) {
+        log_info("received a stop request again while stopping; still draining");
+        return;
+    }
+    stop_daemon(daemon);
 }
 
 static int open_images(struct daemon *daemon, struct error *err)
@@ -271,6 +291,59 @@ static void watch_signals(struct daemon *daemon)
     uv_signal_start(&daemon->sigint, signal_cb, SIGINT);
 }
 
+/* Creates the missing parent directories of path, as mkdir -p does. Opening the file reports
+ * errors. */
+static void create_parent_dirs(const char *path)
+{
+    _cleanup_free_ char *dir = xstrdup(path);
+
+    for (char *p = dir + 1; *p; p++) {
+        char separator = *p;
+        uv_fs_t request;
+
+        if (separator != '/' && separator != '\\')
+            continue;
+        *p = '\0';
+        /* "C:" names a drive, not a directory to create. */
+        if (strlen(dir) != 2 || dir[1] != ':') {
+            uv_fs_mkdir(NULL, &request, dir, 0755, NULL);
+            uv_fs_req_cleanup(&request);
+        }
+        *p = separator;
+    }
+}
+
+/*
+ * Sends the log to config->log_file, or to <state>/hostcri.log when the daemon runs as a Windows
+ * service without one, because a service has no console. Returns 0, or -1 with err set.
+ */
+static int open_log_file(struct hostcri_config *config, struct error *err)
+{
+    if (config->log_file == NULL && service_is_active())
+        config->log_file = xasprintf("%s%chostcri.log", config->state_dir,
+                                     strchr(config->state_dir, '\\') ? '\\' : '/');
+    if (config->log_file == NULL)
+        return 0;
+    create_parent_dirs(config->log_file);
+#ifdef _WIN32
+    /*
+     * A service starts without standard handles, and freopen fails on such a stream, so the
+     * log gets a new stream: stderr is a variable on Windows (common/posix_windows.h).
+     */
+    FILE *file = fopen(config->log_file, "a");
+
+    if (file == NULL)
+        return error_set_errno(err, ERROR_INVALID_ARGUMENT, errno, "open the log file %s",
+                               config->log_file);
+    stderr = file;
+#else
+    if (freopen(config->log_file, "a", stderr) == NULL)
+        return error_set_errno(err, ERROR_INVALID_ARGUMENT, errno, "open the log file %s",
+                               config->log_file);
+#endif
+    return 0;
+}
+
 /* "hostcri config default" and "hostcri config check FILE". Returns the exit code. */
 static int run_config_command(int argc, char **argv)
 {
@@ -298,16 +371,14 @@ static int run_config_command(int argc, char **argv)
     return rc;
 }
 
-int main(int argc, char **argv)
+/* The daemon: returns the exit code, 0 after a stop, 1 when it cannot start, 2 for bad flags. */
+static int run_daemon(int argc, char **argv)
 {
     struct daemon daemon = {0};
     struct error err = ERROR_INIT;
     bool exit_now;
     int exit_code = 0;
     char *config_json;
-
-    if (argc >= 2 && strcmp(argv[1], "config") == 0)
-        return run_config_command(argc, argv);
 
     malloc_tune_for_daemon();
     config_init_defaults(&daemon.config);
@@ -320,6 +391,12 @@ int main(int argc, char **argv)
     if (exit_now) {
         config_free(&daemon.config);
         return exit_code;
+    }
+    if (open_log_file(&daemon.config, &err) < 0) {
+        fprintf(stderr, "hostcri: %s\n", err.message);
+        error_clear(&err);
+        config_free(&daemon.config);
+        return 1;
     }
     log_configure(daemon.config.log_level, daemon.config.log_format);
 #ifndef _WIN32
@@ -345,7 +422,8 @@ int main(int argc, char **argv)
         return 1;
     }
     watch_signals(&daemon);
-    notify_service_manager("READY=1");
+    service_watch_stop(daemon.loop, daemon.config.shutdown_grace_ms, stop_request_cb, &daemon);
+    service_report_running();
     log_info("hostcri %s started (root %s, state %s)", HOSTCRI_VERSION, daemon.config.root_dir,
              daemon.config.state_dir);
 
@@ -359,4 +437,15 @@ int main(int argc, char **argv)
         log_warn("event loop closed with handles still open");
     log_info("hostcri stopped");
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int exit_code;
+
+    if (argc >= 2 && strcmp(argv[1], "config") == 0)
+        return run_config_command(argc, argv);
+    if (service_run_command(argc, argv, &exit_code))
+        return exit_code;
+    return service_run(argc, argv, run_daemon);
 }
