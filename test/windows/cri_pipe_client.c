@@ -4,7 +4,10 @@
  * pipe's security descriptor, and prints one "PASS <check>" or "FAIL <check>: <detail>" line
  * per check. The exit status is the number of failed checks.
  *
- * Usage: cri_pipe_client.exe \\.\pipe\NAME
+ * Usage: cri_pipe_client.exe \\.\pipe\NAME [version | goaway]
+ *   version: only the Version call;
+ *   goaway: a Version call, then "WAITING for the stop" and, on the same open connection, the
+ *   GOAWAY that hostcri sends when it stops and the end of the connection.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -67,6 +70,7 @@ struct grpc_call {
 struct h2_client {
     HANDLE pipe;
     nghttp2_session *session;
+    bool goaway_received;
 };
 
 static void call_init(struct grpc_call *call, const char *path, const ProtobufCMessage *message)
@@ -155,6 +159,16 @@ static int on_stream_close_cb(nghttp2_session *session, int32_t stream_id, uint3
     return 0;
 }
 
+static int on_frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct h2_client *client = user_data;
+
+    (void)session;
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        client->goaway_received = true;
+    return 0;
+}
+
 static ssize_t read_request_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buffer,
                                size_t length, uint32_t *data_flags, nghttp2_data_source *source,
                                void *user_data)
@@ -206,6 +220,7 @@ static bool client_open(struct h2_client *client, const char *name)
     nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close_cb);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv_cb);
     nghttp2_session_client_new(&client->session, callbacks, client);
     nghttp2_session_callbacks_del(callbacks);
     nghttp2_submit_settings(client->session, NGHTTP2_FLAG_NONE, NULL, 0);
@@ -504,17 +519,92 @@ static void test_pipe_security(const char *pipe_name)
     CloseHandle(pipe);
 }
 
+/* One Version call on its own connection. */
+static void test_version(const char *pipe_name)
+{
+    Runtime__V1__VersionRequest request = RUNTIME__V1__VERSION_REQUEST__INIT;
+    struct grpc_call call;
+
+    call_init(&call, "/runtime.v1.RuntimeService/Version", &request.base);
+    if (call_once(pipe_name, &call))
+        check_version(&call);
+    else
+        check(false, "Version succeeds", "the connection failed");
+    call_free(&call);
+}
+
+/* Reads from the connection until GOAWAY arrives or the connection ends. */
+static void read_until_goaway(struct h2_client *client)
+{
+    uint8_t buffer[16384];
+    DWORD received;
+
+    while (!client->goaway_received) {
+        if (!client_flush(client))
+            return;
+        if (!ReadFile(client->pipe, buffer, sizeof(buffer), &received, NULL) || received == 0)
+            return;
+        if (nghttp2_session_mem_recv(client->session, buffer, received) < 0)
+            return;
+    }
+}
+
+/* Returns true when the server closes the connection; data before the end is read and ignored. */
+static bool wait_for_close(struct h2_client *client)
+{
+    uint8_t buffer[16384];
+    DWORD received;
+
+    for (;;) {
+        if (!ReadFile(client->pipe, buffer, sizeof(buffer), &received, NULL) || received == 0)
+            return true;
+        if (nghttp2_session_mem_recv(client->session, buffer, received) < 0)
+            return false;
+    }
+}
+
+/* Keeps a connection open while hostcri stops: it must send GOAWAY, then close it. */
+static void test_goaway_on_stop(const char *pipe_name)
+{
+    Runtime__V1__VersionRequest request = RUNTIME__V1__VERSION_REQUEST__INIT;
+    struct grpc_call call;
+    struct grpc_call *calls[] = {&call};
+    struct h2_client client;
+
+    if (!client_open(&client, pipe_name))
+        return;
+    call_init(&call, "/runtime.v1.RuntimeService/Version", &request.base);
+    client_submit(&client, &call);
+    check(client_run(&client, calls, 1) && call.grpc_status == GRPC_OK,
+          "Version on the connection kept open", "grpc-status %d", call.grpc_status);
+    printf("WAITING for the stop\n");
+    read_until_goaway(&client);
+    check(client.goaway_received, "GOAWAY on the open connection when hostcri stops",
+          "the connection ended without GOAWAY");
+    check(wait_for_close(&client), "hostcri closes the connection after GOAWAY",
+          "invalid HTTP/2 data after GOAWAY");
+    client_close(&client);
+    call_free(&call);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s \\\\.\\pipe\\NAME\n", argv[0]);
+    if (argc != 2 &&
+        !(argc == 3 && (strcmp(argv[2], "version") == 0 || strcmp(argv[2], "goaway") == 0))) {
+        fprintf(stderr, "usage: %s \\\\.\\pipe\\NAME [version | goaway]\n", argv[0]);
         return 2;
     }
     setvbuf(stdout, NULL, _IONBF, 0);
-    test_runtime_info(argv[1]);
-    test_other_calls(argv[1]);
-    test_parallel_connections(argv[1]);
-    test_pipe_security(argv[1]);
+    if (argc == 3 && strcmp(argv[2], "version") == 0) {
+        test_version(argv[1]);
+    } else if (argc == 3) {
+        test_goaway_on_stop(argv[1]);
+    } else {
+        test_runtime_info(argv[1]);
+        test_other_calls(argv[1]);
+        test_parallel_connections(argv[1]);
+        test_pipe_security(argv[1]);
+    }
     printf("%d passed, %d failed\n", passed, failed);
     return failed;
 }
