@@ -20,6 +20,12 @@
 #define OUTPUT_DRAIN_MS 5000
 /* Bytes of unparsed resize messages kept; one message is about 30 bytes. */
 #define RESIZE_BUFFER_MAX 4096
+/*
+ * How long a tty exec waits for the client's first terminal size before it starts without
+ * one. Clients with a terminal (kubectl, crictl) send the size right after the streams are up,
+ * so the wait normally ends within a round trip.
+ */
+#define INITIAL_SIZE_WAIT_MS 1000
 
 struct rc_pipe {
     uv_pipe_t pipe;
@@ -39,7 +45,8 @@ struct rc_session {
     void *transport;
     const char *id; /* container id, for logs */
 
-    void *handle; /* backend's, between a successful start and detach */
+    void *handle;         /* backend's, between a successful start and detach */
+    bool start_requested; /* by rc_session_start; a tty exec may still wait for its size */
     bool started;
     bool exited;
     int exit_code;
@@ -52,6 +59,7 @@ struct rc_session {
     struct rc_pipe out; /* stdout, or the tty (read and written) */
     struct rc_pipe err;
     uv_timer_t drain_timer;
+    uv_timer_t size_timer; /* ends the wait of a tty exec for its first terminal size */
     int handles_open;
 
     struct strbuf pending_stdin; /* stdin received before the start */
@@ -72,6 +80,7 @@ struct stdin_write {
 };
 
 static void check_done(struct rc_session *session);
+static void start_now(struct rc_session *session);
 
 static void maybe_free(struct rc_session *session)
 {
@@ -433,6 +442,8 @@ static void parse_resize(struct rc_session *session, const char *text, size_t le
     session->size_known = true;
     if (session->started)
         apply_size(session);
+    else if (session->start_requested)
+        start_now(session); /* the size a tty exec waited for */
 }
 
 void rc_session_resize(struct rc_session *session, const void *data, size_t length)
@@ -510,13 +521,14 @@ static void open_io(struct rc_session *session, const struct streaming_io *io)
         open_pipe(session, &session->err, io->stderr_fd, RC_STREAM_STDERR, true);
 }
 
-void rc_session_start(struct rc_session *session)
+static void start_now(struct rc_session *session)
 {
     struct streaming_io io = {-1, -1, -1, -1};
     struct error err = ERROR_INIT;
 
     if (session->started || session->transport_gone)
         return;
+    uv_timer_stop(&session->size_timer);
     session->started = true;
     if (start_backend(session, &io, &err) < 0) {
         log_warn_id("container", session->id, "streaming: %s failed: %s",
@@ -546,6 +558,39 @@ void rc_session_start(struct rc_session *session)
     check_done(session);
 }
 
+static void size_timeout_cb(uv_timer_t *timer)
+{
+    struct rc_session *session = timer->data;
+
+    log_debug_id("container", session->id,
+                 "streaming: no terminal size from the client, "
+                 "starting the exec without one");
+    start_now(session);
+}
+
+/*
+ * A tty exec whose client can send sizes (protocol v3 and later) waits for the first one, so
+ * that the process starts with the client's terminal size instead of a resize just after it
+ * started, which a program that reads the size at once would miss.
+ */
+static bool waits_for_size(const struct rc_session *session)
+{
+    return session->request->kind == STREAMING_EXEC && session->request->tty &&
+           session->options.version >= 3 && !session->size_known;
+}
+
+void rc_session_start(struct rc_session *session)
+{
+    if (session->start_requested || session->transport_gone)
+        return;
+    session->start_requested = true;
+    if (waits_for_size(session)) {
+        uv_timer_start(&session->size_timer, size_timeout_cb, INITIAL_SIZE_WAIT_MS, 0);
+        return;
+    }
+    start_now(session);
+}
+
 struct rc_session *rc_session_new(uv_loop_t *loop, const struct streaming_backend *backend,
                                   void *backend_data, struct streaming_request *request,
                                   const struct rc_options *options,
@@ -563,7 +608,9 @@ struct rc_session *rc_session_new(uv_loop_t *loop, const struct streaming_backen
     session->id = request->container_id;
     uv_timer_init(loop, &session->drain_timer);
     session->drain_timer.data = session;
-    session->handles_open = 1;
+    uv_timer_init(loop, &session->size_timer);
+    session->size_timer.data = session;
+    session->handles_open = 2;
     return session;
 }
 
@@ -581,10 +628,12 @@ void rc_session_detach(struct rc_session *session)
     }
     session->finished = true;
     uv_timer_stop(&session->drain_timer);
+    uv_timer_stop(&session->size_timer);
     close_pipe(&session->in);
     close_pipe(&session->out);
     close_pipe(&session->err);
     uv_close((uv_handle_t *)&session->drain_timer, handle_closed_cb);
+    uv_close((uv_handle_t *)&session->size_timer, handle_closed_cb);
 }
 
 bool rc_session_finished(const struct rc_session *session)

@@ -53,7 +53,10 @@ struct rc_session *rc_session_new(uv_loop_t *loop, const struct streaming_backen
                                   const struct rc_options *options,
                                   const struct rc_transport_ops *ops, void *transport);
 
-/* The client's streams are all there: starts the exec or attaches. Call once. */
+/*
+ * The client's streams are all there: starts the exec or attaches. A tty exec over protocol v3
+ * or later first waits up to a second for the client's terminal size. Call once.
+ */
 void rc_session_start(struct rc_session *session);
 
 /* Stdin from the client; kept until the process exists. */

@@ -153,6 +153,25 @@ def test_exec_stdin_before_replies(streaming):
     connection.close()
 
 
+def test_exec_tty_initial_size(streaming):
+    # The process must start with the size the client sends right after the streams, as
+    # kubectl and crictl do, so that a program that reads it at once sees it.
+    for _ in range(5):
+        command = SpdyCommand(streaming.exec_url(["stty", "size"], stdin=True, tty=True,
+                                                 stderr=False), stdin=True, tty=True)
+        command.resize(100, 30)
+        assert command.wait().stdout == b"30 100\r\n"
+
+
+def test_exec_tty_without_size(streaming):
+    # A client that sends no size gets the process after a bounded wait.
+    command = SpdyCommand(streaming.exec_url(["echo", "started"], stdin=True, tty=True,
+                                             stderr=False), stdin=True, tty=True)
+    result = command.wait()
+    assert result.stdout == b"started\r\n"
+    assert result.exit_code == 0
+
+
 def test_exec_ten_mib_output(streaming):
     url = streaming.exec_url(["sh", "-c", f"yes 0123456789abcdef | head -c {TEN_MIB}"])
     command = SpdyCommand(url)

@@ -147,6 +147,14 @@ def test_exec_tty_resize(streaming):
     assert result.exit_code == 4
 
 
+def test_exec_tty_initial_size(streaming):
+    for _ in range(5):
+        command = WebSocketCommand(streaming.exec_url(["stty", "size"], stdin=True, tty=True,
+                                                      stderr=False))
+        command.resize(100, 30)
+        assert command.wait().stdout == b"30 100\r\n"
+
+
 def test_exec_ten_mib_output(streaming):
     url = streaming.exec_url(["sh", "-c", f"yes 0123456789abcdef | head -c {TEN_MIB}"],
                              stderr=False)
