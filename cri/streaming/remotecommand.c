@@ -569,9 +569,9 @@ static void size_timeout_cb(uv_timer_t *timer)
 }
 
 /*
- * A tty exec whose client can send sizes (protocol v3 and later) waits for the first one, so
- * that the process starts with the client's terminal size instead of a resize just after it
- * started, which a program that reads the size at once would miss.
+ * A tty exec whose client can send sizes (protocol v3 and later) waits for the first one. The
+ * process then starts with the client's terminal size. A resize just after the start would
+ * come too late for a program that reads the size at once.
  */
 static bool waits_for_size(const struct rc_session *session)
 {
