@@ -377,14 +377,11 @@ static int prepare_volume_sources(const struct monitor_spec *spec, struct volume
                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
         if (clones->fds[i] >= 0)
             continue;
-        if (errno != ENOSYS)
-            return error_set_errno(err, errno == ENOENT ? ERROR_NOT_FOUND : ERROR_INTERNAL, errno,
-                                   "clone the mount tree of volume source %s", volume->host_path);
-        /* Kernels before 5.2: the volume is then bound like the others, so it is shared only
-         * inside the container. */
-        log_warn("volume %s: open_tree is not supported, so mounts made in the container under "
-                 "%s do not reach the host",
-                 volume->host_path, volume->container_path);
+        /* ENOSYS on kernels before 5.2. The volume is then bound like the others, so it is
+         * shared only inside the container; a source that cannot be bound fails there. */
+        log_warn("volume %s: cloning its mount tree failed (%s), so mounts made in the container "
+                 "under %s do not reach the host",
+                 volume->host_path, strerror(errno), volume->container_path);
     }
     return 0;
 }
