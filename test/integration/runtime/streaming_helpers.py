@@ -71,7 +71,8 @@ def pid_alive(pid):
         with open(f"/proc/{pid}/stat") as f:
             # A zombie has exited; only its parent has not reaped it yet.
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # Reading the file of a process that ends meanwhile fails with ESRCH.
         return False
 
 
