@@ -3,14 +3,18 @@ themselves are tested in test_runtime_streaming_spdy.py and test_runtime_streami
 
 import os
 import sys
+import time
 import uuid
 
 import grpc
+import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from runtime_helpers import rpc_error  # noqa: E402
-from streaming_client import CHANNEL_STDOUT, WS_V4, WebSocketCommand  # noqa: E402
+from conftest import RuntimeDaemon  # noqa: E402
+from cri_client import CriClient, open_channel  # noqa: E402
+from runtime_helpers import Runtime, rpc_error  # noqa: E402
+from streaming_client import CHANNEL_STDOUT, WS_V4, UpgradeError, WebSocketCommand  # noqa: E402
 from streaming_helpers import streaming  # noqa: E402,F401
 
 
@@ -85,6 +89,34 @@ def test_attach_request_checks(streaming):
     error = rpc_error(lambda: rt.runtime("Attach", api.AttachRequest(
         container_id="0" * 64, stdout=True)))
     assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_ipv6_address_and_token_lifetime(api, registry, tmp_path):
+    daemon = RuntimeDaemon(tmp_path, registry, ["--streaming-address", "::1",
+                                                "--streaming-token-ttl", "300ms"]).start()
+    channel = open_channel(daemon.socket_path)
+    runtime = Runtime(api, CriClient(api, channel), tmp_path)
+    try:
+        busybox = f"{registry['TESTBED_TLS']}/test/busybox:1.0"
+        runtime.cri.image("PullImage", image=api.ImageSpec(image=busybox))
+        sandbox_id = runtime.run_pod(name="ipv6")
+        container_id = runtime.run(sandbox_id, "c", busybox, command=["sleep", "100000"])
+        request = api.ExecRequest(container_id=container_id, cmd=["echo", "v6"], stdout=True)
+        url = runtime.cri.runtime("Exec", request).url
+        assert url.startswith("http://[::1]:")
+        assert WebSocketCommand(url).wait().stdout == b"v6\n"
+
+        expired = runtime.cri.runtime("Exec", request).url
+        time.sleep(0.6)
+        with pytest.raises(UpgradeError) as error:
+            WebSocketCommand(expired)
+        assert error.value.status == 404
+        runtime.remove_all()
+    finally:
+        channel.close()
+        code = daemon.stop()
+        daemon.kill()
+    assert code == 0, daemon.log()[-5000:]
 
 
 def test_port_forward_url(streaming):
