@@ -724,12 +724,23 @@ void config_print_help(FILE *out, const char *program)
     fprintf(out,
             "Usage: %s [--config FILE] [OPTIONS]\n"
             "       %s config default       print every option at its default as YAML\n"
-            "       %s config check FILE    validate a configuration file\n\n"
-            "hostcri serves the Kubernetes CRI v1 (RuntimeService and ImageService) and runs\n"
-            "every pod as host processes held in a job (a cgroup on Linux).\n\n"
-            "Options (flags override the config file; the YAML key is in brackets):\n"
-            "  --config FILE  YAML configuration file (default: none)\n",
+            "       %s config check FILE    validate a configuration file\n",
             program, program, program);
+#ifdef _WIN32
+    fprintf(out,
+            "       %s --register-service [--config FILE] [OPTIONS]\n"
+            "                               register the Windows service \"hostcri\", which runs\n"
+            "                               with these options and starts at boot\n"
+            "       %s --unregister-service\n"
+            "                               stop and delete the Windows service\n",
+            program, program);
+#endif
+    fprintf(out,
+            "\nhostcri serves the Kubernetes CRI v1 (RuntimeService and ImageService) and runs\n"
+            "every pod as host processes held in a job (a cgroup on Linux, a job object on\n"
+            "Windows).\n\n"
+            "Options (flags override the config file; the YAML key is in brackets):\n"
+            "  --config FILE  YAML configuration file (default: none)\n");
     for (size_t i = 0; i < ARRAY_SIZE(options); i++)
         if (options[i].default_value != NULL || strstr(options[i].help, "(default:") == NULL)
             fprintf(out, "  --%s VALUE  [%s]\n      %s (default: %s)\n", options[i].flag,

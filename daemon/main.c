@@ -371,6 +371,20 @@ static int run_config_command(int argc, char **argv)
     return rc;
 }
 
+/*
+ * Prints an invalid configuration's error on stderr. A Windows service first points stderr at its
+ * log file, because it has no console.
+ */
+static void report_config_error(struct hostcri_config *config, struct error *err)
+{
+    struct error log_err = ERROR_INIT;
+
+    if (service_is_active() && open_log_file(config, &log_err) < 0)
+        error_clear(&log_err);
+    fprintf(stderr, "hostcri: %s\n", err->message);
+    error_clear(err);
+}
+
 /* The daemon: returns the exit code, 0 after a stop, 1 when it cannot start, 2 for bad flags. */
 static int run_daemon(int argc, char **argv)
 {
@@ -383,8 +397,7 @@ static int run_daemon(int argc, char **argv)
     malloc_tune_for_daemon();
     config_init_defaults(&daemon.config);
     if (config_parse_args(&daemon.config, argc, argv, &exit_now, &exit_code, &err) < 0) {
-        fprintf(stderr, "hostcri: %s\n", err.message);
-        error_clear(&err);
+        report_config_error(&daemon.config, &err);
         config_free(&daemon.config);
         return 2;
     }
