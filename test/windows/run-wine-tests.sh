@@ -227,6 +227,25 @@ stop_service() {
     result "service logs the stop request, the drain and its end" $? "$(tail -n 3 "$log" | tr -d '\r')"
 }
 
+# "config default" prints the Windows form of every path default, and "config check" accepts
+# that output and deploy/windows/config.yaml.
+check_windows_defaults() {
+    local defaults=$WINEPREFIX/drive_c/hostcri-defaults.yaml expected status missing=""
+    timeout 120 wine "$build_dir/hostcri.exe" config default 2>&1 | tr -d '\r' >"$defaults"
+    for expected in 'listen: "npipe:////./pipe/hostcri"' 'root: "C:\\ProgramData\\hostcri"' \
+        'state: "C:\\ProgramData\\hostcri\\run"' 'certs_dir: "C:\\ProgramData\\hostcri\\certs.d"' \
+        'rootfs_mount_point: "C:\\hpc"' 'default_path: "C:\\Windows\\System32;'; do
+        grep -qF "$expected" "$defaults" || missing="$missing [$expected]"
+    done
+    result "config default prints the Windows paths" "$([ -z "$missing" ]; echo $?)" "missing$missing"
+    timeout 120 wine "$build_dir/hostcri.exe" config check 'C:\hostcri-defaults.yaml' >/dev/null 2>&1
+    result "config check accepts the Windows defaults" $?
+    timeout 120 wine "$build_dir/hostcri.exe" config check deploy/windows/config.yaml >"$build_dir/config-check.out" 2>&1
+    status=$?
+    result "config check accepts deploy/windows/config.yaml" "$status" \
+        "$(tr -d '\r' <"$build_dir/config-check.out")"
+}
+
 # Registers hostcri.exe as a service, starts it with sc.exe, calls it, stops and unregisters it.
 check_service() {
     local log=$WINEPREFIX/drive_c/hostcri-service/state/hostcri.log out=$build_dir/service.out status
@@ -255,6 +274,9 @@ check_service() {
     run_test_program "$tests_build_dir/service_check.exe" deleted hostcri
 }
 
+# check_image_service: the ImageService through the real hostcri.exe and the registry testbed.
+source test/windows/wine-image-checks.sh
+
 main() {
     local daemon_log daemon_pid
     mkdir -p "$build_dir" "$tests_build_dir"
@@ -276,8 +298,10 @@ main() {
         check_unix_endpoint
         stop_daemon "$daemon_log" "$daemon_pid"
     fi
+    check_windows_defaults
     check_service
     run_test_program "$tests_build_dir/job_windows_test.exe"
+    check_image_service
     finish
 }
 
