@@ -23,6 +23,9 @@ for the RPCs. The figures:
    without keeping them. The daemon's CPU time over each run (user plus system from
    /proc/<pid>/stat) is given per MiB, and so is the client's, because a Python client can be
    the bottleneck.
+3. Client floor: the same buffered read loop reading --mib MiB from a loopback TCP socket that
+   a thread of the benchmark fills with 64 KiB sendall calls, with no daemon involved: about
+   the most this client can read on the machine at that moment.
 """
 
 import argparse
@@ -30,8 +33,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
+import threading
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -136,6 +141,36 @@ class StreamingBench:
                 "client_cpu_ms_per_mib": client * 1e3 / mib}
 
 
+def client_floor(mib):
+    """Returns the MB/s of the client's read loop on a loopback socket fed by a local thread."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    block = bytes(64 * 1024)
+
+    def send():
+        accepted, _ = listener.accept()
+        with accepted:
+            for _ in range(mib * MIB // len(block)):
+                accepted.sendall(block)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    with socket.create_connection(listener.getsockname()) as client:
+        reader = client.makefile("rb", buffering=256 * 1024)
+        received = 0
+        start = time.perf_counter()
+        while True:
+            chunk = reader.read1(256 * 1024)
+            if not chunk:
+                break
+            received += len(chunk)
+        elapsed = time.perf_counter() - start
+    sender.join()
+    listener.close()
+    return received / elapsed / 1e6
+
+
 def run_benchmark(args, api, registry, workdir, cgroup_parent):
     daemon = Daemon(workdir, ["--certs-dir", registry["TESTBED_CERTS_D"], "--log-level",
                               args.log_level, "--default-cgroup-parent", cgroup_parent])
@@ -179,6 +214,8 @@ def run_benchmark(args, api, registry, workdir, cgroup_parent):
                     bench.throughput(transport, producer, args.mib)
                     for _ in range(args.throughput_runs)]
         results["mib"] = args.mib
+        results["client_floor_mb_per_s"] = [client_floor(args.mib)
+                                            for _ in range(args.throughput_runs)]
         results["load_average_after"] = os.getloadavg()[0]
     finally:
         if sandbox_id is not None:
@@ -212,6 +249,8 @@ def print_table(results):
         for index, run in enumerate(runs, 1):
             print(f"| {label} | {index} | {run['seconds']:.2f} | {run['mb_per_s']:.0f} | "
                   f"{run['server_cpu_ms_per_mib']:.2f} | {run['client_cpu_ms_per_mib']:.2f} |")
+    floors = ", ".join(f"{value:.0f}" for value in results["client_floor_mb_per_s"])
+    print(f"\nclient floor (read loop on a local loopback socket): {floors} MB/s")
 
 
 def main():
