@@ -4,6 +4,7 @@ connect by default."""
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -271,6 +272,26 @@ def test_exec_after_container_removed(streaming):
     assert container_id in result.status["message"]
 
 
+def test_corrupt_header_block_ends_connection(streaming):
+    url = streaming.exec_url(["sh", "-c", "echo $$; exec sleep 1000"])
+    connection = SpdyConnection.open(url, SPDY_REMOTE_COMMAND_PROTOCOLS)
+    error = connection.open_stream({"streamtype": "error"})
+    stdout = connection.open_stream({"streamtype": "stdout"})
+    # A SYN_STREAM whose header block is not zlib data: the server ends the whole connection
+    # with GOAWAY PROTOCOL_ERROR, as spdystream does.
+    block = b"\x00\x01\x02\x03not zlib"
+    payload = struct.pack(">IIBB", 5, 0, 0, 0) + block
+    connection.send_raw(struct.pack(">HHI", 0x8003, 1, len(payload)) + payload)
+    connection.wait_closed()
+    assert connection.goaway is not None
+    assert connection.goaway[1] == 1
+    assert error.ended
+    assert stdout.ended
+    connection.close()
+    # The daemon still serves other sessions.
+    assert SpdyCommand(streaming.exec_url(["echo", "ok"])).wait().stdout == b"ok\n"
+
+
 def test_upgrade_rejections(streaming):
     url = streaming.exec_url(["true"])
     with pytest.raises(UpgradeError) as error:
@@ -467,6 +488,21 @@ def test_port_forward_two_connections(streaming, echo_server):
     assert echo_server.accepted == 2
     # Every TCP connection of the server comes from the loopback interface.
     assert {host for host, _ in echo_server.peers} == {"127.0.0.1"}
+    forward.close()
+
+
+def test_port_forward_many_connections(streaming, echo_server):
+    forward = SpdyPortForward(streaming.port_forward_url())
+    connections = [forward.connect(echo_server.port) for _ in range(40)]
+    for index, connection in enumerate(connections):
+        connection.send(f"message {index}\n".encode())
+    for index, connection in enumerate(connections):
+        connection.wait_for(f"message {index}\n".encode())
+        connection.shutdown()
+    for connection in connections:
+        connection.read_all()
+        assert connection.error_text() == ""
+    assert echo_server.accepted == 40
     forward.close()
 
 

@@ -244,6 +244,21 @@ def test_attach_two_clients_see_same_output(streaming):
     assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
 
 
+def test_attach_tty_resize(streaming):
+    container_id = streaming.run("tty", ["sh", "-c", "while read a; do stty size; done"],
+                                 stdin=True, tty=True)
+    command = WebSocketCommand(streaming.attach_url(container_id, stdin=True, tty=True,
+                                                    stderr=False))
+    command.resize(100, 30)
+    command.write(b"a\n")
+    command.connection.wait_for(CHANNEL_STDOUT, b"30 100\r\n")
+    command.resize(132, 43)
+    command.write(b"b\n")
+    command.connection.wait_for(CHANNEL_STDOUT, b"43 132\r\n")
+    command.close()
+    assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
+
+
 def test_attach_stdin_and_exit(streaming):
     container_id = streaming.run("once", ["sh", "-c", "cat; echo bye; exit 5"], stdin=True)
     command = WebSocketCommand(streaming.attach_url(container_id, stdin=True))
