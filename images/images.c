@@ -77,6 +77,16 @@ static int make_dir(const char *path, struct error *err)
     return 0;
 }
 
+/* A configured platform of the host's own os matches entries by the host's os.version too. */
+static void keep_host_os_version(struct platform *configured)
+{
+    _cleanup_platform_ struct platform host = PLATFORM_INIT;
+
+    platform_host(&host);
+    if (configured->os_version == NULL && strcmp(configured->os, host.os) == 0)
+        configured->os_version = xstrdup_or_null(host.os_version);
+}
+
 static int copy_config(struct images *images, const struct images_config *config, struct error *err)
 {
     images->root_dir = xstrdup(config->root_dir);
@@ -101,6 +111,7 @@ static int copy_config(struct images *images, const struct images_config *config
     if (config->platform != NULL) {
         if (platform_parse(config->platform, &images->platform, err) < 0)
             return -1;
+        keep_host_os_version(&images->platform);
     } else {
         platform_host(&images->platform);
     }
@@ -145,6 +156,7 @@ int images_open(uv_loop_t *loop, const struct images_config *config, struct imag
                 struct error *err)
 {
     struct images *images = xcalloc(1, sizeof(*images));
+    _cleanup_free_ char *platform_text = NULL;
     struct pull_context context;
 
     images->loop = loop;
@@ -167,7 +179,9 @@ int images_open(uv_loop_t *loop, const struct images_config *config, struct imag
         .pinned_names = images->pinned_names,
     };
     images->pulls = pull_manager_new(&context, pulls_idle_cb, images);
-    log_info("images: root %s, %zu registry entries", images->root_dir, images->registry_count);
+    platform_text = platform_format(&images->platform);
+    log_info("images: root %s, %zu registry entries, platform %s", images->root_dir,
+             images->registry_count, platform_text);
 
     /* Blobs committed by pulls that a killed daemon did not finish belong to no image. */
     images->gc_wanted = true;
