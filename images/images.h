@@ -168,6 +168,8 @@ struct images_resolved {
     /*
      * Unpacked layer directories, NULL-terminated, base layer first (the order they apply).
      * overlayfs lists lower directories top first: join them in reverse for "lowerdir=".
+     * For a Windows image each holds the content of its layer's Files/ folder, with whiteouts
+     * left as empty ".wh.*" files: use images_flatten_start for a container's root there.
      */
     char **layer_dirs;
     size_t layer_count;
@@ -188,7 +190,10 @@ typedef void (*images_flatten_cb)(const struct error *err, void *data);
 
 /*
  * Builds one flattened copy of the image's file system at target_dir (which must not exist
- * yet), applying its layer blobs in order on the thread pool, for hosts without overlayfs.
+ * yet), applying its layer blobs in order on the thread pool, for hosts without overlayfs
+ * (Windows among them). For a Windows image (config os "windows") target_dir receives the
+ * merged content of the layers' Files/ folders, so it is the container's root; Hives/ is left
+ * out.
  * Returns 0 and runs cb exactly once later, or -1 with ERROR_NOT_FOUND (no such image).
  * A layer whose own blob is not stored (it was shared with a concurrent pull of another
  * image) is applied from the blob of the same diff ID in another image.

@@ -17,6 +17,14 @@
  * -ENOTDIR when it is not a directory. So nothing outside the root is ever touched.
  *
  * Functions return 0 or a negative errno value.
+ *
+ * On Windows (images/windows/layer_windows.c) a component that is a reparse point (symlink or
+ * junction) counts as a symlink, and a name Windows would split or rewrite ("\\", ":", <>"|?*,
+ * control characters, a trailing dot or space) fails with -EILSEQ. Owners, modes and extended
+ * attributes are not applied, device nodes and FIFOs are skipped, and since there is no
+ * overlayfs, layer_os_whiteout and layer_os_set_opaque leave empty ".wh.<name>" and
+ * ".wh..wh..opq" files. Windows layers reach these functions with their Files/ prefix removed
+ * (images/layer.h), so a layer directory is the container's root on both systems.
  */
 
 enum layer_os_type {

@@ -1,7 +1,8 @@
 /*
  * platform_host on Windows: the architecture from GetNativeSystemInfo and the os.version from
  * RtlGetVersion (GetVersionEx reports the version of the program's manifest, not the host's)
- * plus the update build revision, which only the registry holds (HOSTPROCESS.md item 37).
+ * plus the update build revision (UBR), which only the registry holds. Image index entries are
+ * chosen by this "10.0.<build>.<revision>" as platform.h describes.
  */
 #include "images/platform.h"
 
