@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/util.h"
+#include "runtime/container_hostprocess.h"
 #include "runtime/defer.h"
 #include "runtime/process.h"
 #include "runtime/runtime_internal.h"
@@ -140,13 +141,17 @@ static int start_job(struct container *container, struct sandbox *sandbox, struc
     struct job_container_spec spec;
     _cleanup_free_ struct job_mount *mounts = NULL;
     _cleanup_free_ char *dir = container_dir(container);
+    _cleanup_free_ char *mount_point = container_hostprocess_mount_point(
+        container->runtime->rootfs_mount_point, container->record.id);
     int rc;
 
     if (process_from_json(container->record.process, &process, err) < 0)
         return -1;
+    rc = container_hostprocess_prepare_start(mount_point, &process, err);
     mounts = xcalloc(process.n_mounts, sizeof(*mounts));
     fill_spec(container, &process, &spec, mounts, dir);
-    rc = runtime_make_dirs(dir, 0700, err);
+    if (rc == 0)
+        rc = runtime_make_dirs(dir, 0700, err);
     if (rc == 0 && container->job == NULL)
         rc = job_container_create(sandbox->pod, container->record.id, &container->job, err);
     if (rc == 0)
@@ -281,6 +286,8 @@ int container_remove_stopped(struct container *container, struct error *err)
 {
     struct runtime *runtime = container->runtime;
     _cleanup_free_ char *dir = container_dir(container);
+    _cleanup_free_ char *mount_point =
+        container_hostprocess_mount_point(runtime->rootfs_mount_point, container->record.id);
     _cleanup_free_ char *id = NULL;
     _cleanup_free_ char *sandbox_id = NULL;
 
@@ -292,7 +299,8 @@ int container_remove_stopped(struct container *container, struct error *err)
                          container->record.id);
     if (container->job && job_container_remove(container->job, err) < 0)
         return error_prefix(err, "remove container %s", container->record.id);
-    if (runtime_remove_tree(dir, err) < 0)
+    if (runtime_remove_tree(dir, err) < 0 ||
+        container_hostprocess_remove_rootfs(mount_point, err) < 0)
         return error_prefix(err, "remove container %s", container->record.id);
     if (store_delete_container(runtime->store, container->record.id, err) < 0)
         return -1;

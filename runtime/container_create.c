@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "runtime/container_hostprocess.h"
 #include "runtime/image_info.h"
 #include "runtime/message.h"
 #include "runtime/process.h"
@@ -45,7 +46,10 @@ static int check_name_free(const struct runtime *runtime, const struct sandbox *
     return 0;
 }
 
-/* A container's host_process flag, when it sets one, must match its pod's. */
+/*
+ * A container's host_process flag, when it sets one, must match its pod's. With the Windows
+ * HostProcess rules every pod sets it, so every container must set it too.
+ */
 static int check_host_process_flag(const struct sandbox *sandbox,
                                    const Runtime__V1__ContainerConfig *config, struct error *err)
 {
@@ -53,6 +57,8 @@ static int check_host_process_flag(const struct sandbox *sandbox,
     bool pod_flag =
         pod_windows && pod_windows->security_context && pod_windows->security_context->host_process;
 
+    if (CONTAINER_HOSTPROCESS_RULES)
+        return container_hostprocess_check_config(config, err);
     if (config->windows == NULL || config->windows->security_context == NULL)
         return 0;
     if ((bool)config->windows->security_context->host_process == pod_flag)
@@ -66,11 +72,10 @@ static int check_host_process_flag(const struct sandbox *sandbox,
 }
 
 static int build_env(const struct runtime *runtime, const Runtime__V1__ContainerConfig *config,
-                     const struct image_info *image, struct container_process *process,
-                     struct error *err)
+                     const struct image_info *image, const char *mount_point,
+                     struct container_process *process, struct error *err)
 {
     _cleanup_free_ struct spec_env_entry *entries = xcalloc(config->n_envs, sizeof(*entries));
-    _cleanup_free_ char *mount_point = xasprintf("%s/", runtime->rootfs_mount_point);
 
     for (size_t i = 0; i < config->n_envs; i++) {
         entries[i].key = config->envs[i]->key;
@@ -79,9 +84,8 @@ static int build_env(const struct runtime *runtime, const Runtime__V1__Container
     }
     if (spec_merge_env(image->env, entries, config->n_envs, &process->env, err) < 0)
         return -1;
-    spec_substitute_env(process->env, runtime->rootfs_mount_point);
-    spec_extend_path(&process->env, runtime->rootfs_mount_point, runtime->default_path);
-    spec_env_set(&process->env, SPEC_MOUNT_POINT_VARIABLE, mount_point);
+    spec_substitute_env(process->env, mount_point);
+    container_hostprocess_finish_env(&process->env, mount_point, runtime->default_path);
     return 0;
 }
 
@@ -168,10 +172,8 @@ static int build_mounts(const Runtime__V1__ContainerConfig *config,
         if (str_empty(mount->container_path) || str_empty(mount->host_path))
             return error_set(err, ERROR_INVALID_ARGUMENT,
                              "mount %zu: both container_path and host_path must be set", i);
-        if (mount->container_path[0] != '/')
-            return error_set(err, ERROR_INVALID_ARGUMENT,
-                             "mount container_path \"%s\" is not absolute", mount->container_path);
-        if (check_host_path(mount->host_path, err) < 0)
+        if (container_hostprocess_check_mount(mount, err) < 0 ||
+            check_host_path(mount->host_path, err) < 0)
             return -1;
         out->host_path = xstrdup(mount->host_path);
         out->container_path = xstrdup(mount->container_path);
@@ -220,17 +222,19 @@ static int stop_signal_of(const Runtime__V1__ContainerConfig *config,
     return number;
 }
 
-static int build_process(const struct runtime *runtime, const Runtime__V1__ContainerConfig *config,
-                         const struct image_info *image, struct container_process *process,
-                         struct error *err)
+static int build_process(const struct runtime *runtime, const char *id,
+                         const Runtime__V1__ContainerConfig *config, const struct image_info *image,
+                         struct container_process *process, struct error *err)
 {
+    _cleanup_free_ char *mount_point =
+        container_hostprocess_mount_point(runtime->rootfs_mount_point, id);
+
     if (spec_merge_command(image->entrypoint, image->cmd, config->command, config->n_command,
                            config->args, config->n_args, &process->argv, err) < 0)
         return error_prefix(err, "container %s", config->metadata->name);
-    spec_substitute_strv(process->argv, runtime->rootfs_mount_point);
-    process->working_dir =
-        spec_working_dir(config->working_dir, image->working_dir, runtime->rootfs_mount_point);
-    if (build_env(runtime, config, image, process, err) < 0 ||
+    spec_substitute_strv(process->argv, mount_point);
+    process->working_dir = spec_working_dir(config->working_dir, image->working_dir, mount_point);
+    if (build_env(runtime, config, image, mount_point, process, err) < 0 ||
         build_user(config, image, process, err) < 0 || build_mounts(config, process, err) < 0)
         return -1;
     build_resources(config, process);
@@ -257,7 +261,8 @@ static char *log_path_of(const struct sandbox *sandbox, const Runtime__V1__Conta
     return xasprintf("%s/%s", dir, config->log_path);
 }
 
-static struct container *new_container(struct runtime *runtime, const struct sandbox *sandbox,
+static struct container *new_container(struct runtime *runtime, char *id,
+                                       const struct sandbox *sandbox,
                                        const Runtime__V1__ContainerConfig *config,
                                        const struct image_info *image,
                                        const struct container_process *process)
@@ -267,7 +272,7 @@ static struct container *new_container(struct runtime *runtime, const struct san
 
     container->runtime = runtime;
     container->stop_signal = process->stop_signal;
-    record->id = runtime_new_id();
+    record->id = id;
     record->sandbox_id = xstrdup(sandbox->record.id);
     record->config = message_copy(&config->base);
     record->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
@@ -289,16 +294,17 @@ int runtime_container_create(struct runtime *runtime, const char *sandbox_id,
     struct image_info image = {0};
     struct container_process process = {0};
     struct container *container = NULL;
+    _cleanup_free_ char *new_id = runtime_new_id();
     int rc = -1;
 
     if (sandbox == NULL || check_sandbox(sandbox, err) < 0 ||
         check_name_free(runtime, sandbox, config->metadata, err) < 0 ||
         check_host_process_flag(sandbox, config, err) < 0 ||
         image_info_resolve(runtime->images, config->image->image, &image, err) < 0 ||
-        build_process(runtime, config, &image, &process, err) < 0)
+        build_process(runtime, new_id, config, &image, &process, err) < 0)
         goto out;
 
-    container = new_container(runtime, sandbox, config, &image, &process);
+    container = new_container(runtime, steal_pointer(&new_id), sandbox, config, &image, &process);
     if (store_put_container(runtime->store, &container->record, err) < 0) {
         container_free(container);
         goto out;

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "runtime/container_hostprocess.h"
 #include "runtime/defer.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/sandbox_rules.h"
@@ -71,13 +72,25 @@ static void discard_pod_job(struct sandbox *sandbox)
         log_warn_id("sandbox", sandbox->record.id, "removing the pod job failed: %s", err.message);
 }
 
+/*
+ * Applies the host-process rule of the system: on Windows a pod must be a HostProcess pod, and
+ * accept_non_host_network_pods does not apply because there is no other kind of pod to run.
+ */
+static int check_host_process(const struct runtime *runtime,
+                              const Runtime__V1__PodSandboxConfig *config, struct error *err)
+{
+    if (CONTAINER_HOSTPROCESS_RULES)
+        return sandbox_rules_check_windows_host_process(config, err);
+    return sandbox_rules_check_host_process(config, runtime->accept_non_host_network_pods, err);
+}
+
 int runtime_sandbox_run(struct runtime *runtime, const Runtime__V1__PodSandboxConfig *config,
                         const char *runtime_handler, char **id, struct error *err)
 {
     struct sandbox *sandbox;
 
     if (sandbox_rules_check_config(config, err) < 0 ||
-        sandbox_rules_check_host_process(config, runtime->accept_non_host_network_pods, err) < 0 ||
+        check_host_process(runtime, config, err) < 0 ||
         check_runtime_handler(runtime, runtime_handler, err) < 0 ||
         check_name_free(runtime, config->metadata, err) < 0)
         return -1;

@@ -36,6 +36,22 @@ int sandbox_rules_check_host_process(const Runtime__V1__PodSandboxConfig *config
         md && md->namespace_ ? md->namespace_ : "", md && md->name ? md->name : "");
 }
 
+int sandbox_rules_check_windows_host_process(const Runtime__V1__PodSandboxConfig *config,
+                                             struct error *err)
+{
+    const Runtime__V1__PodSandboxMetadata *md = config->metadata;
+    const Runtime__V1__WindowsPodSandboxConfig *windows = config->windows;
+
+    if (windows && windows->security_context && windows->security_context->host_process)
+        return 0;
+    return error_set(err, ERROR_FAILED_PRECONDITION,
+                     "pod %s/%s is not a HostProcess pod: hostcri runs only HostProcess pods on "
+                     "Windows, so set securityContext.windowsOptions.hostProcess: true and "
+                     "hostNetwork: true in the pod spec (windows.security_context.host_process "
+                     "in the CRI config)",
+                     md && md->namespace_ ? md->namespace_ : "", md && md->name ? md->name : "");
+}
+
 int sandbox_rules_check_config(const Runtime__V1__PodSandboxConfig *config, struct error *err)
 {
     const Runtime__V1__PodSandboxMetadata *md = config ? config->metadata : NULL;

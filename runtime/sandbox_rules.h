@@ -21,6 +21,14 @@ bool sandbox_rules_is_host_process(const Runtime__V1__PodSandboxConfig *config);
 int sandbox_rules_check_host_process(const Runtime__V1__PodSandboxConfig *config,
                                      bool accept_others, struct error *err);
 
+/*
+ * Applies the Windows rule, where a pod runs only as a HostProcess pod: returns 0 when
+ * windows.security_context.host_process is set, else -1 with FAILED_PRECONDITION naming what to
+ * set. hostNetwork alone does not make a Windows pod a HostProcess pod.
+ */
+int sandbox_rules_check_windows_host_process(const Runtime__V1__PodSandboxConfig *config,
+                                             struct error *err);
+
 /* Checks that config has metadata with a name, a namespace and a uid (INVALID_ARGUMENT). */
 int sandbox_rules_check_config(const Runtime__V1__PodSandboxConfig *config, struct error *err);
 

@@ -1,0 +1,307 @@
+/* The Windows HostProcess rules of CreateContainer, StartContainer and RemoveContainer. */
+
+#include "runtime/container_hostprocess.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "runtime/runtime_internal.h"
+#include "runtime/spec.h"
+#include "runtime/spec_hostprocess.h"
+
+/* The whiteout names of an OCI layer: ".wh.<name>" deletes name, the opaque one a directory's
+ * lower content. */
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+
+char *container_hostprocess_mount_point(const char *root, const char *container_id)
+{
+    if (CONTAINER_HOSTPROCESS_RULES)
+        return spec_hostprocess_rootfs_dir(root, container_id);
+    return xstrdup(root);
+}
+
+int container_hostprocess_check_config(const Runtime__V1__ContainerConfig *config,
+                                       struct error *err)
+{
+    const Runtime__V1__WindowsContainerSecurityContext *sc =
+        config->windows ? config->windows->security_context : NULL;
+
+    if (sc && sc->host_process)
+        return 0;
+    return error_set(err, ERROR_INVALID_ARGUMENT,
+                     "container %s is not a HostProcess container: hostcri runs only HostProcess "
+                     "containers on Windows, so set windows.security_context.host_process "
+                     "(securityContext.windowsOptions.hostProcess: true)",
+                     config->metadata && config->metadata->name ? config->metadata->name : "");
+}
+
+int container_hostprocess_check_mount(const Runtime__V1__Mount *mount, struct error *err)
+{
+    if (spec_hostprocess_is_named_pipe(mount->host_path))
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "mount host path \"%s\" is a named pipe, which HostProcess containers "
+                         "cannot mount: open the pipe by its name from the container instead",
+                         mount->host_path);
+    if (CONTAINER_HOSTPROCESS_RULES)
+        return spec_hostprocess_check_mount_destination(mount->container_path, err);
+    if (mount->container_path[0] != '/')
+        return error_set(err, ERROR_INVALID_ARGUMENT, "mount container_path \"%s\" is not absolute",
+                         mount->container_path);
+    return 0;
+}
+
+/* The Windows directory, from the daemon's environment. */
+static const char *system_root(void)
+{
+    const char *value = getenv("SystemRoot");
+
+    return str_empty(value) ? "C:\\Windows" : value;
+}
+
+void container_hostprocess_finish_env(char ***env, const char *mount_point,
+                                      const char *default_path)
+{
+    _cleanup_free_ char *with_separator = NULL;
+
+    if (CONTAINER_HOSTPROCESS_RULES) {
+        spec_hostprocess_finish_env(env, mount_point, default_path, system_root());
+        return;
+    }
+    with_separator = xasprintf("%s/", mount_point);
+    spec_extend_path(env, mount_point, default_path);
+    spec_env_set(env, SPEC_MOUNT_POINT_VARIABLE, with_separator);
+}
+
+/* ---- Root file system ------------------------------------------------------------------- */
+
+static int lstat_mode(const char *path, int *mode)
+{
+    uv_fs_t req;
+    int rc = uv_fs_lstat(NULL, &req, path, NULL);
+
+    *mode = rc == 0 ? (int)(req.statbuf.st_mode & S_IFMT) : 0;
+    uv_fs_req_cleanup(&req);
+    return rc;
+}
+
+static bool is_directory(const char *path)
+{
+    int mode;
+
+    return lstat_mode(path, &mode) == 0 && mode == S_IFDIR;
+}
+
+static int make_dir(const char *path, struct error *err)
+{
+    uv_fs_t req;
+    int mode;
+    int rc;
+
+    if (lstat_mode(path, &mode) == 0) {
+        if (mode == S_IFDIR)
+            return 0;
+        if (runtime_remove_tree(path, err) < 0)
+            return -1;
+    }
+    rc = uv_fs_mkdir(NULL, &req, path, 0755, NULL);
+    uv_fs_req_cleanup(&req);
+    if (rc < 0 && rc != UV_EEXIST)
+        return error_set(err, ERROR_INTERNAL, "create directory %s: %s", path, uv_strerror(rc));
+    return 0;
+}
+
+static int copy_link(const char *from, const char *to, struct error *err)
+{
+    uv_fs_t req;
+    int rc = uv_fs_readlink(NULL, &req, from, NULL);
+    _cleanup_free_ char *target = rc == 0 ? xstrdup(req.ptr) : NULL;
+
+    uv_fs_req_cleanup(&req);
+    if (rc < 0)
+        return error_set(err, ERROR_INTERNAL, "read link %s: %s", from, uv_strerror(rc));
+    rc = uv_fs_symlink(NULL, &req, target, to, 0, NULL);
+    uv_fs_req_cleanup(&req);
+    if (rc < 0)
+        log_warn("skipped link %s -> %s of the image: %s", to, target, uv_strerror(rc));
+    return 0;
+}
+
+static int copy_tree(const char *from, const char *to, struct error *err);
+
+static int copy_entry(const char *from, const char *to, const char *name, struct error *err)
+{
+    _cleanup_free_ char *source = xasprintf("%s/%s", from, name);
+    _cleanup_free_ char *target = NULL;
+    uv_fs_t req;
+    int mode;
+    int rc;
+
+    if (strcmp(name, WHITEOUT_OPAQUE) == 0)
+        return 0;
+    if (strncmp(name, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) == 0) {
+        target = xasprintf("%s/%s", to, name + strlen(WHITEOUT_PREFIX));
+        return runtime_remove_tree(target, err);
+    }
+    target = xasprintf("%s/%s", to, name);
+    rc = lstat_mode(source, &mode);
+    if (rc < 0)
+        return error_set(err, ERROR_INTERNAL, "inspect %s: %s", source, uv_strerror(rc));
+    if (mode == S_IFDIR)
+        return make_dir(target, err) < 0 ? -1 : copy_tree(source, target, err);
+    if (is_directory(target) && runtime_remove_tree(target, err) < 0)
+        return -1;
+    if (mode == S_IFLNK) {
+        if (runtime_remove_tree(target, err) < 0)
+            return -1;
+        return copy_link(source, target, err);
+    }
+    rc = uv_fs_copyfile(NULL, &req, source, target, 0, NULL);
+    uv_fs_req_cleanup(&req);
+    if (rc < 0)
+        return error_set(err, ERROR_INTERNAL, "copy %s to %s: %s", source, target, uv_strerror(rc));
+    return 0;
+}
+
+/* Copies the content of directory from into directory to, applying the layer's whiteouts. */
+static int copy_tree(const char *from, const char *to, struct error *err)
+{
+    _cleanup_free_ char *opaque = xasprintf("%s/%s", from, WHITEOUT_OPAQUE);
+    uv_fs_t req;
+    uv_dirent_t entry;
+    int mode;
+    int rc;
+
+    if (lstat_mode(opaque, &mode) == 0 &&
+        (runtime_remove_tree(to, err) < 0 || make_dir(to, err) < 0))
+        return -1;
+    rc = uv_fs_scandir(NULL, &req, from, 0, NULL);
+    if (rc < 0) {
+        uv_fs_req_cleanup(&req);
+        return error_set(err, ERROR_INTERNAL, "list directory %s: %s", from, uv_strerror(rc));
+    }
+    while (uv_fs_scandir_next(&req, &entry) != UV_EOF) {
+        if (copy_entry(from, to, entry.name, err) < 0) {
+            uv_fs_req_cleanup(&req);
+            return -1;
+        }
+    }
+    uv_fs_req_cleanup(&req);
+    return 0;
+}
+
+/* Copies one unpacked layer: its Files folder for a Windows layer, else the whole directory. */
+static int copy_layer(const char *layer, const char *mount_point, struct error *err)
+{
+    _cleanup_free_ char *files = xasprintf("%s/Files", layer);
+
+    if (copy_tree(is_directory(files) ? files : layer, mount_point, err) < 0)
+        return error_prefix(err, "copy layer %s", layer);
+    return 0;
+}
+
+/*
+ * Links path to target: a directory gets a junction, which needs no privilege, else a directory
+ * symbolic link; a file gets a file symbolic link. The link must exist afterwards, because
+ * Wine 8 reports success for symbolic links that it does not create.
+ */
+static int make_link(const char *target, const char *path)
+{
+    bool directory = is_directory(target);
+    uv_fs_t req;
+    int mode;
+    int rc = uv_fs_symlink(NULL, &req, target, path,
+                           directory ? UV_FS_SYMLINK_DIR | UV_FS_SYMLINK_JUNCTION : 0, NULL);
+
+    uv_fs_req_cleanup(&req);
+    if (rc < 0 && directory) {
+        rc = uv_fs_symlink(NULL, &req, target, path, UV_FS_SYMLINK_DIR, NULL);
+        uv_fs_req_cleanup(&req);
+    }
+    if (rc == 0 && lstat_mode(path, &mode) < 0)
+        return UV_ENOTSUP;
+    return rc;
+}
+
+static int link_mount(const char *mount_point, const struct process_mount *mount, struct error *err)
+{
+    _cleanup_free_ char *link = spec_hostprocess_mount_link(mount_point, mount->container_path);
+    char *last = strrchr(link, '\\');
+    int rc;
+
+    if (last && last > link) {
+        *last = '\0';
+        rc = runtime_make_dirs(link, 0755, err);
+        *last = '\\';
+        if (rc < 0)
+            return -1;
+    }
+    if (runtime_remove_tree(link, err) < 0)
+        return -1;
+    rc = make_link(mount->host_path, link);
+    if (rc < 0)
+        return error_set(err, ERROR_INTERNAL,
+                         "link mount %s at %s: %s (this system creates neither a junction nor a "
+                         "symbolic link there)",
+                         mount->host_path, link, uv_strerror(rc));
+    return 0;
+}
+
+static bool is_regular_file(const char *path, void *data)
+{
+    uv_fs_t req;
+    int rc = uv_fs_stat(NULL, &req, path, NULL);
+    bool regular = rc == 0 && (req.statbuf.st_mode & S_IFMT) == S_IFREG;
+
+    uv_fs_req_cleanup(&req);
+    return regular;
+}
+
+static int resolve_program(const char *mount_point, struct container_process *process,
+                           struct error *err)
+{
+    char *program;
+
+    if (spec_hostprocess_find_program(process->argv[0], process->working_dir, mount_point,
+                                      process->env, system_root(), is_regular_file, NULL, &program,
+                                      err) < 0)
+        return -1;
+    free(process->argv[0]);
+    process->argv[0] = program;
+    return 0;
+}
+
+int container_hostprocess_prepare_start(const char *mount_point, struct container_process *process,
+                                        struct error *err)
+{
+    if (!CONTAINER_HOSTPROCESS_RULES)
+        return 0;
+    /* NOTE: the copy blocks the loop for as long as the image's files take to copy, which is
+     * short for HostProcess images (a few files beside the host's programs) but not bounded. */
+    if (runtime_make_dirs(mount_point, 0755, err) < 0)
+        return error_prefix(err, "create the root file system");
+    for (size_t i = 0; process->layers && process->layers[i]; i++) {
+        if (copy_layer(process->layers[i], mount_point, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < process->n_mounts; i++) {
+        if (link_mount(mount_point, &process->mounts[i], err) < 0)
+            return -1;
+    }
+    if (process->working_dir && runtime_make_dirs(process->working_dir, 0700, err) < 0)
+        return error_prefix(err, "create the working directory");
+    return resolve_program(mount_point, process, err);
+}
+
+int container_hostprocess_remove_rootfs(const char *mount_point, struct error *err)
+{
+    if (!CONTAINER_HOSTPROCESS_RULES)
+        return 0;
+    if (runtime_remove_tree(mount_point, err) < 0)
+        return error_prefix(err, "remove the root file system");
+    return 0;
+}
