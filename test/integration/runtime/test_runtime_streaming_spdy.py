@@ -115,10 +115,10 @@ def test_exec_tty_resize(streaming):
     command.write(b"y\n")
     result = command.wait()
     # A terminal ends lines with \r\n and echoes the input.
-    assert b"24 80\r\n" in result.stdout
-    assert b"40 120\r\n" in result.stdout
-    assert b"x\r\n" in result.stdout
-    assert result.exit_code == 4
+    assert b"24 80\r\n" in result.stdout, result.stdout
+    assert b"40 120\r\n" in result.stdout, result.stdout
+    assert b"x\r\n" in result.stdout, result.stdout
+    assert result.exit_code == 4, result.error
 
 
 def test_exec_frames_split_into_single_bytes(streaming):
