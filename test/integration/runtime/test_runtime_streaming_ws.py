@@ -295,6 +295,18 @@ def test_port_forward_channels_two_connections(streaming, echo_server):
     forward.close()
 
 
+def test_port_forward_channels_base64(streaming, echo_server):
+    port = echo_server.port
+    forward = WebSocketPortForward(streaming.port_forward_url([port]), [port],
+                                   protocols=[WS_V4_BASE64])
+    assert forward.connection.protocol == WS_V4_BASE64
+    assert forward.wait_prefixes() == [(port, port)]
+    forward.send(0, b"\x00\xffbinary\n")
+    assert forward.wait_for(0, b"binary\n") == b"hello 1\n\x00\xffbinary\n"
+    assert forward.connection.message_types == {WS_OPCODE_TEXT}
+    forward.close()
+
+
 def test_port_forward_channels_refused_port(streaming, echo_server):
     closed = refused_port()
     forward = WebSocketPortForward(streaming.port_forward_url([closed, echo_server.port]),
