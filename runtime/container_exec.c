@@ -27,7 +27,8 @@ static uv_file file_of(uv_os_fd_t fd)
 }
 #endif
 
-/* The response limit when the configuration sets none: gRPC's usual 16 MiB. */
+/* The response limit when the configuration sets none: the daemon's default
+ * grpc.max_send_message_size. */
 #define EXEC_SYNC_DEFAULT_MAX_RESPONSE ((uint64_t)16 * 1024 * 1024)
 
 /* How long ExecSync waits for output after the command exited (a child may hold the pipes). */

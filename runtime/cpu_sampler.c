@@ -55,8 +55,12 @@ static void sample_pods(struct cpu_sampler *sampler, size_t *sampled)
             sandbox->record.state != RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY)
             continue;
         /* A backend without pod accounting fails every time: stats.c then sums the containers. */
-        if (job_pod_cpu_usage(sandbox->pod, &usage_ns, &err) < 0)
+        if (job_pod_cpu_usage(sandbox->pod, &usage_ns, &err) < 0) {
+            if (err.code != ERROR_UNIMPLEMENTED)
+                log_debug_id("sandbox", sandbox->record.id, "reading the pod CPU time failed: %s",
+                             err.message);
             continue;
+        }
         cpu_history_add(cpu_table_update(&sampler->pods, sandbox->record.id, sampler->pass),
                         (int64_t)uv_hrtime(), usage_ns);
         (*sampled)++;

@@ -3,9 +3,9 @@
 
 /*
  * The runtime's CPU sampler: a timer on the runtime's loop that reads the cumulative CPU time of
- * every running container and every ready pod at a fixed interval and keeps the last two
- * samples of each, from which the statistics report usage_nano_cores. A container or pod that no
- * longer runs (stopped or removed) is forgotten at the next pass. Loop thread only.
+ * every running container and every ready pod at a fixed interval. It keeps the last two samples
+ * of each, from which the statistics report usage_nano_cores. A container or pod that no longer
+ * runs (stopped or removed) is forgotten at the next pass. Loop thread only.
  */
 
 #include <stdbool.h>

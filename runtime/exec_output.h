@@ -8,7 +8,7 @@
 
 /*
  * The output an ExecSync keeps of each stream. containerd 2.x (internal/cri/server/
- * container_execsync.go, maxStreamSize) keeps 16 MiB of stdout and 16 MiB of stderr, and says
+ * container_execsync.go, maxStreamSize) keeps 16 MiB of stdout and 16 MiB of stderr, and notes
  * that a response over its gRPC limit then reaches the kubelet as an error without output. CRI-O
  * keeps 16 MiB (maxExecSyncSize, since its CVE-2022-1708 fix), the amount dockershim kept. The
  * kubelet's CRI client (maxMsgSize in k8s.io/cri-client) accepts messages of up to 16 MiB, so
