@@ -1,11 +1,12 @@
 /*
- * The job-object backend of runtime/job.h: the runtime and its completion port, and pod jobs.
- * Containers are in job_windows_container.c.
+ * The job-object backend of runtime/job.h: the runtime, its message thread and pod jobs.
+ * Containers are in job_windows_container.c and job_windows_start.c, limits and statistics in
+ * job_windows_resources.c.
  *
- * Every container's job object posts its messages (a process started or exited, the job became
- * empty) to one completion port. A thread blocks on the port and queues the messages for the
- * loop thread. The loop thread hands each message to the container with its completion key and
- * drops it when that container is gone.
+ * The threads that read start reports and the waits registered on monitor processes post
+ * their messages to one completion port. A thread blocks on the port and queues the messages
+ * for the loop thread, which hands each message to the container with its key and drops it
+ * when that container is gone.
  */
 #include "runtime/windows/job_windows.h"
 
@@ -16,9 +17,15 @@
 #include "common/log.h"
 #include "common/text_windows.h"
 #include "common/util.h"
+#include "runtime/windows/winmon_files.h"
+#include "runtime/windows/winmon_spec.h"
+#include "runtime/windows/winuser_windows.h"
 
 /* Completion key that makes the port thread return. Container keys start at 1. */
 #define PORT_THREAD_STOP_KEY 0
+#define DEFAULT_STATE_DIR "C:\\ProgramData\\hostcri"
+#define DEFAULT_GRACE_MS 5000
+#define MONITOR_PROGRAM "hostcri-monitor.exe"
 
 static DWORD WINAPI port_thread_main(LPVOID parameter)
 {
@@ -40,12 +47,16 @@ static DWORD WINAPI port_thread_main(LPVOID parameter)
             runtime->pending =
                 xrealloc(runtime->pending, runtime->pending_capacity * sizeof(*runtime->pending));
         }
-        /* For job messages the OVERLAPPED pointer carries the process id. */
-        runtime->pending[runtime->n_pending++] = (struct job_windows_message){
-            .key = key, .message = message, .pid = (DWORD)(uintptr_t)overlapped};
+        runtime->pending[runtime->n_pending++] =
+            (struct job_windows_message){.key = key, .message = message};
         LeaveCriticalSection(&runtime->lock);
         uv_async_send(&runtime->async);
     }
+}
+
+void job_windows_post(HANDLE port, uintptr_t key, enum job_windows_message_kind kind)
+{
+    PostQueuedCompletionStatus(port, (DWORD)kind, key, NULL);
 }
 
 static struct job_container *find_container(struct job_runtime *runtime, uintptr_t key)
@@ -98,35 +109,118 @@ void job_windows_remove_container(struct job_runtime *runtime, struct job_contai
     }
 }
 
+char *job_windows_pod_job_name(const char *sandbox_id)
+{
+    return xasprintf("hostcri-pod-%s", sandbox_id);
+}
+
+/* ---- Runtime --------------------------------------------------------------------------------- */
+
+/* hostcri-monitor.exe in the directory of the running program. */
+static char *default_monitor_path(void)
+{
+    wchar_t path[MAX_PATH];
+    DWORD length = GetModuleFileNameW(NULL, path, MAX_PATH);
+    _cleanup_free_ char *utf8 = NULL;
+    char *slash;
+
+    if (length == 0 || length >= MAX_PATH)
+        return xstrdup(MONITOR_PROGRAM);
+    utf8 = text_windows_wide_to_utf8(path);
+    slash = utf8 ? strrchr(utf8, '\\') : NULL;
+    if (slash == NULL)
+        return xstrdup(MONITOR_PROGRAM);
+    slash[1] = '\0';
+    return xasprintf("%s%s", utf8, MONITOR_PROGRAM);
+}
+
+/* Calls fn with the name of each subdirectory of dir. */
+static void each_subdirectory(const char *dir, void (*fn)(void *data, const char *name), void *data)
+{
+    _cleanup_free_ char *pattern = winmon_path(dir, "*");
+    _cleanup_free_ wchar_t *wide = text_windows_utf8_to_wide(pattern);
+    WIN32_FIND_DATAW entry;
+    HANDLE find = wide ? FindFirstFileW(wide, &entry) : INVALID_HANDLE_VALUE;
+
+    if (find == INVALID_HANDLE_VALUE)
+        return;
+    do {
+        _cleanup_free_ char *name = text_windows_wide_to_utf8(entry.cFileName);
+
+        if (name != NULL && (entry.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) &&
+            strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+            fn(data, name);
+    } while (FindNextFileW(find, &entry));
+    FindClose(find);
+}
+
+/* Deletes the temporary user of a container whose monitor is gone (it crashed, or the host
+ * restarted); a running container keeps its user. */
+static void delete_stale_user(void *data, const char *id)
+{
+    struct job_runtime *runtime = data;
+    _cleanup_free_ char *dir = xasprintf("%s\\containers\\%s", runtime->state_dir, id);
+    _cleanup_free_ char *record = winmon_path(dir, WINMON_USER_FILE);
+    _cleanup_free_ char *pid_path = winmon_path(dir, WINMON_PID_FILE);
+    struct error err = ERROR_INIT;
+    HANDLE monitor = NULL;
+    DWORD pid = 0;
+
+    if (!winmon_exists(record))
+        return;
+    winmon_pid_file_open(pid_path, 0, &pid, &monitor, NULL);
+    if (monitor != NULL) {
+        CloseHandle(monitor);
+        return;
+    }
+    if (winuser_windows_delete_recorded(record, &err) < 0) {
+        log_warn_id("container", id, "%s", err.message);
+        error_clear(&err);
+        return;
+    }
+    log_info_id("container", id, "deleted the temporary user of a container whose monitor ended");
+}
+
 int job_runtime_new(uv_loop_t *loop, const struct job_config *config, struct job_runtime **out,
                     struct error *err)
 {
     struct job_runtime *runtime = xcalloc(1, sizeof(*runtime));
+    _cleanup_free_ char *containers = NULL;
 
     runtime->loop = loop;
-    /* NOTE: nothing is stored under state_dir yet, so containers do not survive a restart. */
     runtime->state_dir =
-        xstrdup(config->state_dir ? config->state_dir : "C:\\ProgramData\\hostcri");
-    runtime->leftover_grace_ms = config->leftover_grace_ms > 0 ? config->leftover_grace_ms : 5000;
+        xstrdup(str_empty(config->state_dir) ? DEFAULT_STATE_DIR : config->state_dir);
+    runtime->monitor_path =
+        str_empty(config->monitor_path) ? default_monitor_path() : xstrdup(config->monitor_path);
+    runtime->grace_ms =
+        config->leftover_grace_ms > 0 ? config->leftover_grace_ms : DEFAULT_GRACE_MS;
+    runtime->host_cpus = (int)GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    if (runtime->host_cpus < 1)
+        runtime->host_cpus = 1;
     runtime->next_key = PORT_THREAD_STOP_KEY + 1;
-    runtime->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
-    if (runtime->port == NULL) {
-        error_set_windows(err, ERROR_INTERNAL, GetLastError(), "create the job completion port");
-        free(runtime->state_dir);
-        free(runtime);
-        return -1;
-    }
     InitializeCriticalSection(&runtime->lock);
     uv_async_init(loop, &runtime->async, async_cb);
     runtime->async.data = runtime;
-    runtime->thread = CreateThread(NULL, 0, port_thread_main, runtime, 0, NULL);
+    *out = runtime;
+    containers = winmon_path(runtime->state_dir, "containers");
+    if (winmon_make_dirs(containers, err) < 0) {
+        job_runtime_free(runtime);
+        *out = NULL;
+        return error_prefix(err, "set up the job backend");
+    }
+    runtime->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    runtime->thread =
+        runtime->port ? CreateThread(NULL, 0, port_thread_main, runtime, 0, NULL) : NULL;
     if (runtime->thread == NULL) {
         error_set_windows(err, ERROR_INTERNAL, GetLastError(), "start the job message thread");
         job_runtime_free(runtime);
+        *out = NULL;
         return -1;
     }
-    log_info("job backend: Windows job objects");
-    *out = runtime;
+    each_subdirectory(containers, delete_stale_user, runtime);
+    if (!winmon_exists(runtime->monitor_path))
+        log_warn("monitor program %s not found; containers cannot start", runtime->monitor_path);
+    log_info("job backend: Windows job objects, monitor %s", runtime->monitor_path);
     return 0;
 }
 
@@ -138,6 +232,7 @@ static void runtime_async_closed_cb(uv_handle_t *handle)
     free(runtime->pending);
     free(runtime->containers);
     free(runtime->state_dir);
+    free(runtime->monitor_path);
     free(runtime);
 }
 
@@ -150,7 +245,8 @@ void job_runtime_free(struct job_runtime *runtime)
         WaitForSingleObject(runtime->thread, INFINITE);
         CloseHandle(runtime->thread);
     }
-    CloseHandle(runtime->port);
+    if (runtime->port)
+        CloseHandle(runtime->port);
     /* The memory goes with the async handle, from the loop. */
     uv_close((uv_handle_t *)&runtime->async, runtime_async_closed_cb);
 }
@@ -161,110 +257,22 @@ const char *job_runtime_layout_name(const struct job_runtime *runtime)
     return "job objects";
 }
 
+static void add_id(void *data, const char *id)
+{
+    char ***ids = data;
+    size_t n = strv_length(*ids);
+
+    *ids = xrealloc(*ids, (n + 2) * sizeof(char *));
+    (*ids)[n] = xstrdup(id);
+    (*ids)[n + 1] = NULL;
+}
+
 int job_runtime_list_containers(struct job_runtime *runtime, char ***ids, struct error *err)
 {
-    (void)runtime;
+    _cleanup_free_ char *containers = winmon_path(runtime->state_dir, "containers");
+
     (void)err;
-    /* TODO: list the containers recorded under state_dir once the monitor records them. */
     *ids = xcalloc(1, sizeof(**ids));
+    each_subdirectory(containers, add_id, ids);
     return 0;
-}
-
-/* ---- Pod job ---------------------------------------------------------------------------- */
-
-/*
- * The pod job has no limits of its own yet; it groups the container jobs, which are nested in
- * it, so that the pod's processes can be counted. An existing pod job of that name is reused.
- */
-int job_pod_create(struct job_runtime *runtime, const struct job_pod_spec *spec,
-                   struct job_pod **out, struct error *err)
-{
-    struct job_pod *pod;
-    _cleanup_free_ wchar_t *name = NULL;
-
-    if (str_empty(spec->sandbox_id))
-        return error_set(err, ERROR_INVALID_ARGUMENT, "create a pod job: empty sandbox id");
-    pod = xcalloc(1, sizeof(*pod));
-    pod->runtime = runtime;
-    pod->sandbox_id = xstrdup(spec->sandbox_id);
-    pod->name = xasprintf("hostcri-pod-%s", spec->sandbox_id);
-    name = text_windows_utf8_to_wide(pod->name);
-    pod->job = name ? CreateJobObjectW(NULL, name) : NULL;
-    if (pod->job == NULL) {
-        error_set_windows(err, ERROR_INTERNAL, name ? GetLastError() : ERROR_INVALID_NAME,
-                          "create job object %s", pod->name);
-        job_pod_release(pod);
-        return -1;
-    }
-    *out = pod;
-    return 0;
-}
-
-int job_pod_open(struct job_runtime *runtime, const char *sandbox_id, struct job_pod **out,
-                 struct error *err)
-{
-    (void)runtime;
-    (void)out;
-    return error_set(err, ERROR_NOT_FOUND,
-                     "pod job of sandbox %s not found: Windows pod jobs are not recorded yet",
-                     sandbox_id);
-}
-
-const char *job_pod_cgroup(const struct job_pod *pod)
-{
-    return pod->name;
-}
-
-int job_pod_stats(const struct job_pod *pod, struct job_stats *stats, struct error *err)
-{
-    (void)stats;
-    return error_set(err, ERROR_UNIMPLEMENTED,
-                     "pod %s: pod-level statistics are not built on "
-                     "Windows yet",
-                     pod->name);
-}
-
-static bool container_has_processes(const struct job_container *container)
-{
-    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION accounting;
-
-    if (!QueryInformationJobObject(container->job, JobObjectBasicAccountingInformation, &accounting,
-                                   sizeof(accounting), NULL))
-        return !container->job_empty;
-    return accounting.ActiveProcesses > 0;
-}
-
-int job_pod_remove(struct job_pod *pod, struct error *err)
-{
-    struct job_runtime *runtime = pod->runtime;
-    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION accounting;
-
-    for (size_t i = 0; i < runtime->n_containers; i++) {
-        struct job_container *container = runtime->containers[i];
-
-        if (strcmp(container->sandbox_id, pod->sandbox_id) == 0 &&
-            container_has_processes(container))
-            return error_set(err, ERROR_FAILED_PRECONDITION,
-                             "remove pod job of sandbox %s: container %s still has processes",
-                             pod->sandbox_id, container->id);
-    }
-    /* Containers whose handles are already released are counted here. */
-    if (QueryInformationJobObject(pod->job, JobObjectBasicAccountingInformation, &accounting,
-                                  sizeof(accounting), NULL) &&
-        accounting.ActiveProcesses > 0)
-        return error_set(err, ERROR_FAILED_PRECONDITION,
-                         "remove pod job of sandbox %s: %lu processes still run in it",
-                         pod->sandbox_id, (unsigned long)accounting.ActiveProcesses);
-    return 0;
-}
-
-void job_pod_release(struct job_pod *pod)
-{
-    if (pod == NULL)
-        return;
-    if (pod->job)
-        CloseHandle(pod->job);
-    free(pod->sandbox_id);
-    free(pod->name);
-    free(pod);
 }

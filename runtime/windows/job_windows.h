@@ -1,7 +1,16 @@
 #ifndef HOSTCRI_RUNTIME_WINDOWS_JOB_WINDOWS_H
 #define HOSTCRI_RUNTIME_WINDOWS_JOB_WINDOWS_H
 
-/* Shared state of the job-object backend's files (Windows build only). */
+/*
+ * Shared state of the job-object backend's files in the daemon (Windows build only). The rest
+ * of hostcri uses only runtime/job.h.
+ *
+ * The daemon creates each container's job object (named "hostcri-<container id>", with its
+ * limits and kill-on-job-close) and starts hostcri-monitor.exe, which starts the init process
+ * in it and holds its own handle of the job, so the container survives the daemon. The daemon
+ * keeps the job handle for kills, limits and statistics, waits for the monitor process to
+ * end, and talks to the monitor over its control pipe.
+ */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,22 +20,27 @@
 #include <uv.h>
 
 #include "runtime/job.h"
+#include "runtime/windows/job_limits.h"
 
-/* Exit code that job_container_kill_all gives every process: 128 + SIGKILL, as on Linux. */
-#define JOB_WINDOWS_KILL_EXIT_CODE 137
+/* Messages that the daemon's threads post to the runtime's completion port. */
+enum job_windows_message_kind {
+    JOB_WINDOWS_MSG_REPORT = 1,         /* a start report arrived or its pipe ended */
+    JOB_WINDOWS_MSG_MONITOR_EXITED = 2, /* the container's monitor process ended */
+};
 
-/* A message that the job objects posted to the runtime's completion port. */
+/* A message for the loop thread. */
 struct job_windows_message {
     uintptr_t key; /* job_container.key */
-    DWORD message; /* JOB_OBJECT_MSG_* */
-    DWORD pid;
+    DWORD message; /* enum job_windows_message_kind */
 };
 
 struct job_runtime {
     uv_loop_t *loop;
     char *state_dir;
-    int leftover_grace_ms;
-    HANDLE port;   /* completion port of every container's job object */
+    char *monitor_path;
+    int grace_ms;
+    int host_cpus;
+    HANDLE port;   /* where the report threads and monitor waits post their messages */
     HANDLE thread; /* reads port and hands the messages to the loop */
     uv_async_t async;
     CRITICAL_SECTION lock; /* protects pending */
@@ -41,38 +55,41 @@ struct job_runtime {
 struct job_pod {
     struct job_runtime *runtime;
     char *sandbox_id;
-    char *name; /* "hostcri-pod-<sandbox id>", shown where Linux shows the pod cgroup */
+    char *name; /* job object name "hostcri-pod-<sandbox id>", shown where Linux shows the cgroup */
+    char *record_path;
     HANDLE job; /* the pod's job object, in which the container jobs are nested */
+};
+
+/* A start in progress (job_windows_start.c). */
+struct job_windows_start;
+
+/* What a registered wait on the monitor posts when the monitor ends. */
+struct job_windows_watch {
+    HANDLE port;
+    uintptr_t key;
 };
 
 struct job_container {
     struct job_runtime *runtime;
     char *id;
     char *sandbox_id;
+    char *dir;  /* <state_dir>\containers\<id> */
     char *name; /* job object name "hostcri-<container id>" */
     uintptr_t key;
-    HANDLE job;
-    HANDLE pod_job; /* a duplicate of the pod's handle: the pod may be released first */
-    HANDLE init_process;
-    DWORD init_pid;
-    bool init_exited;
-    bool job_empty;
-    int killed_signal; /* the signal that job_container_signal or kill_all sent, or 0 */
-    int64_t started_at_ns;
+    HANDLE job;     /* NULL when the job object is gone (after a reboot) */
+    HANDLE monitor; /* the monitor process while it is watched, else NULL */
+    HANDLE monitor_wait;
+    struct job_windows_watch *watch;
+    DWORD init_pid; /* 0 when init is not running */
+    struct job_windows_start *start;
     job_exit_cb exit_cb;
-    void *exit_data;
-    uv_timer_t leftover_timer; /* ends processes that outlive the init process */
-    bool leftover_timer_open;
-    /* A start reports from the loop: start_timer runs start_cb, and an exit seen before that
-     * waits for it (exit_deferred). */
-    uv_timer_t start_timer;
-    bool start_timer_open;
-    job_start_cb start_cb;
-    job_exit_cb pending_exit_cb;
-    bool exit_deferred;
+    void *data;
+    uv_timer_t timer; /* the start report's deadline */
     bool released;
-    int open_handles; /* timers still to close before the memory is freed */
 };
+
+/* "hostcri-pod-<sandbox id>". Returns a new string. */
+char *job_windows_pod_job_name(const char *sandbox_id);
 
 /* Registers container so that messages with its key reach it. Loop thread. */
 void job_windows_add_container(struct job_runtime *runtime, struct job_container *container);
@@ -80,8 +97,37 @@ void job_windows_add_container(struct job_runtime *runtime, struct job_container
 /* Forgets container; later messages with its key are dropped. Loop thread. */
 void job_windows_remove_container(struct job_runtime *runtime, struct job_container *container);
 
-/* Handles one completion-port message for container (job_windows_container.c). Loop thread. */
+/* Posts a message for key to the runtime's port. Any thread. */
+void job_windows_post(HANDLE port, uintptr_t key, enum job_windows_message_kind kind);
+
+/* Handles one message for container (job_windows_start.c). Loop thread. */
 void job_windows_container_message(struct job_container *container,
                                    const struct job_windows_message *message);
+
+/* Waits for the monitor process (handle owned by container from now on) and delivers the exit
+ * once it ends. */
+int job_windows_watch_monitor(struct job_container *container, HANDLE monitor, struct error *err);
+
+/* Cancels a pending start when its container is released: the start callback never runs. */
+void job_windows_start_cancel(struct job_windows_start *start);
+
+/* The exit file of container: the spec's exit_file when the core chose one, else the default.
+ * Returns a new string. */
+char *job_windows_exit_path(const struct job_container *container);
+
+/* Reads container's exit file, or makes an UNKNOWN status when there is none. */
+void job_windows_read_exit(const struct job_container *container, struct job_exit_status *status);
+
+/* Applies limits to job (named name, for messages): CPU rate control and the job memory limit,
+ * keeping kill-on-job-close. */
+int job_windows_apply_limits(HANDLE job, const char *name, const struct job_limits *limits,
+                             struct error *err);
+
+/* Reads the accounting and memory of job into *stats. */
+int job_windows_read_stats(HANDLE job, const char *name, struct job_stats *stats,
+                           struct error *err);
+
+/* Lists the process ids of job into *pids (free) and *n_pids. */
+int job_windows_pids(HANDLE job, const char *name, int **pids, size_t *n_pids, struct error *err);
 
 #endif

@@ -1,16 +1,10 @@
 /*
- * Container jobs of the job-object backend: one job object per container with
- * kill-on-job-close and no breakaway, the init process started inside it, exit detection from
- * the job's completion-port messages, TerminateJobObject for kills.
- *
- * NOTE: there is no monitor process on Windows yet. The daemon starts the init process
- * itself and has the only handle of the job object, so a container does not survive the
- * daemon (kill-on-job-close ends its processes), its output is discarded instead of written
- * to the CRI log, and spec's user, rootfs and mounts are not applied.
+ * Container jobs of the job-object backend: the job object and state directory, reopening a
+ * container after a daemon restart, and the requests that go to its monitor over the control
+ * pipe (signal, kill, log reopen, attach). Starting is in job_windows_start.c.
  */
 #include "runtime/windows/job_windows.h"
 
-#include <psapi.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +12,9 @@
 #include "common/log.h"
 #include "common/text_windows.h"
 #include "common/util.h"
-#include "runtime/windows/process_windows.h"
+#include "runtime/windows/winmon_files.h"
+#include "runtime/windows/winmon_spec.h"
+#include "runtime/windows/winuser_windows.h"
 
 void job_exit_status_clear(struct job_exit_status *status)
 {
@@ -26,199 +22,82 @@ void job_exit_status_clear(struct job_exit_status *status)
     status->message = NULL;
 }
 
-static int configure_job(struct job_container *container, struct error *err)
+static struct job_container *container_new(struct job_runtime *runtime, const char *id)
 {
-    JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits = {0};
-    JOBOBJECT_ASSOCIATE_COMPLETION_PORT port = {
-        .CompletionKey = (PVOID)container->key,
-        .CompletionPort = container->runtime->port,
-    };
+    struct job_container *container = xcalloc(1, sizeof(*container));
 
+    container->runtime = runtime;
+    container->id = xstrdup(id);
+    container->dir = xasprintf("%s\\containers\\%s", runtime->state_dir, id);
+    container->name = xasprintf("hostcri-%s", id);
+    uv_timer_init(runtime->loop, &container->timer);
+    container->timer.data = container;
+    job_windows_add_container(runtime, container);
+    return container;
+}
+
+/* Opens the container's job object by name, or creates it with kill-on-job-close. */
+static int open_job(struct job_container *container, bool create, struct error *err)
+{
+    _cleanup_free_ wchar_t *name = text_windows_utf8_to_wide(container->name);
+    struct job_limits none = {0};
+
+    if (name == NULL)
+        return error_set(err, ERROR_INVALID_ARGUMENT, "container id %s is not UTF-8",
+                         container->id);
+    if (!create) {
+        container->job = OpenJobObjectW(JOB_OBJECT_ALL_ACCESS, FALSE, name);
+        return 0;
+    }
+    container->job = CreateJobObjectW(NULL, name);
+    if (container->job == NULL)
+        return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "create job object %s",
+                                 container->name);
+    if (GetLastError() == WIN32_ERROR_ALREADY_EXISTS)
+        return error_set(err, ERROR_ALREADY_EXISTS, "job object %s already exists",
+                         container->name);
     /* Without JOB_OBJECT_LIMIT_BREAKAWAY_OK no process can leave the job. */
-    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
-    if (!SetInformationJobObject(container->job, JobObjectExtendedLimitInformation, &limits,
-                                 sizeof(limits)))
-        return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
-                                 "set the limits of job object %s", container->name);
-    if (!SetInformationJobObject(container->job, JobObjectAssociateCompletionPortInformation, &port,
-                                 sizeof(port)))
-        return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
-                                 "attach job object %s to the completion port", container->name);
-    return 0;
+    return job_windows_apply_limits(container->job, container->name, &none, err);
 }
 
 int job_container_create(struct job_pod *pod, const char *container_id, struct job_container **out,
                          struct error *err)
 {
     struct job_container *container;
-    _cleanup_free_ wchar_t *name = NULL;
+    _cleanup_free_ char *record = NULL;
 
     if (str_empty(container_id))
         return error_set(err, ERROR_INVALID_ARGUMENT, "create a container job: empty id");
-    container = xcalloc(1, sizeof(*container));
-    container->runtime = pod->runtime;
-    container->id = xstrdup(container_id);
+    container = container_new(pod->runtime, container_id);
     container->sandbox_id = xstrdup(pod->sandbox_id);
-    container->name = xasprintf("hostcri-%s", container_id);
-    container->job_empty = true;
-    name = text_windows_utf8_to_wide(container->name);
-    container->job = name ? CreateJobObjectW(NULL, name) : NULL;
-    if (container->job == NULL) {
-        error_set_windows(err, ERROR_INTERNAL, name ? GetLastError() : ERROR_INVALID_NAME,
-                          "create job object %s", container->name);
-    } else if (GetLastError() == WIN32_ERROR_ALREADY_EXISTS) {
-        error_set(err, ERROR_ALREADY_EXISTS, "job object %s already exists", container->name);
-    } else if (!DuplicateHandle(GetCurrentProcess(), pod->job, GetCurrentProcess(),
-                                &container->pod_job, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
-        error_set_windows(err, ERROR_INTERNAL, GetLastError(), "duplicate the handle of %s",
-                          pod->name);
-    } else {
-        job_windows_add_container(pod->runtime, container);
-        if (configure_job(container, err) == 0) {
-            *out = container;
-            return 0;
-        }
-        job_windows_remove_container(pod->runtime, container);
+    record = winmon_path(container->dir, WINMON_SANDBOX_FILE);
+    if (winmon_exists(container->dir)) {
+        error_set(err, ERROR_ALREADY_EXISTS, "container %s already has state in %s", container_id,
+                  container->dir);
+        job_container_release(container);
+        return -1;
     }
-    if (container->job)
-        CloseHandle(container->job);
-    if (container->pod_job)
-        CloseHandle(container->pod_job);
-    free(container->id);
-    free(container->sandbox_id);
-    free(container->name);
-    free(container);
-    return -1;
+    if (winmon_make_dirs(container->dir, err) < 0 ||
+        winmon_write_atomic(record, pod->sandbox_id, strlen(pod->sandbox_id), err) < 0 ||
+        open_job(container, true, err) < 0) {
+        winmon_delete_dir(container->dir);
+        job_container_release(container);
+        return error_prefix(err, "create the job of container %s", container_id);
+    }
+    *out = container;
+    return 0;
 }
 
-static void report_exit(struct job_container *container)
+/* ---- Reopen after a restart ------------------------------------------------------------------ */
+
+static int read_sandbox(struct job_container *container, struct error *err)
 {
-    struct job_exit_status status = {.reason = JOB_EXIT_COMPLETED};
-    DWORD code = 0;
-    job_exit_cb cb = container->exit_cb;
+    _cleanup_free_ char *record = winmon_path(container->dir, WINMON_SANDBOX_FILE);
+    _cleanup_strbuf_ struct strbuf buf = STRBUF_INIT;
 
-    if (container->start_cb != NULL) {
-        /* The start callback has not run yet: the exit follows it. */
-        container->exit_deferred = true;
-        return;
-    }
-    if (cb == NULL)
-        return;
-    container->exit_cb = NULL;
-    GetExitCodeProcess(container->init_process, &code);
-    status.exit_code = (int)code;
-    if (container->killed_signal != 0 && status.exit_code == 128 + container->killed_signal)
-        status.signal = container->killed_signal;
-    status.started_at_ns = container->started_at_ns;
-    status.finished_at_ns = time_now_ns();
-    log_info_id("container", container->id, "init process %lu exited with code %d",
-                (unsigned long)container->init_pid, status.exit_code);
-    cb(container, &status, container->exit_data);
-}
-
-static void leftover_timer_cb(uv_timer_t *timer)
-{
-    struct job_container *container = timer->data;
-
-    if (container->job_empty)
-        return;
-    log_warn_id("container", container->id,
-                "processes still run %d ms after the init process exited: terminating the job",
-                container->runtime->leftover_grace_ms);
-    TerminateJobObject(container->job, JOB_WINDOWS_KILL_EXIT_CODE);
-}
-
-static void init_exited(struct job_container *container)
-{
-    container->init_exited = true;
-    if (container->job_empty) {
-        report_exit(container);
-        return;
-    }
-    if (!container->leftover_timer_open) {
-        uv_timer_init(container->runtime->loop, &container->leftover_timer);
-        container->leftover_timer.data = container;
-        container->leftover_timer_open = true;
-        container->open_handles++;
-    }
-    uv_timer_start(&container->leftover_timer, leftover_timer_cb,
-                   (uint64_t)container->runtime->leftover_grace_ms, 0);
-}
-
-void job_windows_container_message(struct job_container *container,
-                                   const struct job_windows_message *message)
-{
-    switch (message->message) {
-    case JOB_OBJECT_MSG_NEW_PROCESS:
-        container->job_empty = false;
-        break;
-    case JOB_OBJECT_MSG_EXIT_PROCESS:
-    case JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS:
-        if (message->pid == container->init_pid && !container->init_exited)
-            init_exited(container);
-        break;
-    case JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO:
-        container->job_empty = true;
-        if (container->leftover_timer_open)
-            uv_timer_stop(&container->leftover_timer);
-        /* The init process's own exit message may come after this one. */
-        if (!container->init_exited && container->init_process &&
-            WaitForSingleObject(container->init_process, 0) == WAIT_OBJECT_0)
-            container->init_exited = true;
-        if (container->init_exited)
-            report_exit(container);
-        break;
-    default:
-        break;
-    }
-}
-
-static void start_timer_cb(uv_timer_t *timer)
-{
-    struct job_container *container = timer->data;
-    job_start_cb cb = container->start_cb;
-
-    container->start_cb = NULL;
-    container->exit_cb = container->pending_exit_cb;
-    container->pending_exit_cb = NULL;
-    cb(container, (int)container->init_pid, NULL, container->exit_data);
-    /* The callback may have released the container, whose memory lives until the timer closes. */
-    if (!container->released && container->exit_deferred) {
-        container->exit_deferred = false;
-        report_exit(container);
-    }
-}
-
-int job_container_start(struct job_container *container, const struct job_container_spec *spec,
-                        job_start_cb start_cb, job_exit_cb exit_cb, void *data, struct error *err)
-{
-    struct process_windows_spec process = {
-        .argv = spec->argv,
-        .env = spec->env,
-        .working_dir = spec->working_dir,
-        .job = container->job,
-        .parent_job = container->pod_job,
-    };
-
-    if (container->init_process != NULL)
-        return error_set(err, ERROR_FAILED_PRECONDITION, "container %s was already started",
-                         container->id);
-    if (process_windows_start(&process, &container->init_process, &container->init_pid, err) < 0)
-        return error_prefix(err, "start container %s", container->id);
-    container->started_at_ns = time_now_ns();
-    container->job_empty = false;
-    container->start_cb = start_cb;
-    container->pending_exit_cb = exit_cb;
-    container->exit_data = data;
-    if (!container->start_timer_open) {
-        uv_timer_init(container->runtime->loop, &container->start_timer);
-        container->start_timer.data = container;
-        container->start_timer_open = true;
-        container->open_handles++;
-    }
-    uv_timer_start(&container->start_timer, start_timer_cb, 0, 0);
-    log_info_id("container", container->id, "started init process %lu in job object %s",
-                (unsigned long)container->init_pid, container->name);
+    if (winmon_read_file(record, &buf, err) < 0)
+        return -1;
+    container->sandbox_id = xstrdup(buf.data ? buf.data : "");
     return 0;
 }
 
@@ -226,21 +105,55 @@ int job_container_open(struct job_runtime *runtime, const char *container_id, jo
                        void *data, struct job_container **out, bool *running,
                        struct job_exit_status *exited, struct error *err)
 {
-    (void)runtime;
-    (void)exit_cb;
-    (void)data;
-    (void)out;
-    (void)running;
-    (void)exited;
-    return error_set(err, ERROR_NOT_FOUND,
-                     "container %s not found: Windows containers are not recorded yet",
-                     container_id);
+    struct job_container *container = container_new(runtime, container_id);
+    _cleanup_free_ char *pid_path = winmon_path(container->dir, WINMON_PID_FILE);
+    _cleanup_free_ char *init_path = winmon_path(container->dir, WINMON_INIT_PID_FILE);
+    _cleanup_free_ char *exit_path = NULL;
+    HANDLE monitor = NULL;
+    HANDLE init = NULL;
+    DWORD pid = 0;
+
+    if (read_sandbox(container, err) < 0) {
+        job_container_release(container);
+        return error_prefix(err, "open the job of container %s", container_id);
+    }
+    open_job(container, false, NULL);
+    *running = false;
+    memset(exited, 0, sizeof(*exited));
+    exit_path = job_windows_exit_path(container);
+    winmon_pid_file_open(pid_path, 0, &pid, &monitor, NULL);
+    if (monitor != NULL) {
+        container->exit_cb = exit_cb;
+        container->data = data;
+        winmon_pid_file_open(init_path, 0, &container->init_pid, &init, NULL);
+        if (init != NULL)
+            CloseHandle(init);
+        else
+            container->init_pid = 0;
+        if (job_windows_watch_monitor(container, monitor, err) < 0) {
+            job_container_release(container);
+            return -1;
+        }
+        *running = true;
+    } else if (!winmon_exists(pid_path) && !winmon_exists(exit_path)) {
+        exited->reason = JOB_EXIT_NOT_STARTED;
+        exited->message = xstrdup("the container was created but never started");
+        /* The job object went with the daemon's handle: make it again for the start. */
+        if (container->job == NULL && open_job(container, true, err) < 0) {
+            job_container_release(container);
+            return -1;
+        }
+    } else {
+        job_windows_read_exit(container, exited);
+    }
+    *out = container;
+    return 0;
 }
+
+/* ---- Control --------------------------------------------------------------------------------- */
 
 int job_container_init_pid(const struct job_container *container)
 {
-    if (container->init_process == NULL || container->init_exited)
-        return 0;
     return (int)container->init_pid;
 }
 
@@ -249,137 +162,98 @@ const char *job_container_cgroup(const struct job_container *container)
     return container->name;
 }
 
+/* Sends command to the monitor; an "ERR" reply becomes err with the monitor's code. */
+static int control(struct job_container *container, const char *command, HANDLE *pipe,
+                   struct error *err)
+{
+    _cleanup_free_ char *reply = NULL;
+
+    if (winmon_control(container->id, command, pipe, &reply, err) < 0)
+        return -1;
+    if (winmon_reply_parse(reply, err) < 0) {
+        if (pipe != NULL) {
+            CloseHandle(*pipe);
+            *pipe = NULL;
+        }
+        return -1;
+    }
+    return 0;
+}
+
 int job_container_signal(struct job_container *container, int signal, struct error *err)
 {
-    if (container->init_process == NULL || container->init_exited ||
-        WaitForSingleObject(container->init_process, 0) == WAIT_OBJECT_0)
-        return error_set(err, ERROR_NOT_FOUND, "container %s: the init process has exited",
+    _cleanup_free_ char *command = xasprintf("signal %d", signal);
+
+    if (container->init_pid == 0 || container->monitor == NULL)
+        return error_set(err, ERROR_NOT_FOUND, "the init process of container %s is not running",
                          container->id);
-    /* TODO: deliver SIGTERM as CTRL_BREAK_EVENT once processes get a console. */
-    container->killed_signal = signal;
-    if (!TerminateProcess(container->init_process, (UINT)(128 + signal)))
-        return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
-                                 "terminate the init process of container %s", container->id);
+    if (control(container, command, NULL, err) < 0)
+        return error_prefix(err, "send signal %d to container %s", signal, container->id);
+    log_info_id("container", container->id, "sent signal %d to init process %lu", signal,
+                (unsigned long)container->init_pid);
     return 0;
 }
 
 int job_container_kill_all(struct job_container *container, struct error *err)
 {
-    if (container->killed_signal == 0)
-        container->killed_signal = JOB_WINDOWS_KILL_EXIT_CODE - 128;
-    if (!TerminateJobObject(container->job, JOB_WINDOWS_KILL_EXIT_CODE))
+    _cleanup_error_ struct error control_err = ERROR_INIT;
+
+    /* Through the monitor, so that the exit status records the kill. */
+    if (container->monitor != NULL && control(container, "kill", NULL, &control_err) == 0)
+        return 0;
+    if (container->job != NULL && !TerminateJobObject(container->job, 1))
         return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "terminate job object %s",
                                  container->name);
+    if (control_err.code != ERROR_OK)
+        log_warn_id("container", container->id, "terminated the job without its monitor: %s",
+                    control_err.message);
+    log_info_id("container", container->id, "terminated every process in job object %s",
+                container->name);
+    return 0;
+}
+
+int job_container_reopen_log(struct job_container *container, struct error *err)
+{
+    if (container->monitor == NULL)
+        return error_set(err, ERROR_FAILED_PRECONDITION, "container %s is not running",
+                         container->id);
+    if (control(container, "reopen", NULL, err) < 0)
+        return error_prefix(err, "reopen the log of container %s", container->id);
     return 0;
 }
 
 int job_container_attach(struct job_container *container, uv_os_fd_t *fd, struct error *err)
 {
-    (void)fd;
-    return error_set(err, ERROR_UNIMPLEMENTED,
-                     "container %s: attach needs the monitor, which is not ported to Windows yet",
-                     container->id);
-}
+    HANDLE pipe = NULL;
 
-int job_container_reopen_log(struct job_container *container, struct error *err)
-{
-    return error_set(err, ERROR_UNIMPLEMENTED,
-                     "container %s: CRI logs are not written on Windows yet", container->id);
-}
-
-/*
- * Adds up the memory counters of the job's processes. A process that exits meanwhile is
- * skipped, so the sum is a snapshot.
- */
-static void add_memory_stats(const struct job_container *container, struct job_stats *stats)
-{
-    _cleanup_free_ int *pids = NULL;
-    size_t n_pids = 0;
-
-    if (job_container_pids(container, &pids, &n_pids, NULL) < 0)
-        return;
-    stats->has_memory = true;
-    for (size_t i = 0; i < n_pids; i++) {
-        HANDLE process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pids[i]);
-        PROCESS_MEMORY_COUNTERS_EX counters = {.cb = sizeof(counters)};
-
-        if (process == NULL)
-            continue;
-        if (GetProcessMemoryInfo(process, (PROCESS_MEMORY_COUNTERS *)&counters, sizeof(counters))) {
-            /* Commit charge is the usage; the working set includes shared pages. */
-            stats->memory_usage_bytes += counters.PrivateUsage;
-            stats->memory_working_set_bytes += counters.WorkingSetSize;
-            stats->memory_rss_bytes += counters.WorkingSetSize;
-            stats->page_faults += counters.PageFaultCount;
-        }
-        CloseHandle(process);
-    }
-}
-
-int job_container_stats(const struct job_container *container, struct job_stats *stats,
-                        struct error *err)
-{
-    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION accounting;
-
-    memset(stats, 0, sizeof(*stats));
-    if (!QueryInformationJobObject(container->job, JobObjectBasicAccountingInformation, &accounting,
-                                   sizeof(accounting), NULL))
-        return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
-                                 "read the accounting of job object %s", container->name);
-    stats->timestamp_ns = time_now_ns();
-    /* The job's times are in 100-nanosecond units. */
-    stats->cpu_usage_ns =
-        (uint64_t)(accounting.TotalUserTime.QuadPart + accounting.TotalKernelTime.QuadPart) * 100;
-    stats->has_pids = true;
-    stats->pids = accounting.ActiveProcesses;
-    add_memory_stats(container, stats);
+    if (container->monitor == NULL)
+        return error_set(err, ERROR_FAILED_PRECONDITION, "container %s is not running",
+                         container->id);
+    if (control(container, "attach", &pipe, err) < 0)
+        return error_prefix(err, "attach to container %s", container->id);
+    *fd = pipe;
     return 0;
 }
 
-int job_container_update(struct job_container *container, const struct job_resources *resources,
-                         struct error *err)
-{
-    (void)resources;
-    return error_set(err, ERROR_UNIMPLEMENTED,
-                     "container %s: resource limits are not applied on Windows yet", container->id);
-}
-
-int job_container_pids(const struct job_container *container, int **pids, size_t *n_pids,
-                       struct error *err)
-{
-    DWORD capacity = 64;
-
-    for (;;) {
-        size_t size = sizeof(JOBOBJECT_BASIC_PROCESS_ID_LIST) + capacity * sizeof(ULONG_PTR);
-        _cleanup_free_ JOBOBJECT_BASIC_PROCESS_ID_LIST *list = xcalloc(1, size);
-
-        if (!QueryInformationJobObject(container->job, JobObjectBasicProcessIdList, list,
-                                       (DWORD)size, NULL) &&
-            GetLastError() != ERROR_MORE_DATA)
-            return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
-                                     "list the processes of job object %s", container->name);
-        if (list->NumberOfAssignedProcesses > list->NumberOfProcessIdsInList) {
-            capacity = list->NumberOfAssignedProcesses + 16;
-            continue;
-        }
-        *n_pids = list->NumberOfProcessIdsInList;
-        *pids = xcalloc(*n_pids, sizeof(**pids));
-        for (size_t i = 0; i < *n_pids; i++)
-            (*pids)[i] = (int)list->ProcessIdList[i];
-        return 0;
-    }
-}
+/* ---- Remove and release ---------------------------------------------------------------------- */
 
 int job_container_remove(struct job_container *container, struct error *err)
 {
+    _cleanup_free_ char *user_record = winmon_path(container->dir, WINMON_USER_FILE);
     JOBOBJECT_BASIC_ACCOUNTING_INFORMATION accounting;
 
-    if (QueryInformationJobObject(container->job, JobObjectBasicAccountingInformation, &accounting,
+    if (container->job != NULL &&
+        QueryInformationJobObject(container->job, JobObjectBasicAccountingInformation, &accounting,
                                   sizeof(accounting), NULL) &&
         accounting.ActiveProcesses > 0)
         return error_set(err, ERROR_FAILED_PRECONDITION,
                          "remove container %s: %lu processes still run in its job", container->id,
                          (unsigned long)accounting.ActiveProcesses);
+    if (winuser_windows_delete_recorded(user_record, err) < 0)
+        return error_prefix(err, "remove container %s", container->id);
+    winmon_delete_dir(container->dir);
+    log_info_id("container", container->id, "removed job object %s and state %s", container->name,
+                container->dir);
     return 0;
 }
 
@@ -387,8 +261,11 @@ static void container_free_cb(uv_handle_t *handle)
 {
     struct job_container *container = handle->data;
 
-    if (--container->open_handles == 0)
-        free(container);
+    free(container->id);
+    free(container->sandbox_id);
+    free(container->dir);
+    free(container->name);
+    free(container);
 }
 
 void job_container_release(struct job_container *container)
@@ -396,28 +273,23 @@ void job_container_release(struct job_container *container)
     if (container == NULL)
         return;
     job_windows_remove_container(container->runtime, container);
-    /* Kill-on-job-close: closing the last handle ends the processes still in the job. */
-    CloseHandle(container->job);
-    CloseHandle(container->pod_job);
-    if (container->init_process)
-        CloseHandle(container->init_process);
-    free(container->id);
-    free(container->sandbox_id);
-    free(container->name);
     container->released = true;
-    container->start_cb = NULL;
     container->exit_cb = NULL;
-    if (container->open_handles == 0) {
-        free(container);
-        return;
-    }
-    if (container->leftover_timer_open)
-        uv_close((uv_handle_t *)&container->leftover_timer, container_free_cb);
-    if (container->start_timer_open)
-        uv_close((uv_handle_t *)&container->start_timer, container_free_cb);
+    if (container->start != NULL)
+        job_windows_start_cancel(steal_pointer(&container->start));
+    /* Waits for a callback in progress, so nothing posts for this container afterwards. */
+    if (container->monitor_wait != NULL)
+        UnregisterWaitEx(container->monitor_wait, INVALID_HANDLE_VALUE);
+    free(container->watch);
+    if (container->monitor != NULL)
+        CloseHandle(container->monitor);
+    /* The monitor holds its own handle of the job, so its processes keep running. */
+    if (container->job != NULL)
+        CloseHandle(container->job);
+    uv_close((uv_handle_t *)&container->timer, container_free_cb);
 }
 
-/* ---- Exec ----------------------------------------------------------------------------------- */
+/* ---- Exec ------------------------------------------------------------------------------------ */
 
 int job_exec_start(struct job_container *container, const struct job_exec_spec *spec,
                    job_exec_exit_cb exit_cb, void *data, struct job_exec **out,
@@ -428,7 +300,7 @@ int job_exec_start(struct job_container *container, const struct job_exec_spec *
     (void)data;
     (void)out;
     (void)io;
-    return error_set(err, ERROR_UNIMPLEMENTED, "container %s: exec is not ported to Windows yet",
+    return error_set(err, ERROR_UNIMPLEMENTED, "container %s: exec is not built on Windows yet",
                      container->id);
 }
 
@@ -442,7 +314,7 @@ int job_exec_signal(struct job_exec *exec, int signal, struct error *err)
 {
     (void)exec;
     (void)signal;
-    return error_set(err, ERROR_UNIMPLEMENTED, "exec is not ported to Windows yet");
+    return error_set(err, ERROR_UNIMPLEMENTED, "exec is not built on Windows yet");
 }
 
 int job_exec_resize(struct job_exec *exec, uint16_t rows, uint16_t cols, struct error *err)
@@ -450,7 +322,7 @@ int job_exec_resize(struct job_exec *exec, uint16_t rows, uint16_t cols, struct 
     (void)exec;
     (void)rows;
     (void)cols;
-    return error_set(err, ERROR_UNIMPLEMENTED, "exec is not ported to Windows yet");
+    return error_set(err, ERROR_UNIMPLEMENTED, "exec is not built on Windows yet");
 }
 
 void job_exec_release(struct job_exec *exec)

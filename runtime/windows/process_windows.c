@@ -214,7 +214,7 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
 {
     STARTUPINFOEXW startup = {.StartupInfo.cb = sizeof(startup)};
     DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT |
-                  CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW;
+                  CREATE_NEW_PROCESS_GROUP | (spec->share_console ? 0 : CREATE_NO_WINDOW);
     HANDLE jobs[2];
     size_t n_jobs = 0;
     bool with_jobs = true;
@@ -236,8 +236,12 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
         if (make_attributes(&startup.lpAttributeList, handles, jobs, n_jobs, false, err) < 0)
             return -1;
     }
-    created = CreateProcessW(program, command_line, NULL, NULL, TRUE, flags, environment,
-                             working_dir, &startup.StartupInfo, info);
+    if (spec->token != NULL)
+        created = CreateProcessAsUserW(spec->token, program, command_line, NULL, NULL, TRUE, flags,
+                                       environment, working_dir, &startup.StartupInfo, info);
+    else
+        created = CreateProcessW(program, command_line, NULL, NULL, TRUE, flags, environment,
+                                 working_dir, &startup.StartupInfo, info);
     error = GetLastError();
     DeleteProcThreadAttributeList(startup.lpAttributeList);
     free(startup.lpAttributeList);

@@ -3,6 +3,7 @@
 
 /* Starting a process inside a job object (Windows build only). */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <windows.h>
@@ -31,6 +32,10 @@ struct process_windows_spec {
     HANDLE parent_job;       /* NULL, or a job that job becomes nested in */
     HANDLE stdout_handle;    /* inheritable, or NULL for the NUL device */
     HANDLE stderr_handle;    /* inheritable, or NULL for the NUL device */
+    HANDLE token; /* the user to run as (CreateProcessAsUserW), or NULL for the caller's */
+    /* Set: the process shares the caller's console, in a process group of its own, so that the
+     * caller can send it CTRL_BREAK_EVENT. Unset: it gets a console of its own without a window. */
+    bool share_console;
 };
 
 /*
