@@ -182,8 +182,14 @@ static int entry_error(struct unpack *u, int rc, const char *name, struct error 
                          u->blob_path, name);
     if (rc == -EILSEQ)
         return error_set(err, ERROR_INVALID_ARGUMENT,
-                         "layer %s: entry \"%s\" has a name this file system cannot hold "
-                         "(a separator, a drive or stream colon, or a reserved character)",
+                         "layer %s: entry \"%s\" has a name that this file system cannot store "
+                         "(a \\ separator, a drive or stream colon, a reserved character, or a "
+                         "trailing dot or space)",
+                         u->blob_path, name);
+    if (rc == -ENOTSUP)
+        return error_set(err, ERROR_FAILED_PRECONDITION,
+                         "layer %s: cannot create entry \"%s\": this host's file system does not "
+                         "support its type",
                          u->blob_path, name);
     if (rc == -ENOSPC)
         return error_set_errno(err, ERROR_RESOURCE_EXHAUSTED, rc,

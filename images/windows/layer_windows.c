@@ -226,6 +226,12 @@ static int create_symlink(const wchar_t *path, const struct layer_os_entry *e)
         flags |= SYMBOLIC_LINK_FLAG_DIRECTORY;
     if (!CreateSymbolicLinkW(path, target, flags))
         return -fs_windows_errno(GetLastError());
+    /* Wine 8 returns success from CreateSymbolicLinkW without creating anything. */
+    if (GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES) {
+        log_warn("layer entry %s: CreateSymbolicLinkW reported success but created no symlink",
+                 e->path);
+        return -ENOTSUP;
+    }
     return set_path_times(path, e);
 }
 

@@ -210,11 +210,12 @@ static void test_pull_fails(const char *pipe, const char *ref, int code)
 {
     Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
     Runtime__V1__PullImageRequest request = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
-    char name[96];
+    const char *repository = strchr(ref, '/') ? strchr(ref, '/') + 1 : ref;
+    char name[256];
 
     spec.image = (char *)ref;
     request.image = &spec;
-    snprintf(name, sizeof(name), "PullImage fails with gRPC status %d", code);
+    snprintf(name, sizeof(name), "PullImage of %s fails with gRPC status %d", repository, code);
     call(pipe, "PullImage", &request.base, &runtime__v1__pull_image_response__descriptor, code,
          name);
 }

@@ -79,6 +79,13 @@ run_image_checks() {
     multi_id=$(multi_windows_image_id "$testbed_dir")
     run_test_program "$client" pull "$pipe" "$registry/test/multi:1.0" "$multi_id"
     run_test_program "$client" pull-fails "$pipe" "$registry/test/no-such-image:1.0" 5
+    # Hostile Windows layers: "..", a name with "\" separators, an alternate data stream.
+    for attack in traversal backslash stream; do
+        run_test_program "$client" pull-fails "$pipe" "$registry/hostile/windows-$attack:1.0" 3
+    done
+    result "no hostile entry lands anywhere on drive C:" \
+        "$(find "$WINEPREFIX/drive_c" -name '*escape.txt*' | grep -q .; [ $? = 1 ]; echo $?)" \
+        "$(find "$WINEPREFIX/drive_c" -name '*escape.txt*' | head -n 3 | tr '\n' ' ')"
     run_test_program "$client" remove "$pipe" "$registry/test/windows-hostprocess:1.0"
     run_test_program "$client" remove "$pipe" "$registry/test/multi:1.0"
     check_layers_removed "$layers"
