@@ -10,6 +10,10 @@
  * systems, implemented in images/linux/content_fs_linux.c and
  * images/windows/content_fs_windows.c. Each returns 0 or a negative errno value, as low-level
  * wrappers do in hostcri. Paths are UTF-8 with "/" (Windows also takes "\\" and "C:/...").
+ *
+ * NOTE: content_store.c and layer_store.c also call stat, open, unlink and rename themselves.
+ * On Windows those take the ANSI code page and at most MAX_PATH characters, so the image root
+ * must be a short ASCII path there; unpacked layer entries go through images/windows/ instead.
  */
 
 /* Flags added to every open() of the stores: close-on-exec on POSIX, binary mode on Windows. */
