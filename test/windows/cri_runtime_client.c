@@ -1,0 +1,801 @@
+/*
+ * cri_runtime_client: the end-to-end test of hostcri.exe's RuntimeService on Windows. Over the
+ * daemon's named pipe it pulls a Windows image, runs a HostProcess pod and its containers,
+ * checks their exit codes, root file systems, mounts, CRI logs and process-tree kills, then
+ * removes everything. Prints one "PASS", "FAIL" or "XFAIL" line per check and a summary.
+ *
+ * Usage:
+ *   cri_runtime_client.exe run \\.\pipe\NAME IMAGE TEST_DIR [ROOTFS_ROOT]
+ *     TEST_DIR is an empty directory for the logs, mount sources and pid files; ROOTFS_ROOT is
+ *     the daemon's rootfs_mount_point (default C:\hpc).
+ *   cri_runtime_client.exe tree PID_FILE
+ *     starts "cri_runtime_client.exe sleep", writes "<own pid> <child pid>" to PID_FILE and
+ *     sleeps: the process tree that a StopContainer must kill.
+ *   cri_runtime_client.exe sleep
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <windows.h>
+
+#include "api/api.pb-c.h"
+#include "pipe_grpc.h"
+
+#define RUNTIME "/runtime.v1.RuntimeService/"
+#define IMAGES "/runtime.v1.ImageService/"
+
+/* How long a container gets to exit on its own, in 100 ms steps (30 s). */
+#define EXIT_WAIT_STEPS 300
+
+static const char *pipe_name;
+static const char *image;
+static const char *test_dir;
+static const char *rootfs_root = "C:\\hpc";
+static char self_path[MAX_PATH];
+
+#define GRPC_OK 0
+#define GRPC_INVALID_ARGUMENT 3
+#define GRPC_NOT_FOUND 5
+#define GRPC_FAILED_PRECONDITION 9
+#define GRPC_UNIMPLEMENTED 12
+#define GRPC_UNAVAILABLE 14
+
+static int passed;
+static int failed;
+static int expected_failures;
+
+/* Prints "PASS name" or "FAIL name: <detail>" and counts it. Returns ok. */
+static bool check(bool ok, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool check(bool ok, const char *name, const char *fmt, ...)
+{
+    va_list args;
+
+    if (ok) {
+        printf("PASS %s\n", name);
+        passed++;
+        return true;
+    }
+    printf("FAIL %s: ", name);
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+    printf("\n");
+    failed++;
+    return false;
+}
+
+/* Prints "XFAIL name: reason" for a check that cannot pass yet, counted apart. */
+static void expected_failure(const char *name, const char *reason)
+{
+    printf("XFAIL %s: %s\n", name, reason);
+    expected_failures++;
+}
+
+/* The outcome of one unary call. */
+struct grpc_result {
+    int grpc_status; /* -1 when the call did not complete */
+    char grpc_message[512];
+    uint8_t *message; /* the response message, or NULL */
+    size_t message_length;
+};
+
+static void grpc_result_clear(struct grpc_result *result)
+{
+    free(result->message);
+    result->message = NULL;
+}
+
+/* Calls method with request on a connection of its own and fills *result. */
+static void grpc_pipe_call(const char *pipe, const char *method, const ProtobufCMessage *request,
+                           struct grpc_result *result)
+{
+    struct pipe_grpc_call call;
+    const uint8_t *message;
+    size_t length = 0;
+    char error[256] = "";
+
+    memset(result, 0, sizeof(*result));
+    pipe_grpc_call_init(&call, method, request);
+    if (pipe_grpc_call_once(pipe, &call, error, sizeof(error))) {
+        result->grpc_status = call.grpc_status;
+        snprintf(result->grpc_message, sizeof(result->grpc_message), "%s", call.grpc_message);
+    } else {
+        result->grpc_status = -1;
+        snprintf(result->grpc_message, sizeof(result->grpc_message), "%s", error);
+    }
+    message = pipe_grpc_call_message(&call, &length);
+    if (message) {
+        result->message = malloc(length + 1);
+        memcpy(result->message, message, length);
+        result->message_length = length;
+    }
+    pipe_grpc_call_free(&call);
+}
+
+/* ---- Helper modes: the process tree ------------------------------------------------------ */
+
+static int run_sleep(void)
+{
+    Sleep(INFINITE);
+    return 0;
+}
+
+static int run_tree(const char *pid_file)
+{
+    STARTUPINFOA startup = {.cb = sizeof(startup)};
+    PROCESS_INFORMATION info;
+    char command_line[MAX_PATH + 16];
+    char temp_file[MAX_PATH + 8];
+    FILE *file;
+
+    GetModuleFileNameA(NULL, self_path, sizeof(self_path));
+    snprintf(command_line, sizeof(command_line), "\"%s\" sleep", self_path);
+    if (!CreateProcessA(NULL, command_line, NULL, NULL, FALSE, 0, NULL, NULL, &startup, &info))
+        return 10;
+    snprintf(temp_file, sizeof(temp_file), "%s.tmp", pid_file);
+    file = fopen(temp_file, "w");
+    if (file == NULL)
+        return 11;
+    fprintf(file, "%lu %lu\n", (unsigned long)GetCurrentProcessId(),
+            (unsigned long)info.dwProcessId);
+    fclose(file);
+    MoveFileExA(temp_file, pid_file, MOVEFILE_REPLACE_EXISTING);
+    Sleep(INFINITE);
+    return 0;
+}
+
+/* ---- Calls ------------------------------------------------------------------------------- */
+
+/* Calls method and unpacks its response with descriptor; NULL when the call fails. */
+static void *call(const char *method, const ProtobufCMessage *request,
+                  const ProtobufCMessageDescriptor *descriptor, struct grpc_result *result)
+{
+    grpc_pipe_call(pipe_name, method, request, result);
+    if (result->grpc_status != GRPC_OK || result->message == NULL)
+        return NULL;
+    return protobuf_c_message_unpack(descriptor, NULL, result->message_length, result->message);
+}
+
+/* Calls method, expecting grpc-status expected, and checks it under name. */
+static bool call_expecting(const char *method, const ProtobufCMessage *request, int expected,
+                           const char *name, const char *message_part)
+{
+    struct grpc_result result;
+    bool ok;
+
+    grpc_pipe_call(pipe_name, method, request, &result);
+    ok = check(result.grpc_status == expected &&
+                   (message_part == NULL || strstr(result.grpc_message, message_part)),
+               name, "expected grpc-status %d%s%s, got %d: %s", expected,
+               message_part ? " naming " : "", message_part ? message_part : "", result.grpc_status,
+               result.grpc_message);
+    grpc_result_clear(&result);
+    return ok;
+}
+
+static void free_message(void *message)
+{
+    if (message)
+        protobuf_c_message_free_unpacked(message, NULL);
+}
+
+static bool path_exists(const char *path)
+{
+    return GetFileAttributesA(path) != INVALID_FILE_ATTRIBUTES;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "wb");
+
+    if (file) {
+        fputs(text, file);
+        fclose(file);
+    }
+}
+
+/* Reads a whole file into a new string, or returns NULL. */
+static char *read_file(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    char *text;
+    long size;
+
+    if (file == NULL)
+        return NULL;
+    fseek(file, 0, SEEK_END);
+    size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    text = calloc(1, (size_t)size + 1);
+    if (fread(text, 1, (size_t)size, file) != (size_t)size) {
+        free(text);
+        text = NULL;
+    }
+    fclose(file);
+    return text;
+}
+
+/* ---- Runtime info and image -------------------------------------------------------------- */
+
+static void test_runtime_ready(void)
+{
+    Runtime__V1__StatusRequest request = RUNTIME__V1__STATUS_REQUEST__INIT;
+    struct grpc_result result;
+    Runtime__V1__StatusResponse *response =
+        call(RUNTIME "Status", &request.base, &runtime__v1__status_response__descriptor, &result);
+    bool ready = false;
+
+    check(response != NULL, "Status succeeds", "grpc-status %d: %s", result.grpc_status,
+          result.grpc_message);
+    for (size_t i = 0; response && response->status && i < response->status->n_conditions; i++) {
+        const Runtime__V1__RuntimeCondition *condition = response->status->conditions[i];
+
+        if (strcmp(condition->type, "RuntimeReady") == 0)
+            ready = condition->status;
+    }
+    check(ready, "Status RuntimeReady is true", "RuntimeReady false or missing");
+    free_message(response);
+    grpc_result_clear(&result);
+}
+
+static bool test_pull(void)
+{
+    Runtime__V1__PullImageRequest request = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
+    Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+    struct grpc_result result;
+    Runtime__V1__PullImageResponse *response;
+
+    spec.image = (char *)image;
+    request.image = &spec;
+    response = call(IMAGES "PullImage", &request.base,
+                    &runtime__v1__pull_image_response__descriptor, &result);
+    check(response != NULL && response->image_ref[0] != '\0', "PullImage of the Windows image",
+          "%s: grpc-status %d: %s", image, result.grpc_status, result.grpc_message);
+    free_message(response);
+    grpc_result_clear(&result);
+    return response != NULL;
+}
+
+/* ---- Pods -------------------------------------------------------------------------------- */
+
+struct pod {
+    Runtime__V1__PodSandboxConfig config;
+    Runtime__V1__PodSandboxMetadata metadata;
+    Runtime__V1__WindowsPodSandboxConfig windows;
+    Runtime__V1__WindowsSandboxSecurityContext security_context;
+    char log_directory[MAX_PATH];
+    char *id;
+};
+
+static void pod_init(struct pod *pod, const char *name, bool host_process)
+{
+    runtime__v1__pod_sandbox_config__init(&pod->config);
+    runtime__v1__pod_sandbox_metadata__init(&pod->metadata);
+    runtime__v1__windows_pod_sandbox_config__init(&pod->windows);
+    runtime__v1__windows_sandbox_security_context__init(&pod->security_context);
+    pod->metadata.name = (char *)name;
+    pod->metadata.namespace_ = "wine-e2e";
+    pod->metadata.uid = (char *)name;
+    pod->config.metadata = &pod->metadata;
+    snprintf(pod->log_directory, sizeof(pod->log_directory), "%s\\logs\\%s", test_dir, name);
+    pod->config.log_directory = pod->log_directory;
+    pod->security_context.host_process = host_process;
+    pod->windows.security_context = &pod->security_context;
+    pod->config.windows = &pod->windows;
+    pod->id = NULL;
+}
+
+static void test_non_host_process_pod_rejected(void)
+{
+    Runtime__V1__RunPodSandboxRequest request = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+    struct pod pod;
+
+    pod_init(&pod, "not-host-process", false);
+    request.config = &pod.config;
+    call_expecting(RUNTIME "RunPodSandbox", &request.base, GRPC_FAILED_PRECONDITION,
+                   "RunPodSandbox rejects a pod without host_process", "hostProcess");
+}
+
+static bool run_pod(struct pod *pod)
+{
+    Runtime__V1__RunPodSandboxRequest request = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+    Runtime__V1__RunPodSandboxResponse *response;
+    struct grpc_result result;
+
+    request.config = &pod->config;
+    response = call(RUNTIME "RunPodSandbox", &request.base,
+                    &runtime__v1__run_pod_sandbox_response__descriptor, &result);
+    check(response != NULL, "RunPodSandbox of a HostProcess pod", "grpc-status %d: %s",
+          result.grpc_status, result.grpc_message);
+    if (response)
+        pod->id = strdup(response->pod_sandbox_id);
+    free_message(response);
+    grpc_result_clear(&result);
+    return pod->id != NULL;
+}
+
+static void test_pod_status(const struct pod *pod)
+{
+    Runtime__V1__PodSandboxStatusRequest request = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
+    Runtime__V1__PodSandboxStatusResponse *response;
+    struct grpc_result result;
+
+    request.pod_sandbox_id = pod->id;
+    response = call(RUNTIME "PodSandboxStatus", &request.base,
+                    &runtime__v1__pod_sandbox_status_response__descriptor, &result);
+    check(response && response->status &&
+              response->status->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY,
+          "PodSandboxStatus is READY", "grpc-status %d: %s", result.grpc_status,
+          result.grpc_message);
+    free_message(response);
+    grpc_result_clear(&result);
+}
+
+static void stop_and_remove_pod(const struct pod *pod)
+{
+    Runtime__V1__StopPodSandboxRequest stop = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
+    Runtime__V1__RemovePodSandboxRequest remove = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+    Runtime__V1__ListPodSandboxRequest list = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+    Runtime__V1__ListPodSandboxResponse *response;
+    struct grpc_result result;
+
+    stop.pod_sandbox_id = pod->id;
+    remove.pod_sandbox_id = pod->id;
+    call_expecting(RUNTIME "StopPodSandbox", &stop.base, GRPC_OK, "StopPodSandbox", NULL);
+    call_expecting(RUNTIME "RemovePodSandbox", &remove.base, GRPC_OK, "RemovePodSandbox", NULL);
+    response = call(RUNTIME "ListPodSandbox", &list.base,
+                    &runtime__v1__list_pod_sandbox_response__descriptor, &result);
+    check(response && response->n_items == 0, "ListPodSandbox is empty after the removal",
+          "grpc-status %d, %zu items", result.grpc_status, response ? response->n_items : 0);
+    free_message(response);
+    grpc_result_clear(&result);
+}
+
+/* ---- Containers -------------------------------------------------------------------------- */
+
+/* A container config with its parts, host_process set as a HostProcess pod requires. */
+struct container {
+    Runtime__V1__ContainerConfig config;
+    Runtime__V1__ContainerMetadata metadata;
+    Runtime__V1__ImageSpec image;
+    Runtime__V1__WindowsContainerConfig windows;
+    Runtime__V1__WindowsContainerSecurityContext security_context;
+    Runtime__V1__KeyValue env;
+    Runtime__V1__KeyValue *envs[1];
+    Runtime__V1__Mount mount;
+    Runtime__V1__Mount *mounts[1];
+    char log_path[64];
+    char *id;
+};
+
+static void container_init(struct container *c, const char *name, char **command, size_t n_command)
+{
+    runtime__v1__container_config__init(&c->config);
+    runtime__v1__container_metadata__init(&c->metadata);
+    runtime__v1__image_spec__init(&c->image);
+    runtime__v1__windows_container_config__init(&c->windows);
+    runtime__v1__windows_container_security_context__init(&c->security_context);
+    c->metadata.name = (char *)name;
+    c->image.image = (char *)image;
+    c->config.metadata = &c->metadata;
+    c->config.image = &c->image;
+    c->config.command = command;
+    c->config.n_command = n_command;
+    snprintf(c->log_path, sizeof(c->log_path), "%s\\0.log", name);
+    c->config.log_path = c->log_path;
+    c->security_context.host_process = true;
+    c->windows.security_context = &c->security_context;
+    c->config.windows = &c->windows;
+    c->id = NULL;
+}
+
+static void container_set_env(struct container *c, const char *key, const char *value)
+{
+    runtime__v1__key_value__init(&c->env);
+    c->env.key = (char *)key;
+    c->env.value.data = (uint8_t *)value;
+    c->env.value.len = strlen(value);
+    c->envs[0] = &c->env;
+    c->config.envs = c->envs;
+    c->config.n_envs = 1;
+}
+
+static void container_set_mount(struct container *c, const char *host_path,
+                                const char *container_path)
+{
+    runtime__v1__mount__init(&c->mount);
+    c->mount.host_path = (char *)host_path;
+    c->mount.container_path = (char *)container_path;
+    c->mounts[0] = &c->mount;
+    c->config.mounts = c->mounts;
+    c->config.n_mounts = 1;
+}
+
+/* CreateContainer with the expected status; on success c->id is the new container's id. */
+static bool create_container(const struct pod *pod, struct container *c, int expected,
+                             const char *name, const char *message_part)
+{
+    Runtime__V1__CreateContainerRequest request = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+    Runtime__V1__CreateContainerResponse *response;
+    struct grpc_result result;
+
+    request.pod_sandbox_id = pod->id;
+    request.config = &c->config;
+    request.sandbox_config = (Runtime__V1__PodSandboxConfig *)&pod->config;
+    response = call(RUNTIME "CreateContainer", &request.base,
+                    &runtime__v1__create_container_response__descriptor, &result);
+    check(result.grpc_status == expected &&
+              (message_part == NULL || strstr(result.grpc_message, message_part)),
+          name, "expected grpc-status %d, got %d: %s", expected, result.grpc_status,
+          result.grpc_message);
+    if (response)
+        c->id = strdup(response->container_id);
+    free_message(response);
+    grpc_result_clear(&result);
+    return c->id != NULL;
+}
+
+static bool start_container(const struct container *c, int expected, const char *name,
+                            const char *message_part)
+{
+    Runtime__V1__StartContainerRequest request = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+
+    request.container_id = c->id;
+    return call_expecting(RUNTIME "StartContainer", &request.base, expected, name, message_part);
+}
+
+/* ContainerStatus of c, or NULL when the call fails. */
+static Runtime__V1__ContainerStatusResponse *container_status(const struct container *c)
+{
+    Runtime__V1__ContainerStatusRequest request = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+    struct grpc_result result;
+    Runtime__V1__ContainerStatusResponse *response;
+
+    request.container_id = c->id;
+    response = call(RUNTIME "ContainerStatus", &request.base,
+                    &runtime__v1__container_status_response__descriptor, &result);
+    grpc_result_clear(&result);
+    return response && response->status ? response : NULL;
+}
+
+/* Waits for c to exit on its own. Returns its exit code, or -1000 when it did not exit. */
+static int wait_for_exit(const struct container *c, char *reason, size_t reason_size)
+{
+    for (int step = 0; step < EXIT_WAIT_STEPS; step++) {
+        Runtime__V1__ContainerStatusResponse *response = container_status(c);
+        bool exited =
+            response && response->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+        int exit_code = exited ? response->status->exit_code : 0;
+
+        if (exited && reason)
+            snprintf(reason, reason_size, "%s", response->status->reason);
+        free_message(response);
+        if (exited)
+            return exit_code;
+        Sleep(100);
+    }
+    return -1000;
+}
+
+static void stop_container(const struct container *c, int64_t timeout, const char *name)
+{
+    Runtime__V1__StopContainerRequest request = RUNTIME__V1__STOP_CONTAINER_REQUEST__INIT;
+
+    request.container_id = c->id;
+    request.timeout = timeout;
+    call_expecting(RUNTIME "StopContainer", &request.base, GRPC_OK, name, NULL);
+}
+
+/* Removes c and checks that its root file system directory went with it. */
+static void remove_container(const struct container *c)
+{
+    Runtime__V1__RemoveContainerRequest request = RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
+    char rootfs[MAX_PATH];
+    char name[128];
+
+    request.container_id = c->id;
+    snprintf(name, sizeof(name), "RemoveContainer %s", c->metadata.name);
+    call_expecting(RUNTIME "RemoveContainer", &request.base, GRPC_OK, name, NULL);
+    snprintf(rootfs, sizeof(rootfs), "%s\\%s", rootfs_root, c->id);
+    snprintf(name, sizeof(name), "RemoveContainer %s removes its root file system",
+             c->metadata.name);
+    check(!path_exists(rootfs), name, "%s still exists", rootfs);
+}
+
+/* Runs a container to its end and checks its exit code. */
+static void run_to_exit(const struct pod *pod, struct container *c, int expected_code,
+                        const char *name)
+{
+    char check_name[160];
+    int code;
+
+    snprintf(check_name, sizeof(check_name), "CreateContainer %s", c->metadata.name);
+    if (!create_container(pod, c, GRPC_OK, check_name, NULL))
+        return;
+    snprintf(check_name, sizeof(check_name), "StartContainer %s", c->metadata.name);
+    if (!start_container(c, GRPC_OK, check_name, NULL))
+        return;
+    code = wait_for_exit(c, NULL, 0);
+    check(code == expected_code, name, "exit code %d, expected %d", code, expected_code);
+}
+
+/* The first CRI log record of stream: "<time> <stream> F <text>". */
+static void check_log(const struct pod *pod, const struct container *c, const char *text)
+{
+    char path[MAX_PATH * 2];
+    char expected[256];
+    char *log;
+
+    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c->log_path);
+    log = read_file(path);
+    if (log == NULL) {
+        expected_failure("CRI log of cmd /c echo hello",
+                         "no log file: the job-object backend does not write CRI logs until "
+                         "its monitor program lands");
+        return;
+    }
+    snprintf(expected, sizeof(expected), " stdout F %s\n", text);
+    check(strstr(log, expected) != NULL, "CRI log of cmd /c echo hello", "%s holds \"%s\"", path,
+          log);
+    free(log);
+}
+
+static void test_rejected_containers(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c", "exit 0"};
+    struct container plain;
+    struct container pipe_mount;
+
+    container_init(&plain, "not-host-process", command, 3);
+    plain.security_context.host_process = false;
+    create_container(pod, &plain, GRPC_INVALID_ARGUMENT,
+                     "CreateContainer rejects a container without host_process", "host_process");
+    container_init(&pipe_mount, "pipe-mount", command, 3);
+    container_set_mount(&pipe_mount, "\\\\.\\pipe\\docker_engine", "C:\\pipe");
+    create_container(pod, &pipe_mount, GRPC_INVALID_ARGUMENT,
+                     "CreateContainer rejects a named pipe mount", "named pipe");
+}
+
+static void test_hello(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c", "echo hello"};
+    struct container c;
+
+    container_init(&c, "hello", command, 3);
+    run_to_exit(pod, &c, 0, "cmd /c echo hello exits with 0");
+    if (c.id) {
+        check_log(pod, &c, "hello");
+        remove_container(&c);
+    }
+}
+
+static void test_exit_code(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c", "exit 3"};
+    struct container c;
+
+    container_init(&c, "exit3", command, 3);
+    run_to_exit(pod, &c, 3, "cmd /c exit 3 exits with 3");
+    if (c.id)
+        remove_container(&c);
+}
+
+/*
+ * The image's files are under %CONTAINER_SANDBOX_MOUNT_POINT%: found through the substituted
+ * command and through an environment value with the $env: form.
+ */
+static void test_rootfs(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c",
+                              "if exist %CONTAINER_SANDBOX_MOUNT_POINT%\\hostcri-test\\hello.txt "
+                              "(if exist %FILES%\\hello.cmd (exit 0) else (exit 8)) else (exit 7)"};
+    struct container c;
+
+    container_init(&c, "rootfs", command, 3);
+    container_set_env(&c, "FILES", "$env:CONTAINER_SANDBOX_MOUNT_POINT\\hostcri-test");
+    run_to_exit(pod, &c, 0, "image files are under CONTAINER_SANDBOX_MOUNT_POINT");
+    if (c.id)
+        remove_container(&c);
+}
+
+/* True under Wine, whose ntdll exports wine_get_version. */
+static bool under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+
+    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+/* A volume mount appears at <rootfs>\<container path>, linked to its host directory. */
+static void test_mount_link(const struct pod *pod)
+{
+    static char *command[] = {
+        "cmd", "/c",
+        "if exist %CONTAINER_SANDBOX_MOUNT_POINT%\\data\\marker.txt (exit 0) else (exit 9)"};
+    char data_dir[MAX_PATH];
+    char marker[MAX_PATH];
+    struct container c;
+    struct grpc_result result;
+    Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+    int code;
+
+    snprintf(data_dir, sizeof(data_dir), "%s\\data", test_dir);
+    snprintf(marker, sizeof(marker), "%s\\marker.txt", data_dir);
+    CreateDirectoryA(data_dir, NULL);
+    write_file(marker, "kept\r\n");
+    container_init(&c, "mount", command, 3);
+    container_set_mount(&c, data_dir, "C:\\data");
+    if (!create_container(pod, &c, GRPC_OK, "CreateContainer mount", NULL))
+        return;
+    start.container_id = c.id;
+    grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &start.base, &result);
+    if (result.grpc_status != GRPC_OK && under_wine() && strstr(result.grpc_message, "link")) {
+        expected_failure("mount linked under CONTAINER_SANDBOX_MOUNT_POINT",
+                         "Wine 8 creates neither junctions nor symbolic links");
+    } else if (check(result.grpc_status == GRPC_OK, "StartContainer mount", "grpc-status %d: %s",
+                     result.grpc_status, result.grpc_message)) {
+        code = wait_for_exit(&c, NULL, 0);
+        check(code == 0, "mount linked under CONTAINER_SANDBOX_MOUNT_POINT", "exit code %d", code);
+    }
+    grpc_result_clear(&result);
+    remove_container(&c);
+    check(path_exists(marker), "RemoveContainer leaves the mount source alone", "%s is gone",
+          marker);
+}
+
+static void test_missing_program(const struct pod *pod)
+{
+    static char *command[] = {"no-such-program.exe"};
+    struct container c;
+    char reason[64] = "";
+
+    container_init(&c, "missing-program", command, 1);
+    if (!create_container(pod, &c, GRPC_OK, "CreateContainer missing-program", NULL))
+        return;
+    start_container(&c, GRPC_NOT_FOUND, "StartContainer fails for a missing program",
+                    "no-such-program.exe");
+    wait_for_exit(&c, reason, sizeof(reason));
+    check(strcmp(reason, "StartError") == 0, "missing program leaves reason StartError",
+          "reason \"%s\"", reason);
+    remove_container(&c);
+}
+
+/* Reads "<parent pid> <child pid>" from the tree's pid file, waiting for it to appear. */
+static bool read_tree_pids(const char *pid_file, unsigned long pids[2])
+{
+    for (int step = 0; step < EXIT_WAIT_STEPS; step++) {
+        char *text = read_file(pid_file);
+        bool ok = text && sscanf(text, "%lu %lu", &pids[0], &pids[1]) == 2;
+
+        free(text);
+        if (ok)
+            return true;
+        Sleep(100);
+    }
+    return false;
+}
+
+static bool process_gone(unsigned long pid)
+{
+    HANDLE process = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+    bool gone;
+
+    if (process == NULL)
+        return true;
+    gone = WaitForSingleObject(process, 10000) == WAIT_OBJECT_0;
+    CloseHandle(process);
+    return gone;
+}
+
+static void test_exec_sync(const struct container *c)
+{
+    Runtime__V1__ExecSyncRequest request = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
+    Runtime__V1__ExecRequest exec = RUNTIME__V1__EXEC_REQUEST__INIT;
+    static char *cmd[] = {"cmd", "/c", "echo exec"};
+    Runtime__V1__ExecSyncResponse *response;
+    struct grpc_result result;
+
+    request.container_id = c->id;
+    request.cmd = cmd;
+    request.n_cmd = 3;
+    request.timeout = 30;
+    response = call(RUNTIME "ExecSync", &request.base, &runtime__v1__exec_sync_response__descriptor,
+                    &result);
+    if (result.grpc_status == GRPC_UNIMPLEMENTED) {
+        expected_failure("ExecSync cmd /c echo exec",
+                         "the job-object backend has no exec yet (UNIMPLEMENTED)");
+    } else {
+        check(response && response->exit_code == 0 && response->stdout.len == 6 &&
+                  memcmp(response->stdout.data, "exec\r\n", 6) == 0,
+              "ExecSync cmd /c echo exec", "grpc-status %d: %s", result.grpc_status,
+              result.grpc_message);
+    }
+    free_message(response);
+    grpc_result_clear(&result);
+
+    exec.container_id = c->id;
+    exec.cmd = cmd;
+    exec.n_cmd = 3;
+    exec.stdout = true;
+    call_expecting(RUNTIME "Exec", &exec.base, GRPC_UNAVAILABLE,
+                   "Exec is UNAVAILABLE without the streaming server", "streaming");
+}
+
+/* StopContainer ends every process of the container's job, a child process included. */
+static void test_tree_kill(const struct pod *pod)
+{
+    char pid_file[MAX_PATH];
+    char *command[] = {self_path, "tree", pid_file};
+    unsigned long pids[2];
+    struct container c;
+
+    snprintf(pid_file, sizeof(pid_file), "%s\\tree.pid", test_dir);
+    container_init(&c, "tree", command, 3);
+    if (!create_container(pod, &c, GRPC_OK, "CreateContainer tree", NULL) ||
+        !start_container(&c, GRPC_OK, "StartContainer tree", NULL))
+        return;
+    if (check(read_tree_pids(pid_file, pids), "process tree starts in the container",
+              "no pid file %s", pid_file)) {
+        test_exec_sync(&c);
+        stop_container(&c, 0, "StopContainer of the process tree");
+        check(wait_for_exit(&c, NULL, 0) != -1000, "the process tree's container exits",
+              "still running after StopContainer");
+        check(process_gone(pids[0]), "StopContainer ends the tree's parent process",
+              "pid %lu still runs", pids[0]);
+        check(process_gone(pids[1]), "StopContainer ends the tree's child process",
+              "pid %lu still runs", pids[1]);
+    }
+    remove_container(&c);
+}
+
+static void run_all(void)
+{
+    struct pod pod;
+
+    test_runtime_ready();
+    if (!test_pull())
+        return;
+    test_non_host_process_pod_rejected();
+    pod_init(&pod, "hostprocess", true);
+    if (!run_pod(&pod))
+        return;
+    test_pod_status(&pod);
+    test_rejected_containers(&pod);
+    test_hello(&pod);
+    test_exit_code(&pod);
+    test_rootfs(&pod);
+    test_mount_link(&pod);
+    test_missing_program(&pod);
+    test_tree_kill(&pod);
+    stop_and_remove_pod(&pod);
+    free(pod.id);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc == 2 && strcmp(argv[1], "sleep") == 0)
+        return run_sleep();
+    if (argc == 3 && strcmp(argv[1], "tree") == 0)
+        return run_tree(argv[2]);
+    if ((argc != 5 && argc != 6) || strcmp(argv[1], "run") != 0) {
+        fprintf(stderr, "usage: %s run \\\\.\\pipe\\NAME IMAGE TEST_DIR [ROOTFS_ROOT]\n", argv[0]);
+        return 2;
+    }
+    pipe_name = argv[2];
+    image = argv[3];
+    test_dir = argv[4];
+    if (argc == 6)
+        rootfs_root = argv[5];
+    GetModuleFileNameA(NULL, self_path, sizeof(self_path));
+    run_all();
+    printf("%d expected failures\n", expected_failures);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed;
+}
