@@ -7,7 +7,7 @@
  *
  * The daemon creates each container's job object (named "hostcri-<container id>", with its
  * limits and kill-on-job-close) and starts hostcri-monitor.exe, which starts the init process
- * in it and holds its own handle of the job, so the container survives the daemon. The daemon
+ * in it and keeps its own handle of the job open, so the container survives the daemon. The daemon
  * keeps the job handle for kills, limits and statistics, waits for the monitor process to
  * end, and talks to the monitor over its control pipe.
  */
@@ -63,7 +63,7 @@ struct job_pod {
 /* A start in progress (job_windows_start.c). */
 struct job_windows_start;
 
-/* What a registered wait on the monitor posts when the monitor ends. */
+/* The port and key that a wait registered on the monitor posts to when the monitor ends. */
 struct job_windows_watch {
     HANDLE port;
     uintptr_t key;

@@ -283,7 +283,7 @@ void job_container_release(struct job_container *container)
     free(container->watch);
     if (container->monitor != NULL)
         CloseHandle(container->monitor);
-    /* The monitor holds its own handle of the job, so its processes keep running. */
+    /* The monitor has its own handle of the job, so its processes keep running. */
     if (container->job != NULL)
         CloseHandle(container->job);
     uv_close((uv_handle_t *)&container->timer, container_free_cb);

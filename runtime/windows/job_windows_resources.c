@@ -126,7 +126,7 @@ struct memory_counters_ex2 {
 
 /*
  * Adds the memory counters of one member process. The process is checked to be in job, so a
- * pid reused since the list was read is skipped; where the check itself fails (Wine 8 does
+ * pid reused since the list was read is skipped. Where the check itself fails (Wine 8 does
  * not implement it), the process is counted. The private working set needs
  * PROCESS_MEMORY_COUNTERS_EX2 (Windows 10 1809); older systems report the whole working set.
  */

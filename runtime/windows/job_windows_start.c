@@ -25,8 +25,8 @@
 /* Shared by the container (until it finishes or is cancelled) and the report thread. */
 struct job_windows_start {
     LONG references;
-    /* NOTE: the runtime's port; a thread still blocked on a hung monitor when the runtime is
-     * freed posts to a closed handle, which fails harmlessly unless the value was reused. */
+    /* The runtime's port. NOTE: a thread still blocked on a hung monitor when the runtime is
+     * freed posts to a closed handle. That fails harmlessly unless the value was reused. */
     HANDLE port;
     uintptr_t key;
     HANDLE report; /* read end of the report pipe */

@@ -3,6 +3,7 @@
 # Linux, instead of linking hostcri_common with libuv and jansson.
 set(hostcri_windows_monitor_sources
     ${CMAKE_CURRENT_LIST_DIR}/monitor_windows.c
+    ${CMAKE_CURRENT_LIST_DIR}/monitor_windows_attach.c
     ${CMAKE_CURRENT_LIST_DIR}/monitor_windows_loop.c
     ${CMAKE_CURRENT_LIST_DIR}/process_windows.c
     ${CMAKE_CURRENT_LIST_DIR}/winmon_files.c

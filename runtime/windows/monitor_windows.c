@@ -162,29 +162,36 @@ static int open_log(struct monitor *monitor, struct error *err)
     return 0;
 }
 
-/* Creates an overlapped pipe for stream: the monitor reads its end, init inherits *child. */
-static int open_stream(struct monitor *monitor, struct monitor_stream *stream, enum monitor_key key,
-                       HANDLE *child, struct error *err)
+/*
+ * Creates an overlapped pipe for one of init's standard streams (key): the monitor keeps *own,
+ * whose completions go to the port with key, and init inherits *child. Anonymous pipes cannot
+ * do overlapped I/O, so it is a named pipe with a name of its own.
+ */
+static int open_pipe(struct monitor *monitor, enum monitor_key key, HANDLE *own, HANDLE *child,
+                     struct error *err)
 {
     SECURITY_ATTRIBUTES inheritable = {.nLength = sizeof(inheritable), .bInheritHandle = TRUE};
     _cleanup_free_ char *name = xasprintf("%s%s-%lu-%d", WINMON_PIPE_PREFIX, monitor->spec.id,
                                           (unsigned long)GetCurrentProcessId(), (int)key);
     _cleanup_free_ wchar_t *wide = text_windows_utf8_to_wide(name);
+    bool input = key == MONITOR_KEY_STDIN;
 
-    stream->stream = key == MONITOR_KEY_STDOUT ? CRILOG_STDOUT : CRILOG_STDERR;
-    stream->pipe = CreateNamedPipeW(
-        wide, PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-        PIPE_TYPE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 0, MONITOR_READ_CHUNK, 0, NULL);
-    if (stream->pipe == INVALID_HANDLE_VALUE) {
-        stream->pipe = NULL;
+    *own = CreateNamedPipeW(wide,
+                            (input ? PIPE_ACCESS_OUTBOUND : PIPE_ACCESS_INBOUND) |
+                                FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                            PIPE_TYPE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
+                            MONITOR_READ_CHUNK, MONITOR_READ_CHUNK, 0, NULL);
+    if (*own == INVALID_HANDLE_VALUE) {
+        *own = NULL;
         return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "create pipe %s", name);
     }
-    *child = CreateFileW(wide, GENERIC_WRITE, 0, &inheritable, OPEN_EXISTING, 0, NULL);
+    *child = CreateFileW(wide, input ? GENERIC_READ : GENERIC_WRITE, 0, &inheritable, OPEN_EXISTING,
+                         0, NULL);
     if (*child == INVALID_HANDLE_VALUE) {
         *child = NULL;
         return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "open pipe %s", name);
     }
-    if (CreateIoCompletionPort(stream->pipe, monitor->port, (ULONG_PTR)key, 0) == NULL)
+    if (CreateIoCompletionPort(*own, monitor->port, (ULONG_PTR)key, 0) == NULL)
         return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
                                  "attach pipe %s to the completion port", name);
     return 0;
@@ -202,6 +209,7 @@ static int log_on(struct monitor *monitor, struct error *err)
 
 static int start_init(struct monitor *monitor, struct error *err)
 {
+    HANDLE child_stdin = NULL;
     HANDLE child_stdout = NULL;
     HANDLE child_stderr = NULL;
     struct process_windows_spec process = {
@@ -216,15 +224,22 @@ static int start_init(struct monitor *monitor, struct error *err)
     _cleanup_free_ char *init_pid_path = winmon_path(monitor->state_dir, WINMON_INIT_PID_FILE);
     int rc;
 
-    if (open_stream(monitor, &monitor->streams[0], MONITOR_KEY_STDOUT, &child_stdout, err) < 0 ||
-        open_stream(monitor, &monitor->streams[1], MONITOR_KEY_STDERR, &child_stderr, err) < 0)
+    monitor->streams[0].stream = CRILOG_STDOUT;
+    monitor->streams[1].stream = CRILOG_STDERR;
+    if (open_pipe(monitor, MONITOR_KEY_STDOUT, &monitor->streams[0].pipe, &child_stdout, err) < 0 ||
+        open_pipe(monitor, MONITOR_KEY_STDERR, &monitor->streams[1].pipe, &child_stderr, err) < 0 ||
+        (monitor->spec.stdin_open &&
+         open_pipe(monitor, MONITOR_KEY_STDIN, &monitor->stdin_pipe, &child_stdin, err) < 0))
         rc = -1;
     else {
+        process.stdin_handle = child_stdin;
         process.stdout_handle = child_stdout;
         process.stderr_handle = monitor->spec.tty ? child_stdout : child_stderr;
         rc = process_windows_start(&process, &monitor->init_process, &monitor->init_pid, err);
     }
-    /* Only the init process keeps the write ends, so end of file arrives when it is gone. */
+    /* Only the init process keeps the child ends, so end of file arrives when it is gone. */
+    if (child_stdin)
+        CloseHandle(child_stdin);
     if (child_stdout)
         CloseHandle(child_stdout);
     if (child_stderr)

@@ -11,6 +11,7 @@
 
 #include <windows.h>
 
+#include "common/strbuf.h"
 #include "runtime/crilog.h"
 #include "runtime/windows/winmon_spec.h"
 #include "runtime/windows/winuser.h"
@@ -23,7 +24,34 @@ enum monitor_key {
     MONITOR_KEY_JOB = 1,
     MONITOR_KEY_STDOUT = 2,
     MONITOR_KEY_STDERR = 3,
-    MONITOR_KEY_CONTROL = 4,
+    MONITOR_KEY_CONTROL = 4, /* the control pipe and the attach connections made from it */
+    MONITOR_KEY_STDIN = 5,
+};
+
+#define MONITOR_MAX_ATTACH 8
+/* Output queued for an attach client that reads too slowly; past this it is disconnected. */
+#define MONITOR_ATTACH_QUEUE_MAX (1024 * 1024)
+
+/*
+ * Overlapped writes to a pipe without blocking: bytes wait in queued while one write is in
+ * flight. Its completion comes to the port with the pipe's key and &overlapped.
+ */
+struct monitor_writer {
+    OVERLAPPED overlapped;
+    bool busy;
+    struct strbuf in_flight;
+    struct strbuf queued;
+};
+
+/* One attach connection: output frames go out, input frames come in. */
+struct monitor_attach_client {
+    HANDLE pipe;  /* NULL when the slot is free */
+    bool closing; /* the handle is closed; the slot waits for its pending I/O */
+    int pending;  /* overlapped operations not completed yet */
+    OVERLAPPED read_overlapped;
+    struct monitor_writer writer;
+    size_t length;
+    unsigned char input[JOB_ATTACH_HEADER_SIZE + JOB_ATTACH_MAX_PAYLOAD];
 };
 
 /* One output stream of the init process: the monitor's overlapped end of its pipe. */
@@ -38,6 +66,7 @@ struct monitor_stream {
 struct monitor_control {
     HANDLE pipe;
     OVERLAPPED overlapped;
+    bool listened; /* an instance was created before: the name is the monitor's */
     bool connected;
     bool replied; /* the reply went out; the client may now close */
     size_t length;
@@ -59,6 +88,9 @@ struct monitor {
     DWORD init_pid;
     struct monitor_stream streams[2];
     struct monitor_control control;
+    struct monitor_attach_client clients[MONITOR_MAX_ATTACH];
+    HANDLE stdin_pipe; /* the monitor's end of init's stdin, or NULL */
+    struct monitor_writer stdin_writer;
     bool init_exited;
     bool job_empty;
     bool memory_limit_hit;
@@ -75,6 +107,24 @@ void monitor_user_ops(struct monitor *monitor, struct winuser_ops *ops);
 
 /* Deletes the temporary user of a group logon, if one was made. */
 void monitor_delete_user(struct monitor *monitor);
+
+/* Takes over the control pipe's connected client as an attach client. Returns 0, or -1 when
+ * every slot is taken. */
+int monitor_attach_add(struct monitor *monitor, HANDLE pipe);
+
+/* Sends output of stream to every attach client as frames; slow clients are dropped. */
+void monitor_attach_send(struct monitor *monitor, enum crilog_stream stream, const char *data,
+                         size_t length);
+
+/* Handles a completion on an attach connection or on stdin; returns false when overlapped
+ * belongs to neither. */
+bool monitor_attach_done(struct monitor *monitor, OVERLAPPED *overlapped, BOOL ok, DWORD bytes);
+
+/* Starts reading from a new attach client. */
+void monitor_attach_read(struct monitor *monitor, struct monitor_attach_client *client);
+
+/* Closes init's stdin (after CLOSE_STDIN, or at the end). */
+void monitor_close_stdin(struct monitor *monitor);
 
 /* Creates the control pipe and starts accepting a client. Failure only disables control. */
 void monitor_control_listen(struct monitor *monitor);

@@ -55,6 +55,7 @@ static void stream_done(struct monitor *monitor, struct monitor_stream *stream, 
         return;
     }
     crilog_append(&monitor->log, stream->stream, stream->buffer, bytes, time_now_ns());
+    monitor_attach_send(monitor, stream->stream, stream->buffer, bytes);
     monitor_stream_read(monitor, stream);
 }
 
@@ -65,7 +66,8 @@ static void flush_log(struct monitor *monitor)
 
     if (crilog_flush(&monitor->log, &err) == 0)
         return;
-    /* Logged at most once a minute; the output keeps draining so the container never blocks. */
+    /* Logged at most once a minute. The output keeps draining, so the container does not block
+     * on a full pipe while its log cannot be written. */
     if (time_now_ns() - last_error_ns > INT64_C(60000000000)) {
         log_error("container %s: %s", monitor->spec.id, err.message);
         last_error_ns = time_now_ns();
@@ -216,21 +218,46 @@ static void control_reply(struct monitor *monitor, const char *line)
     CloseHandle((HANDLE)((uintptr_t)overlapped.hEvent & ~(uintptr_t)1));
 }
 
-static void control_command(struct monitor *monitor, const char *command)
+/* Hands the connected control client over to attach after replying "OK". Returns 0, or -1
+ * with err set when every attach slot is taken. */
+static int start_attach(struct monitor *monitor, struct error *err)
+{
+    struct monitor_control *control = &monitor->control;
+
+    if (monitor_attach_add(monitor, control->pipe) < 0)
+        return error_set(err, ERROR_RESOURCE_EXHAUSTED,
+                         "container %s already has %d attach clients", monitor->spec.id,
+                         MONITOR_MAX_ATTACH);
+    control_reply(monitor, "OK\n");
+    for (size_t i = 0; i < MONITOR_MAX_ATTACH; i++) {
+        if (monitor->clients[i].pipe == control->pipe)
+            monitor_attach_read(monitor, &monitor->clients[i]);
+    }
+    /* The connection is the client's now: a new instance takes the next control client. */
+    control->pipe = NULL;
+    control->connected = false;
+    monitor_control_listen(monitor);
+    return 0;
+}
+
+/* Runs one command and replies. Returns true when the connection became an attach client. */
+static bool control_command(struct monitor *monitor, const char *command)
 {
     struct error err = ERROR_INIT;
     _cleanup_free_ char *reply = NULL;
     int signal = 0;
     int rc;
 
-    if (sscanf(command, "signal %d", &signal) == 1)
+    if (strcmp(command, "attach") == 0) {
+        if (start_attach(monitor, &err) == 0)
+            return true;
+        rc = -1;
+    } else if (sscanf(command, "signal %d", &signal) == 1)
         rc = send_signal(monitor, signal, &err);
     else if (strcmp(command, "kill") == 0)
         rc = kill_job(monitor, &err);
     else if (strcmp(command, "reopen") == 0)
         rc = reopen_log(monitor, &err);
-    else if (strcmp(command, "attach") == 0)
-        rc = error_set(&err, ERROR_UNIMPLEMENTED, "attach is not built on Windows yet");
     else
         rc = error_set(&err, ERROR_INVALID_ARGUMENT, "unknown monitor command \"%.40s\"", command);
     if (rc < 0)
@@ -238,6 +265,7 @@ static void control_command(struct monitor *monitor, const char *command)
     reply = rc < 0 ? winmon_error_line(&err) : xstrdup("OK\n");
     control_reply(monitor, reply);
     error_clear(&err);
+    return false;
 }
 
 static void control_read(struct monitor *monitor)
@@ -311,7 +339,8 @@ static void control_done(struct monitor *monitor, BOOL ok, DWORD bytes)
     if (newline != NULL)
         *newline = '\0';
     control->line[strcspn(control->line, "\r")] = '\0';
-    control_command(monitor, control->line);
+    if (control_command(monitor, control->line))
+        return;
     control->replied = true;
     control->length = 0;
     control_read(monitor);
@@ -326,10 +355,14 @@ void monitor_control_listen(struct monitor *monitor)
 
     ConvertStringSecurityDescriptorToSecurityDescriptorW(CONTROL_PIPE_SDDL, SDDL_REVISION_1,
                                                          &attributes.lpSecurityDescriptor, NULL);
-    control->pipe = CreateNamedPipeW(
-        wide, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-        PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 4096, 4096,
-        0, &attributes);
+    /* Only the first instance claims the name; later ones serve beside the attach clients. */
+    control->pipe = CreateNamedPipeW(wide,
+                                     PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
+                                         (control->listened ? 0 : FILE_FLAG_FIRST_PIPE_INSTANCE),
+                                     PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT |
+                                         PIPE_REJECT_REMOTE_CLIENTS,
+                                     MONITOR_MAX_ATTACH + 1, 65536, 65536, 0, &attributes);
+    control->listened = true;
     LocalFree(attributes.lpSecurityDescriptor);
     if (control->pipe == INVALID_HANDLE_VALUE ||
         CreateIoCompletionPort(control->pipe, monitor->port, MONITOR_KEY_CONTROL, 0) == NULL) {
@@ -436,12 +469,17 @@ static void handle_completion(struct monitor *monitor, BOOL ok, DWORD bytes, ULO
         stream_done(monitor, &monitor->streams[1], ok, bytes);
         break;
     case MONITOR_KEY_CONTROL:
-        control_done(monitor, ok, bytes);
+        if (overlapped == &monitor->control.overlapped)
+            control_done(monitor, ok, bytes);
+        else
+            monitor_attach_done(monitor, overlapped, ok, bytes);
+        break;
+    case MONITOR_KEY_STDIN:
+        monitor_attach_done(monitor, overlapped, ok, bytes);
         break;
     default:
         break;
     }
-    (void)overlapped;
 }
 
 static void write_exit_file(struct monitor *monitor)
@@ -481,6 +519,7 @@ void monitor_run(struct monitor *monitor)
         flush_log(monitor);
         advance(monitor);
     }
+    monitor_close_stdin(monitor);
     crilog_close(&monitor->log, time_now_ns());
     write_exit_file(monitor);
     monitor_delete_user(monitor);

@@ -90,7 +90,7 @@ wchar_t *process_windows_environment(const char *const *env)
 /* The handles a child inherits: the standard ones, each once. */
 struct inherited_handles {
     HANDLE null_device;
-    HANDLE list[3];
+    HANDLE list[4];
     size_t count;
 };
 
@@ -222,7 +222,7 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
     DWORD error;
 
     startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
-    startup.StartupInfo.hStdInput = handles->null_device;
+    startup.StartupInfo.hStdInput = spec->stdin_handle ? spec->stdin_handle : handles->null_device;
     startup.StartupInfo.hStdOutput =
         spec->stdout_handle ? spec->stdout_handle : handles->null_device;
     startup.StartupInfo.hStdError =
@@ -289,6 +289,7 @@ int process_windows_start(const struct process_windows_spec *spec, HANDLE *proce
     if (open_null_device(&handles, err) < 0)
         return -1;
     inherited_add(&handles, handles.null_device);
+    inherited_add(&handles, spec->stdin_handle ? spec->stdin_handle : handles.null_device);
     inherited_add(&handles, spec->stdout_handle ? spec->stdout_handle : handles.null_device);
     inherited_add(&handles, spec->stderr_handle ? spec->stderr_handle : handles.null_device);
     rc = create_in_job(spec, program, command_line, environment, working_dir, &handles, &info, err);

@@ -30,6 +30,7 @@ struct process_windows_spec {
     const char *working_dir; /* NULL inherits the daemon's */
     HANDLE job;              /* the job object the process starts in */
     HANDLE parent_job;       /* NULL, or a job that job becomes nested in */
+    HANDLE stdin_handle;     /* inheritable, or NULL for the NUL device */
     HANDLE stdout_handle;    /* inheritable, or NULL for the NUL device */
     HANDLE stderr_handle;    /* inheritable, or NULL for the NUL device */
     HANDLE token; /* the user to run as (CreateProcessAsUserW), or NULL for the caller's */

@@ -304,7 +304,7 @@ int winmon_control(const char *container_id, const char *command, HANDLE *pipe, 
     *reply = NULL;
     if (connect_control(container_id, &handle, err) < 0)
         return -1;
-    /* NOTE: the reads block the caller; the monitor answers at once, so no timeout is set. */
+    /* NOTE: the reads block the caller; the monitor replies at once, so no timeout is set. */
     if (!WriteFile(handle, line, (DWORD)strlen(line), &written, NULL) || written != strlen(line)) {
         error_set_windows(err, ERROR_INTERNAL, GetLastError(),
                           "send \"%s\" to the monitor of container %s", command, container_id);

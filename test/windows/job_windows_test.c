@@ -67,7 +67,7 @@ static bool check(bool ok, const char *name, const char *fmt, ...)
     return ok;
 }
 
-/* A check of an API that Wine 8 does not implement; wine_reason says which. */
+/* A check of an API that Wine 8 does not implement; wine_reason names what Wine lacks. */
 static bool check_api(bool ok, const char *name, const char *wine_reason, const char *fmt, ...)
 {
     va_list args;
@@ -529,6 +529,82 @@ static void test_reopen_log(struct job_pod *pod)
     remove_and_release(container);
 }
 
+/* ---- Attach ---------------------------------------------------------------------------------- */
+
+static bool write_frame(HANDLE pipe, enum job_attach_frame type, const char *payload)
+{
+    size_t length = strlen(payload);
+    unsigned char frame[64] = {type, 0, 0, (unsigned char)(length >> 8), (unsigned char)length};
+    DWORD written = 0;
+
+    memcpy(frame + JOB_ATTACH_HEADER_SIZE, payload, length);
+    return WriteFile(pipe, frame, (DWORD)(JOB_ATTACH_HEADER_SIZE + length), &written, NULL) &&
+           written == JOB_ATTACH_HEADER_SIZE + length;
+}
+
+/* Reads frames until one of type contains text (appended to out); false at end of stream. */
+static bool read_frames_until(HANDLE pipe, enum job_attach_frame type, const char *text,
+                              struct strbuf *out)
+{
+    for (;;) {
+        unsigned char header[JOB_ATTACH_HEADER_SIZE];
+        char payload[JOB_ATTACH_MAX_PAYLOAD];
+        DWORD n = 0;
+        size_t length;
+
+        if (!ReadFile(pipe, header, sizeof(header), &n, NULL) || n != sizeof(header))
+            return false;
+        length = ((size_t)header[3] << 8) | header[4];
+        if (header[1] != 0 || header[2] != 0 ||
+            (length > 0 && (!ReadFile(pipe, payload, (DWORD)length, &n, NULL) || n != length)))
+            return false;
+        if (header[0] == type)
+            strbuf_append(out, payload, length);
+        if (out->data != NULL && strstr(out->data, text) != NULL)
+            return true;
+    }
+}
+
+/* The child echoes stdin to stdout; attach sends it a line and reads the echo back. */
+static void test_attach(struct job_pod *pod)
+{
+    const char *const argv[] = {self_path, "--echo", NULL};
+    _cleanup_free_ char *log_path = log_path_of("attach");
+    struct job_container_spec spec = {
+        .container_id = "attach", .argv = argv, .log_path = log_path, .stdin_open = true};
+    struct record record = {0};
+    struct job_container *container = start_spec(pod, &spec, &record);
+    _cleanup_strbuf_ struct strbuf echoed = STRBUF_INIT;
+    struct error err = ERROR_INIT;
+    uv_os_fd_t pipe = NULL;
+    int rc;
+
+    if (container == NULL)
+        return;
+    rc = job_container_attach(container, &pipe, &err);
+    if (!check(rc == 0, "attach connects to the monitor", "%s", err.message)) {
+        error_clear(&err);
+        job_container_kill_all(container, NULL);
+    } else {
+        check(write_frame(pipe, JOB_ATTACH_STDIN, "ping from attach\n"), "attach sends stdin",
+              "Windows error %lu", (unsigned long)GetLastError());
+        check(read_frames_until(pipe, JOB_ATTACH_STDOUT, "echo: ping from attach", &echoed),
+              "attach receives the echoed output", "received \"%s\"",
+              echoed.data ? echoed.data : "");
+        check(write_frame(pipe, JOB_ATTACH_CLOSE_STDIN, ""), "attach closes stdin",
+              "Windows error %lu", (unsigned long)GetLastError());
+    }
+    run_until(exit_reported, &record);
+    check(record.calls == 1 && record.exit_code == 0, "closed stdin ends the echo child",
+          "%d calls, code %d", record.calls, record.exit_code);
+    if (pipe != NULL)
+        CloseHandle(pipe);
+    check(job_container_attach(container, &pipe, &err) < 0 && err.code == ERROR_FAILED_PRECONDITION,
+          "attach after the exit is FAILED_PRECONDITION", "code %d", err.code);
+    error_clear(&err);
+    remove_and_release(container);
+}
+
 /* ---- Restart --------------------------------------------------------------------------------- */
 
 static void open_container(struct job_runtime *runtime, const char *id, struct record *record,
@@ -833,9 +909,14 @@ static BOOL WINAPI break_handler(DWORD event)
     ExitProcess(BREAK_EXIT_CODE);
 }
 
-/* Child modes: "--exit N" exits with N; "--print" writes a line to stdout and to stderr, in
- * text mode, so each ends with CR LF; "--tick N" prints N lines 200 ms apart; "--wait-break"
- * waits for CTRL_BREAK_EVENT. */
+/*
+ * Child modes of this program:
+ * - "--exit N" exits with N;
+ * - "--print" writes a line to stdout and one to stderr in text mode, so each ends with CR LF;
+ * - "--tick N" prints N lines 200 ms apart;
+ * - "--echo" copies stdin lines to stdout, with "echo: " in front, until end of file;
+ * - "--wait-break" waits for CTRL_BREAK_EVENT.
+ */
 static bool run_child_mode(int argc, char **argv, int *code)
 {
     if (argc == 2 && strcmp(argv[1], "--print") == 0) {
@@ -847,6 +928,16 @@ static bool run_child_mode(int argc, char **argv, int *code)
     }
     if (argc == 3 && strcmp(argv[1], "--exit") == 0) {
         *code = atoi(argv[2]);
+        return true;
+    }
+    if (argc == 2 && strcmp(argv[1], "--echo") == 0) {
+        char line[256];
+
+        while (fgets(line, sizeof(line), stdin) != NULL) {
+            printf("echo: %s", line);
+            fflush(stdout);
+        }
+        *code = 0;
         return true;
     }
     if (argc == 3 && strcmp(argv[1], "--tick") == 0) {
@@ -914,6 +1005,7 @@ int main(int argc, char **argv)
     test_graceful_stop(pod);
     test_log(pod);
     test_reopen_log(pod);
+    test_attach(pod);
     test_restart(runtime, pod);
     test_open_states(runtime, pod);
     test_resources(pod);
