@@ -68,6 +68,33 @@ static struct job_container *find_container(struct job_runtime *runtime, uintptr
     return NULL;
 }
 
+/* The first field of every exec handle is its key (job_windows_exec.c). */
+static struct job_exec *find_exec(struct job_runtime *runtime, uintptr_t key)
+{
+    for (size_t i = 0; i < runtime->n_execs; i++) {
+        if (*(const uintptr_t *)runtime->execs[i] == key)
+            return runtime->execs[i];
+    }
+    return NULL;
+}
+
+void job_windows_add_exec(struct job_runtime *runtime, struct job_exec *exec, uintptr_t *key)
+{
+    *key = runtime->next_key++;
+    runtime->execs = xrealloc(runtime->execs, (runtime->n_execs + 1) * sizeof(*runtime->execs));
+    runtime->execs[runtime->n_execs++] = exec;
+}
+
+void job_windows_remove_exec(struct job_runtime *runtime, struct job_exec *exec)
+{
+    for (size_t i = 0; i < runtime->n_execs; i++) {
+        if (runtime->execs[i] == exec) {
+            runtime->execs[i] = runtime->execs[--runtime->n_execs];
+            return;
+        }
+    }
+}
+
 static void async_cb(uv_async_t *async)
 {
     struct job_runtime *runtime = async->data;
@@ -82,11 +109,14 @@ static void async_cb(uv_async_t *async)
     LeaveCriticalSection(&runtime->lock);
 
     for (size_t i = 0; i < count; i++) {
-        /* Looked up for each message: a callback may release a container. */
+        /* Looked up for each message: a callback may release a container or an exec. */
         struct job_container *container = find_container(runtime, messages[i].key);
+        struct job_exec *exec = container ? NULL : find_exec(runtime, messages[i].key);
 
         if (container)
             job_windows_container_message(container, &messages[i]);
+        else if (exec && messages[i].message == JOB_WINDOWS_MSG_EXEC_EXITED)
+            job_windows_exec_message(exec);
     }
     free(messages);
 }
@@ -231,6 +261,7 @@ static void runtime_async_closed_cb(uv_handle_t *handle)
     DeleteCriticalSection(&runtime->lock);
     free(runtime->pending);
     free(runtime->containers);
+    free(runtime->execs);
     free(runtime->state_dir);
     free(runtime->monitor_path);
     free(runtime);

@@ -21,11 +21,13 @@
 
 #include "runtime/job.h"
 #include "runtime/windows/job_limits.h"
+#include "runtime/windows/winmon_spec.h"
 
 /* Messages that the daemon's threads post to the runtime's completion port. */
 enum job_windows_message_kind {
     JOB_WINDOWS_MSG_REPORT = 1,         /* a start report arrived or its pipe ended */
     JOB_WINDOWS_MSG_MONITOR_EXITED = 2, /* the container's monitor process ended */
+    JOB_WINDOWS_MSG_EXEC_EXITED = 3,    /* an exec's process ended */
 };
 
 /* A message for the loop thread. */
@@ -49,6 +51,8 @@ struct job_runtime {
     size_t pending_capacity;
     struct job_container **containers; /* live handles, for the messages' keys */
     size_t n_containers;
+    struct job_exec **execs; /* live exec handles, for the messages' keys */
+    size_t n_execs;
     uintptr_t next_key;
 };
 
@@ -99,6 +103,20 @@ void job_windows_remove_container(struct job_runtime *runtime, struct job_contai
 
 /* Posts a message for key to the runtime's port. Any thread. */
 void job_windows_post(HANDLE port, uintptr_t key, enum job_windows_message_kind kind);
+
+/* Registers exec under a new key (stored in *key, the first field of the exec) so that its
+ * messages reach it. Loop thread. */
+void job_windows_add_exec(struct job_runtime *runtime, struct job_exec *exec, uintptr_t *key);
+
+/* Forgets exec; later messages with its key are dropped. Loop thread. */
+void job_windows_remove_exec(struct job_runtime *runtime, struct job_exec *exec);
+
+/* Handles an exec's exit message (job_windows_exec.c). Loop thread. */
+void job_windows_exec_message(struct job_exec *exec);
+
+/* Reads the container's spec file into *spec (free with winmon_spec_clear). */
+int job_windows_read_spec(const struct job_container *container, struct winmon_spec *spec,
+                          struct error *err);
 
 /* Handles one message for container (job_windows_start.c). Loop thread. */
 void job_windows_container_message(struct job_container *container,

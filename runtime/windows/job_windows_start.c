@@ -131,15 +131,24 @@ void job_windows_start_cancel(struct job_windows_start *start)
 
 /* ---- Exit ------------------------------------------------------------------------------------ */
 
-char *job_windows_exit_path(const struct job_container *container)
+int job_windows_read_spec(const struct job_container *container, struct winmon_spec *spec,
+                          struct error *err)
 {
     _cleanup_free_ char *spec_path = winmon_path(container->dir, WINMON_SPEC_FILE);
     _cleanup_strbuf_ struct strbuf buf = STRBUF_INIT;
+
+    memset(spec, 0, sizeof(*spec));
+    if (winmon_read_file(spec_path, &buf, err) < 0)
+        return -1;
+    return winmon_spec_decode(buf.data ? buf.data : "", buf.length, spec, err);
+}
+
+char *job_windows_exit_path(const struct job_container *container)
+{
     struct winmon_spec spec = {0};
     char *path = NULL;
 
-    if (winmon_read_file(spec_path, &buf, NULL) == 0 &&
-        winmon_spec_decode(buf.data ? buf.data : "", buf.length, &spec, NULL) == 0)
+    if (job_windows_read_spec(container, &spec, NULL) == 0)
         path = steal_pointer(&spec.exit_file);
     winmon_spec_clear(&spec);
     return path ? path : winmon_path(container->dir, WINMON_EXIT_FILE);

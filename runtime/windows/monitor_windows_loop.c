@@ -240,12 +240,40 @@ static int start_attach(struct monitor *monitor, struct error *err)
     return 0;
 }
 
+/* Duplicates the container's logon token into process pid (the daemon, for an exec) and
+ * formats the reply "OK <handle>", with 0 when the container runs as the monitor's user. */
+static int send_token(struct monitor *monitor, unsigned long pid, char **reply, struct error *err)
+{
+    HANDLE target;
+    HANDLE copy = NULL;
+
+    if (monitor->logon.token == NULL) {
+        *reply = xstrdup("OK 0\n");
+        return 0;
+    }
+    target = OpenProcess(PROCESS_DUP_HANDLE, FALSE, (DWORD)pid);
+    if (target == NULL)
+        return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "open process %lu", pid);
+    if (!DuplicateHandle(GetCurrentProcess(), monitor->logon.token, target, &copy, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+        DWORD error = GetLastError();
+
+        CloseHandle(target);
+        return error_set_windows(err, ERROR_INTERNAL, error,
+                                 "duplicate the container's token into process %lu", pid);
+    }
+    CloseHandle(target);
+    *reply = xasprintf("OK %llu\n", (unsigned long long)(uintptr_t)copy);
+    return 0;
+}
+
 /* Runs one command and replies. Returns true when the connection became an attach client. */
 static bool control_command(struct monitor *monitor, const char *command)
 {
     struct error err = ERROR_INIT;
     _cleanup_free_ char *reply = NULL;
     int signal = 0;
+    unsigned long pid = 0;
     int rc;
 
     if (strcmp(command, "attach") == 0) {
@@ -258,11 +286,18 @@ static bool control_command(struct monitor *monitor, const char *command)
         rc = kill_job(monitor, &err);
     else if (strcmp(command, "reopen") == 0)
         rc = reopen_log(monitor, &err);
+    else if (sscanf(command, "token %lu", &pid) == 1)
+        rc = send_token(monitor, pid, &reply, &err);
     else
         rc = error_set(&err, ERROR_INVALID_ARGUMENT, "unknown monitor command \"%.40s\"", command);
     if (rc < 0)
         log_warn("container %s: command \"%s\" failed: %s", monitor->spec.id, command, err.message);
-    reply = rc < 0 ? winmon_error_line(&err) : xstrdup("OK\n");
+    if (rc < 0) {
+        free(reply);
+        reply = winmon_error_line(&err);
+    } else if (reply == NULL) {
+        reply = xstrdup("OK\n");
+    }
     control_reply(monitor, reply);
     error_clear(&err);
     return false;

@@ -245,7 +245,7 @@ int winmon_report_parse(const char *line, uint32_t *pid, struct error *err)
 
 int winmon_reply_parse(const char *line, struct error *err)
 {
-    if (strncmp(line, "OK", 2) == 0 && strchr("\r\n", line[2]) != NULL)
+    if (strncmp(line, "OK", 2) == 0 && strchr(" \r\n", line[2]) != NULL)
         return 0;
     return parse_error_line(line, "reply", err);
 }

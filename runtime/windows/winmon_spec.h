@@ -20,7 +20,9 @@
  *
  * Start report (monitor to daemon, one line on an inherited pipe): "OK <init pid>" or
  * "ERR <gRPC code> <message>". Control pipe (daemon to monitor, one line each way):
- * "signal <n>", "kill", "reopen" or "attach", answered "OK" or "ERR <gRPC code> <message>";
+ * "signal <n>", "kill", "reopen", "token <daemon pid>" or "attach", answered "OK" or
+ * "ERR <gRPC code> <message>". "token" gets "OK <handle>": the container's logon token
+ * duplicated into the daemon, or 0 when the container runs as the monitor's own user;
  * after "attach" and "OK" the connection carries attach frames (runtime/job.h).
  */
 
@@ -86,7 +88,8 @@ void winmon_exit_decode(const char *text, struct job_exit_status *status);
  */
 int winmon_report_parse(const char *line, uint32_t *pid, struct error *err);
 
-/* Parses the reply to a control command: 0 for "OK", -1 with err set otherwise. */
+/* Parses the reply to a control command: 0 for "OK" (alone or followed by a space and a
+ * value), -1 with err set otherwise. */
 int winmon_reply_parse(const char *line, struct error *err);
 
 /* Formats "ERR <code> <message>\n" into a new string (free), newlines made spaces. */

@@ -605,6 +605,91 @@ static void test_attach(struct job_pod *pod)
     remove_and_release(container);
 }
 
+/* ---- Exec ------------------------------------------------------------------------------------ */
+
+struct exec_record {
+    int calls;
+    int exit_code;
+};
+
+static void exec_exit_cb(struct job_exec *exec, int exit_code, int signal, void *data)
+{
+    struct exec_record *record = data;
+
+    (void)exec;
+    (void)signal;
+    record->calls++;
+    record->exit_code = exit_code;
+}
+
+static bool exec_exited(void *data)
+{
+    return ((struct exec_record *)data)->calls > 0;
+}
+
+/* Reads a pipe end until the writer closes it. */
+static void read_all(HANDLE pipe, struct strbuf *out)
+{
+    OVERLAPPED overlapped = {.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL)};
+    char buffer[4096];
+    DWORD n = 0;
+
+    for (;;) {
+        if (!ReadFile(pipe, buffer, sizeof(buffer), NULL, &overlapped) &&
+            GetLastError() != ERROR_IO_PENDING)
+            break;
+        if (!GetOverlappedResult(pipe, &overlapped, &n, TRUE) || n == 0)
+            break;
+        strbuf_append(out, buffer, n);
+    }
+    CloseHandle(overlapped.hEvent);
+}
+
+static void test_exec(struct job_pod *pod)
+{
+    const char *const argv[] = {"ping.exe", "-n", "600", "127.0.0.1", NULL};
+    const char *const exec_argv[] = {"cmd.exe", "/c", "echo hello&exit 4", NULL};
+    struct job_exec_spec spec = {.argv = exec_argv};
+    struct record record = {0};
+    struct exec_record exec_record = {0};
+    struct job_container *container = start_container(pod, "exec", argv, &record);
+    _cleanup_strbuf_ struct strbuf output = STRBUF_INIT;
+    struct job_exec_io io;
+    struct job_exec *exec = NULL;
+    struct error err = ERROR_INIT;
+    int rc;
+
+    if (container == NULL)
+        return;
+    rc = job_exec_start(container, &spec, exec_exit_cb, &exec_record, &exec, &io, &err);
+    if (check(rc == 0, "exec starts in a running container", "%s", err.message)) {
+        check(job_exec_pid(exec) > 0, "exec reports its pid", "pid %d", job_exec_pid(exec));
+        read_all(io.stdout_fd, &output);
+        check(output.data != NULL && strcmp(output.data, "hello\r\n") == 0,
+              "exec output is raw bytes", "output \"%s\"", output.data ? output.data : "");
+        run_until(exec_exited, &exec_record);
+        check(exec_record.calls == 1 && exec_record.exit_code == 4, "exec reports its exit code",
+              "%d calls, code %d", exec_record.calls, exec_record.exit_code);
+        CloseHandle(io.stdout_fd);
+        CloseHandle(io.stderr_fd);
+        job_exec_release(exec);
+    }
+    error_clear(&err);
+    spec.tty = true;
+    check(job_exec_start(container, &spec, exec_exit_cb, &exec_record, &exec, &io, &err) < 0 &&
+              err.code == ERROR_UNIMPLEMENTED,
+          "tty exec is UNIMPLEMENTED", "code %d", err.code);
+    error_clear(&err);
+    job_container_kill_all(container, NULL);
+    run_until(exit_reported, &record);
+    spec.tty = false;
+    check(job_exec_start(container, &spec, exec_exit_cb, &exec_record, &exec, &io, &err) < 0 &&
+              err.code == ERROR_FAILED_PRECONDITION,
+          "exec after the exit is FAILED_PRECONDITION", "code %d", err.code);
+    error_clear(&err);
+    remove_and_release(container);
+}
+
 /* ---- Restart --------------------------------------------------------------------------------- */
 
 static void open_container(struct job_runtime *runtime, const char *id, struct record *record,
@@ -1006,6 +1091,7 @@ int main(int argc, char **argv)
     test_log(pod);
     test_reopen_log(pod);
     test_attach(pod);
+    test_exec(pod);
     test_restart(runtime, pod);
     test_open_states(runtime, pod);
     test_resources(pod);

@@ -160,6 +160,7 @@ static void reply_parse_and_error_line(void **state)
     (void)state;
     assert_int_equal(winmon_reply_parse("OK\n", &err), 0);
     assert_int_equal(winmon_reply_parse("OK", &err), 0);
+    assert_int_equal(winmon_reply_parse("OK 1234\n", &err), 0);
     assert_int_equal(winmon_reply_parse("OKAY\n", &err), -1);
     error_clear(&err);
     assert_string_equal(line, "ERR 9 invalid signal 1 for Windows\n");

@@ -1,0 +1,284 @@
+/*
+ * Exec in Windows containers: the daemon starts the process itself, suspended inside the
+ * container's job object, as the container's user (the monitor duplicates its logon token into
+ * the daemon) and with the container's environment and working directory unless the exec
+ * sets its own. A wait registered on the process posts its end to the runtime's port.
+ *
+ * NOTE: there is no pseudo console yet, so a tty exec fails with ERROR_UNIMPLEMENTED, and
+ * SIGTERM ends the process like SIGKILL because the daemon shares no console with it.
+ */
+#include "runtime/windows/job_windows.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error_windows.h"
+#include "common/log.h"
+#include "common/text_windows.h"
+#include "common/util.h"
+#include "runtime/windows/process_windows.h"
+#include "runtime/windows/winmon_files.h"
+
+#define TERMINATE_EXIT_CODE 1
+#define SIGKILL_NUMBER 9
+#define SIGTERM_NUMBER 15
+
+struct job_exec {
+    uintptr_t key; /* first, for the runtime's lookup */
+    struct job_runtime *runtime;
+    char *container_id;
+    HANDLE process;
+    DWORD pid;
+    HANDLE wait;
+    struct job_windows_watch watch;
+    int signal; /* the signal job_exec_signal sent, or 0 */
+    job_exec_exit_cb exit_cb;
+    void *data;
+    bool in_callback;
+    bool released;
+};
+
+static void exec_free(struct job_exec *exec)
+{
+    if (exec->wait != NULL)
+        UnregisterWaitEx(exec->wait, INVALID_HANDLE_VALUE);
+    if (exec->process != NULL)
+        CloseHandle(exec->process);
+    free(exec->container_id);
+    free(exec);
+}
+
+void job_windows_exec_message(struct job_exec *exec)
+{
+    job_exec_exit_cb callback = exec->exit_cb;
+    DWORD code = 0;
+    int exit_code;
+
+    exec->exit_cb = NULL;
+    if (callback == NULL)
+        return;
+    GetExitCodeProcess(exec->process, &code);
+    exit_code = (int)code;
+    log_debug_id("container", exec->container_id, "exec process %lu exited with code %d",
+                 (unsigned long)exec->pid, exit_code);
+    exec->in_callback = true;
+    callback(exec, exit_code, exec->signal != 0 && code == TERMINATE_EXIT_CODE ? exec->signal : 0,
+             exec->data);
+    exec->in_callback = false;
+    if (exec->released)
+        exec_free(exec);
+}
+
+static VOID CALLBACK exec_ended_cb(PVOID parameter, BOOLEAN timed_out)
+{
+    struct job_windows_watch *watch = parameter;
+
+    (void)timed_out;
+    job_windows_post(watch->port, watch->key, JOB_WINDOWS_MSG_EXEC_EXITED);
+}
+
+/* ---- Pipes and token ------------------------------------------------------------------------- */
+
+/*
+ * Creates a pipe whose caller's end (*caller, overlapped, for libuv) is a named pipe server
+ * and whose child's end (*child, inheritable) reads when input is set, else writes.
+ */
+static int make_pipe(const char *container_id, const char *what, bool input, HANDLE *caller,
+                     HANDLE *child, struct error *err)
+{
+    static LONG counter;
+    SECURITY_ATTRIBUTES inheritable = {.nLength = sizeof(inheritable), .bInheritHandle = TRUE};
+    _cleanup_free_ char *name =
+        xasprintf("\\\\.\\pipe\\hostcri-exec-%lu-%ld-%s", (unsigned long)GetCurrentProcessId(),
+                  (long)InterlockedIncrement(&counter), what);
+    _cleanup_free_ wchar_t *wide = text_windows_utf8_to_wide(name);
+
+    *caller = CreateNamedPipeW(wide,
+                               (input ? PIPE_ACCESS_OUTBOUND : PIPE_ACCESS_INBOUND) |
+                                   FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                               PIPE_TYPE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 65536,
+                               65536, 0, NULL);
+    if (*caller == INVALID_HANDLE_VALUE)
+        return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
+                                 "create the %s pipe of an exec in container %s", what,
+                                 container_id);
+    *child = CreateFileW(wide, input ? GENERIC_READ : GENERIC_WRITE, 0, &inheritable, OPEN_EXISTING,
+                         0, NULL);
+    if (*child == INVALID_HANDLE_VALUE) {
+        DWORD error = GetLastError();
+
+        CloseHandle(*caller);
+        *caller = INVALID_HANDLE_VALUE;
+        return error_set_windows(err, ERROR_INTERNAL, error,
+                                 "open the %s pipe of an exec in container %s", what, container_id);
+    }
+    return 0;
+}
+
+/* Asks the monitor for the container's token; *token stays NULL for the monitor's own user. */
+static int container_token(struct job_container *container, HANDLE *token, struct error *err)
+{
+    _cleanup_free_ char *command = xasprintf("token %lu", (unsigned long)GetCurrentProcessId());
+    _cleanup_free_ char *reply = NULL;
+
+    *token = NULL;
+    if (winmon_control(container->id, command, NULL, &reply, err) < 0 ||
+        winmon_reply_parse(reply, err) < 0)
+        return error_prefix(err, "get the user of container %s", container->id);
+    *token = (HANDLE)(uintptr_t)strtoull(reply + 2, NULL, 10);
+    return 0;
+}
+
+/* ---- Start ----------------------------------------------------------------------------------- */
+
+struct exec_handles {
+    HANDLE token;
+    HANDLE child[3];
+};
+
+static void close_exec_handles(struct exec_handles *handles)
+{
+    if (handles->token != NULL)
+        CloseHandle(handles->token);
+    for (int i = 0; i < 3; i++) {
+        if (handles->child[i] != NULL)
+            CloseHandle(handles->child[i]);
+    }
+}
+
+static void close_caller_ends(struct job_exec_io *io)
+{
+    uv_os_fd_t *ends[] = {&io->stdin_fd, &io->stdout_fd, &io->stderr_fd};
+
+    for (size_t i = 0; i < ARRAY_SIZE(ends); i++) {
+        if (*ends[i] != INVALID_HANDLE_VALUE)
+            CloseHandle(*ends[i]);
+        *ends[i] = INVALID_HANDLE_VALUE;
+    }
+}
+
+static int open_streams(struct job_container *container, const struct job_exec_spec *spec,
+                        struct job_exec_io *io, struct exec_handles *handles, struct error *err)
+{
+    if (spec->stdin_open &&
+        make_pipe(container->id, "stdin", true, &io->stdin_fd, &handles->child[0], err) < 0)
+        return -1;
+    if (make_pipe(container->id, "stdout", false, &io->stdout_fd, &handles->child[1], err) < 0 ||
+        make_pipe(container->id, "stderr", false, &io->stderr_fd, &handles->child[2], err) < 0)
+        return -1;
+    return 0;
+}
+
+static int start_process(struct job_container *container, const struct job_exec_spec *spec,
+                         struct exec_handles *handles, struct job_exec *exec, struct error *err)
+{
+    struct winmon_spec container_spec = {0};
+    struct process_windows_spec process = {
+        .argv = spec->argv,
+        .job = container->job,
+        .stdin_handle = handles->child[0],
+        .stdout_handle = handles->child[1],
+        .stderr_handle = handles->child[2],
+        .token = handles->token,
+    };
+    int rc;
+
+    if (job_windows_read_spec(container, &container_spec, err) < 0)
+        return error_prefix(err, "read the spec of container %s", container->id);
+    process.env = spec->env ? spec->env : (const char *const *)container_spec.env;
+    process.working_dir = spec->working_dir ? spec->working_dir : container_spec.cwd;
+    rc = process_windows_start(&process, &exec->process, &exec->pid, err);
+    winmon_spec_clear(&container_spec);
+    return rc;
+}
+
+int job_exec_start(struct job_container *container, const struct job_exec_spec *spec,
+                   job_exec_exit_cb exit_cb, void *data, struct job_exec **out,
+                   struct job_exec_io *io, struct error *err)
+{
+    struct exec_handles handles = {0};
+    struct job_exec *exec;
+
+    *io = (struct job_exec_io){INVALID_HANDLE_VALUE, INVALID_HANDLE_VALUE, INVALID_HANDLE_VALUE};
+    if (container->init_pid == 0 || container->monitor == NULL || container->job == NULL)
+        return error_set(err, ERROR_FAILED_PRECONDITION,
+                         "container %s must be running to start an exec", container->id);
+    if (spec->tty)
+        return error_set(err, ERROR_UNIMPLEMENTED,
+                         "container %s: a tty exec needs a pseudo console, which the Windows "
+                         "backend does not create yet",
+                         container->id);
+    exec = xcalloc(1, sizeof(*exec));
+    exec->runtime = container->runtime;
+    exec->container_id = xstrdup(container->id);
+    if (container_token(container, &handles.token, err) < 0 ||
+        open_streams(container, spec, io, &handles, err) < 0 ||
+        start_process(container, spec, &handles, exec, err) < 0) {
+        close_exec_handles(&handles);
+        close_caller_ends(io);
+        exec_free(exec);
+        return error_prefix(err, "exec in container %s", container->id);
+    }
+    close_exec_handles(&handles);
+    job_windows_add_exec(container->runtime, exec, &exec->key);
+    exec->watch = (struct job_windows_watch){.port = container->runtime->port, .key = exec->key};
+    exec->exit_cb = exit_cb;
+    exec->data = data;
+    if (!RegisterWaitForSingleObject(&exec->wait, exec->process, exec_ended_cb, &exec->watch,
+                                     INFINITE, WT_EXECUTEONLYONCE | WT_EXECUTEINWAITTHREAD)) {
+        error_set_windows(err, ERROR_INTERNAL, GetLastError(), "wait for exec process %lu",
+                          (unsigned long)exec->pid);
+        TerminateProcess(exec->process, TERMINATE_EXIT_CODE);
+        job_windows_remove_exec(container->runtime, exec);
+        close_caller_ends(io);
+        exec->wait = NULL;
+        exec_free(exec);
+        return -1;
+    }
+    log_debug_id("container", container->id, "started exec process %lu", (unsigned long)exec->pid);
+    *out = exec;
+    return 0;
+}
+
+/* ---- Control --------------------------------------------------------------------------------- */
+
+int job_exec_pid(const struct job_exec *exec)
+{
+    return (int)exec->pid;
+}
+
+int job_exec_signal(struct job_exec *exec, int signal, struct error *err)
+{
+    if (signal != SIGKILL_NUMBER && signal != SIGTERM_NUMBER)
+        return error_set(err, ERROR_FAILED_PRECONDITION,
+                         "invalid signal %d for a Windows exec: only SIGTERM (15) and SIGKILL (9) "
+                         "exist",
+                         signal);
+    if (WaitForSingleObject(exec->process, 0) == WAIT_OBJECT_0)
+        return error_set(err, ERROR_NOT_FOUND, "exec process %lu has exited",
+                         (unsigned long)exec->pid);
+    exec->signal = signal;
+    if (!TerminateProcess(exec->process, TERMINATE_EXIT_CODE))
+        return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "terminate exec process %lu",
+                                 (unsigned long)exec->pid);
+    return 0;
+}
+
+int job_exec_resize(struct job_exec *exec, uint16_t rows, uint16_t cols, struct error *err)
+{
+    (void)rows;
+    (void)cols;
+    return error_set(err, ERROR_FAILED_PRECONDITION, "exec process %lu has no terminal to resize",
+                     (unsigned long)exec->pid);
+}
+
+void job_exec_release(struct job_exec *exec)
+{
+    if (exec == NULL)
+        return;
+    job_windows_remove_exec(exec->runtime, exec);
+    exec->exit_cb = NULL;
+    exec->released = true;
+    if (!exec->in_callback)
+        exec_free(exec);
+}
