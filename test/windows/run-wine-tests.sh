@@ -247,6 +247,31 @@ check_windows_defaults() {
         "$(tr -d '\r' <"$build_dir/config-check.out")"
 }
 
+# A service whose configuration file became invalid after --register-service must stop with
+# its exit code 2 as a service-specific error (so the recovery actions apply) and write the
+# error to the log file in the state directory the file names before the invalid key.
+check_service_config_error() {
+    local dir=$WINEPREFIX/drive_c/hostcri-service-bad log out=$build_dir/service-bad.out
+    log=$dir/state/hostcri.log
+    mkdir -p "$dir"
+    printf 'state: C:\\hostcri-service-bad\\state\nlog_level: info\n' >"$dir/config.yaml"
+    timeout 120 wine "$build_dir/hostcri.exe" --register-service --config 'C:\hostcri-service-bad\config.yaml' \
+        --listen "npipe:////./pipe/$service_pipe_name-bad" >"$out" 2>&1
+    result "--register-service with a config file exits 0" $? "$(tail -n 3 "$out" | tr -d '\r')"
+    printf 'state: C:\\hostcri-service-bad\\state\nlog_level: loud\n' >"$dir/config.yaml"
+    timeout 120 wine sc start hostcri >/dev/null 2>&1
+    wait_for_service_state 1
+    result "service with an invalid config file stops" $? "state $(service_field STATE)"
+    # 1066 is ERROR_SERVICE_SPECIFIC_ERROR; the daemon's exit code 2 follows as SERVICE_EXIT_CODE.
+    result "service reports exit code 2 as a service-specific error" \
+        "$([ "$(service_field WIN32_EXIT_CODE)" = 1066 ] && [ "$(service_field SERVICE_EXIT_CODE)" = 2 ]; echo $?)" \
+        "WIN32_EXIT_CODE $(service_field WIN32_EXIT_CODE), SERVICE_EXIT_CODE $(service_field SERVICE_EXIT_CODE)"
+    grep -q 'invalid value "loud" for log_level' "$log" 2>/dev/null
+    result "service logs the config error to its state directory" $? "no error in $log"
+    timeout 120 wine "$build_dir/hostcri.exe" --unregister-service >"$out" 2>&1
+    result "--unregister-service of the stopped service exits 0" $? "$(tail -n 3 "$out" | tr -d '\r')"
+}
+
 # Registers hostcri.exe as a service, starts it with sc.exe, calls it, stops and unregisters it.
 check_service() {
     local log=$WINEPREFIX/drive_c/hostcri-service/state/hostcri.log out=$build_dir/service.out status
@@ -273,6 +298,7 @@ check_service() {
     timeout 120 wine "$build_dir/hostcri.exe" --unregister-service >"$out" 2>&1
     result "--unregister-service exits 0" $? "$(tail -n 3 "$out" | tr -d '\r')"
     run_test_program "$tests_build_dir/service_check.exe" deleted hostcri
+    check_service_config_error
 }
 
 # check_image_service: the ImageService through the real hostcri.exe and the registry testbed.
