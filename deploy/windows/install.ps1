@@ -74,9 +74,24 @@ function Copy-Programs {
     }
     New-Item -ItemType Directory -Force -Path $InstallDir | Out-Null
     foreach ($program in 'hostcri.exe', 'hostcri-monitor.exe') {
-        Copy-Item -Force -Path (Join-Path $SourceDir $program) -Destination $InstallDir
+        Copy-Program (Join-Path $SourceDir $program) (Join-Path $InstallDir $program)
     }
     Write-Host "Copied hostcri.exe and hostcri-monitor.exe to $InstallDir"
+}
+
+# Copies one program. The monitors of running containers outlive the service and keep
+# hostcri-monitor.exe open, which blocks overwriting it but not renaming it, so a locked file
+# is renamed to <name>.old and the new one copied beside it.
+function Copy-Program {
+    param([string]$Source, [string]$Destination)
+    Remove-Item -Force -Path "$Destination.old" -ErrorAction SilentlyContinue
+    try {
+        Copy-Item -Force -Path $Source -Destination $Destination
+    } catch {
+        Write-Host "$Destination is in use: renaming it to $Destination.old"
+        Move-Item -Force -Path $Destination -Destination "$Destination.old"
+        Copy-Item -Force -Path $Source -Destination $Destination
+    }
 }
 
 function Write-Config {
