@@ -48,6 +48,7 @@ struct option_def {
 #define DEFAULT_ROOT "C:\\ProgramData\\hostcri"
 #define DEFAULT_STATE DEFAULT_ROOT "\\run"
 #define DEFAULT_CERTS_DIR DEFAULT_ROOT "\\certs.d"
+#define CGROUP_HELP_SUFFIX " (Linux only)"
 #define LOG_FILE_HELP                                                                              \
     "file the log is appended to instead of stderr (default: stderr in a console, "                \
     "<state>\\hostcri.log as a Windows service)"
@@ -60,6 +61,7 @@ struct option_def {
 #define DEFAULT_ROOT "/var/lib/hostcri"
 #define DEFAULT_STATE "/run/hostcri"
 #define DEFAULT_CERTS_DIR "/etc/hostcri/certs.d"
+#define CGROUP_HELP_SUFFIX ""
 #define LOG_FILE_HELP "file the log is appended to instead of stderr (default: stderr)"
 #define DEFAULT_ROOTFS_MOUNT_POINT "/hpc"
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -89,7 +91,8 @@ static const struct option_def options[] = {
      FIELD(max_concurrent_streams), "1000", NULL, "concurrent calls allowed per connection"},
     {"grpc.shutdown_grace_period", "shutdown-grace-period", OPTION_DURATION,
      FIELD(shutdown_grace_ms), "10s", NULL,
-     "time calls in flight get to finish after SIGTERM or SIGINT (suffixes ms, s, m, h)"},
+     "time calls in flight get to finish after SIGTERM, SIGINT or a Windows service stop "
+     "(suffixes ms, s, m, h)"},
 
     {"images.certs_dir", "certs-dir", OPTION_PATH, FIELD(certs_dir), DEFAULT_CERTS_DIR, NULL,
      "per-registry TLS files: <dir>/<host:port>/ca.crt, client.cert, client.key"},
@@ -121,9 +124,10 @@ static const struct option_def options[] = {
      NULL, "runtime handler names accepted besides the default \"\" (comma-separated flag)"},
     {"runtime.default_cgroup_parent", "default-cgroup-parent", OPTION_STRING,
      FIELD(default_cgroup_parent), NULL, NULL,
-     "parent of pod cgroups when the kubelet sends none (default: /hostcri or hostcri.slice)"},
+     "parent of pod cgroups when the kubelet sends none (default: /hostcri or "
+     "hostcri.slice)" CGROUP_HELP_SUFFIX},
     {"runtime.cgroup_root", "cgroup-root", OPTION_PATH, FIELD(cgroup_root), NULL, NULL,
-     "where the cgroup hierarchies are mounted (default: /sys/fs/cgroup)"},
+     "where the cgroup hierarchies are mounted (default: /sys/fs/cgroup)" CGROUP_HELP_SUFFIX},
     {"runtime.monitor_path", "monitor-path", OPTION_PATH, FIELD(monitor_path), NULL, NULL,
      "the hostcri-monitor program (default: next to the hostcri binary)"},
     {"runtime.sandbox_stop_grace_period", "sandbox-stop-grace-period", OPTION_DURATION,
