@@ -65,7 +65,7 @@ install_missing_tools() {
 build_all() {
     cmake -S . -B "$build_dir" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DHOSTCRI_TESTS=OFF \
         -DHOSTCRI_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build_dir/cmake.log" 2>&1 &&
-        cmake --build "$build_dir" -j"$jobs" --target hostcri >"$build_dir/build.log" 2>&1
+        cmake --build "$build_dir" -j"$jobs" --target hostcri hostcri-monitor >"$build_dir/build.log" 2>&1
     result "build hostcri.exe" $? "see $build_dir/cmake.log and build.log" || true
     [ -f "$build_dir/hostcri.exe" ] || { tail -n 30 "$build_dir/build.log"; return 1; }
 

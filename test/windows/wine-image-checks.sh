@@ -1,5 +1,6 @@
 # The ImageService checks of run-wine-tests.sh, which sources this file and calls
-# check_image_service after Wine has started. The real hostcri.exe pulls images from the
+# check_image_service after Wine has started. layer_windows_test.exe unpacks Windows layers
+# through images/windows/ directly. Then the real hostcri.exe pulls images from the
 # registry testbed (test/testbed/) over plain HTTP on loopback, lists them, reads their status,
 # checks the unpacked Windows layer on disk, and removes them. One more pull goes over HTTPS
 # through curl's Schannel backend, verified against the testbed CA from certs.d, to
@@ -98,6 +99,7 @@ check_image_service() {
     local registry testbed_dir tls certs_d status
     log=$build_dir/hostcri-images.log
     config=$build_dir/hostcri-images.yaml
+    run_test_program "$tests_build_dir/layer_windows_test.exe"
     if ! find_image_testbed; then
         result "registry testbed for the image checks" 1 "see $build_dir/testbed-start.log"
         stop_image_testbed
