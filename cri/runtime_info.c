@@ -1,12 +1,18 @@
 #include "cri/runtime_info.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "api/api.pb-c.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "cri/services.h"
+#ifdef __linux__
+#include "runtime/linux/kernel_features.h"
+#endif
 
 /* The kubelet's condition types (k8s.io/cri-api: RuntimeReady, NetworkReady). */
 #define CONDITION_RUNTIME_READY "RuntimeReady"
@@ -25,6 +31,80 @@ void runtime_info_version(struct rpc_call *call, const void *request)
     rpc_call_reply(call, &response);
 }
 
+/*
+ * The features of the Status response, and how the kubelet uses them (kubelet 1.30 to 1.32:
+ * toKubeRuntimeStatus in pkg/kubelet/kuberuntime, GenerateRunContainerOptions in
+ * pkg/kubelet/kubelet_pods.go):
+ * - runtime_handlers[].features.recursive_read_only_mounts: the kubelet copies each handler to
+ *   node.status.runtimeHandlers, and sends Mount.recursive_read_only for a volume with
+ *   recursiveReadOnly: Enabled or IfPossible only when the pod's handler reports it. Enabled on
+ *   a handler without it fails the container, and IfPossible falls back to a read-only mount.
+ * - runtime_handlers[].features.user_namespaces: the kubelet runs a pod with hostUsers: false
+ *   only on a handler that reports it. hostcri runs host-process pods in the host's user
+ *   namespace, so it is false for every handler.
+ * - features.supplemental_groups_policy: the kubelet (SupplementalGroupsPolicy feature gate,
+ *   alpha in 1.31) copies it to node.status.features.supplementalGroupsPolicy, which pods with
+ *   supplementalGroupsPolicy: Strict need. It also promises ContainerStatus.user.
+ * CRI-O 1.31 (server/runtime_status.go) reports the same three fields and lists the default
+ * handler once more under the name "", which hostcri lists first.
+ */
+struct status_features {
+    Runtime__V1__RuntimeHandlerFeatures handler_features;
+    Runtime__V1__RuntimeHandler *handlers;
+    Runtime__V1__RuntimeHandler **handler_list;
+    size_t n_handlers;
+    Runtime__V1__RuntimeFeatures features;
+    json_t *config; /* owns the handler names */
+};
+
+/* Returns whether this build can mount a volume read-only together with its submounts. */
+static bool recursive_readonly_supported(void)
+{
+#ifdef __linux__
+    return kernel_features_recursive_readonly();
+#else
+    return false;
+#endif
+}
+
+/* Fills features from the effective configuration (key "runtime.runtime_handlers"). */
+static void status_features_init(struct status_features *features, const char *config_json)
+{
+    json_t *names;
+    size_t n_names;
+
+    memset(features, 0, sizeof(*features));
+    runtime__v1__runtime_handler_features__init(&features->handler_features);
+    features->handler_features.recursive_read_only_mounts = recursive_readonly_supported();
+    features->handler_features.user_namespaces = false;
+    runtime__v1__runtime_features__init(&features->features);
+    features->features.supplemental_groups_policy = true;
+
+    features->config = config_json ? json_loads(config_json, 0, NULL) : NULL;
+    names = json_object_get(features->config, "runtime.runtime_handlers");
+    n_names = json_is_array(names) ? json_array_size(names) : 0;
+    features->handlers = xcalloc(n_names + 1, sizeof(*features->handlers));
+    features->handler_list = xcalloc(n_names + 1, sizeof(*features->handler_list));
+    for (size_t i = 0; i <= n_names; i++) {
+        const char *name = i == 0 ? "" : json_string_value(json_array_get(names, i - 1));
+        Runtime__V1__RuntimeHandler *handler = &features->handlers[features->n_handlers];
+
+        if (name == NULL || (i > 0 && name[0] == '\0'))
+            continue;
+        runtime__v1__runtime_handler__init(handler);
+        handler->name = (char *)name;
+        handler->features = &features->handler_features;
+        features->handler_list[features->n_handlers++] = handler;
+    }
+}
+
+static void status_features_clear(struct status_features *features)
+{
+    free(features->handlers);
+    free(features->handler_list);
+    json_decref(features->config);
+}
+
 void runtime_info_status(struct rpc_call *call, const void *request)
 {
     const Runtime__V1__StatusRequest *status_request = request;
@@ -37,6 +117,7 @@ void runtime_info_status(struct rpc_call *call, const void *request)
     Runtime__V1__StatusResponse__InfoEntry config_entry =
         RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT;
     Runtime__V1__StatusResponse__InfoEntry *info[] = {&config_entry};
+    struct status_features features;
 
     runtime_ready.type = CONDITION_RUNTIME_READY;
     runtime_ready.status = services->runtime != NULL;
@@ -52,6 +133,10 @@ void runtime_info_status(struct rpc_call *call, const void *request)
     status.n_conditions = ARRAY_SIZE(conditions);
     status.conditions = conditions;
     response.status = &status;
+    status_features_init(&features, services->config_json);
+    response.n_runtime_handlers = features.n_handlers;
+    response.runtime_handlers = features.handler_list;
+    response.features = &features.features;
     if (status_request->verbose) {
         config_entry.key = "config";
         config_entry.value = (char *)(services->config_json ? services->config_json : "{}");
@@ -59,6 +144,7 @@ void runtime_info_status(struct rpc_call *call, const void *request)
         response.info = info;
     }
     rpc_call_reply(call, &response);
+    status_features_clear(&features);
 }
 
 void runtime_info_runtime_config(struct rpc_call *call, const void *request)

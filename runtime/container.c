@@ -103,7 +103,8 @@ static int fill_spec(const struct container *container, const struct container_p
     for (size_t i = 0; i < process->n_mounts; i++) {
         mounts[i] = (struct job_mount){
             process->mounts[i].host_path, process->mounts[i].container_path,
-            process->mounts[i].readonly, (enum job_propagation)process->mounts[i].propagation};
+            process->mounts[i].readonly, (enum job_propagation)process->mounts[i].propagation,
+            process->mounts[i].recursive_readonly};
     }
     *spec = (struct job_container_spec){
         .container_id = container->record.id,
@@ -111,7 +112,7 @@ static int fill_spec(const struct container *container, const struct container_p
         .env = (const char *const *)process->env,
         .working_dir = process->working_dir,
         .user = {process->username, process->has_uid, process->uid, process->has_gid, process->gid,
-                 process->groups, process->n_groups},
+                 process->groups, process->n_groups, process->strict_groups},
         .rootfs = {(const char *const *)process->layers, strv_length(process->layers), dir,
                    process->readonly_rootfs, NULL},
         .mounts = mounts,

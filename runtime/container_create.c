@@ -142,7 +142,8 @@ static int build_user(const Runtime__V1__ContainerConfig *config, const struct i
                              (long long)sc->supplemental_groups[i]);
         process->groups[process->n_groups++] = (uint32_t)sc->supplemental_groups[i];
     }
-    return 0;
+    return spec_supplemental_groups_policy((int)sc->supplemental_groups_policy,
+                                           &process->strict_groups, err);
 }
 
 static int check_host_path(const char *host_path, struct error *err)
@@ -173,12 +174,16 @@ static int build_mounts(const Runtime__V1__ContainerConfig *config,
             return error_set(err, ERROR_INVALID_ARGUMENT,
                              "mount %zu: both container_path and host_path must be set", i);
         if (container_hostprocess_check_mount(mount, err) < 0 ||
+            spec_check_recursive_readonly(mount->container_path, mount->readonly,
+                                          mount->recursive_read_only, (int)mount->propagation,
+                                          err) < 0 ||
             check_host_path(mount->host_path, err) < 0)
             return -1;
         out->host_path = xstrdup(mount->host_path);
         out->container_path = xstrdup(mount->container_path);
         out->readonly = mount->readonly;
         out->propagation = (int)mount->propagation;
+        out->recursive_readonly = mount->recursive_read_only;
         process->n_mounts++;
     }
     return 0;

@@ -11,6 +11,9 @@
 #include "runtime/pbjson.h"
 #include "runtime/process.h"
 #include "runtime/runtime_internal.h"
+#ifdef __linux__
+#include "runtime/linux/proc_user.h"
+#endif
 
 static Runtime__V1__ImageSpec *image_spec(const struct container *container)
 {
@@ -22,24 +25,50 @@ static Runtime__V1__ImageSpec *image_spec(const struct container *container)
     return spec;
 }
 
-/* Returns the user the container runs as, when the record has it as numbers, else NULL. */
-static Runtime__V1__ContainerUser *container_user(const struct container_process *process)
+static Runtime__V1__ContainerUser *new_container_user(uint32_t uid, uint32_t gid,
+                                                      const uint32_t *groups, size_t n_groups)
 {
-    Runtime__V1__ContainerUser *user;
-    Runtime__V1__LinuxContainerUser *linux_user;
+    Runtime__V1__ContainerUser *user = message_new(&runtime__v1__container_user__descriptor);
+    Runtime__V1__LinuxContainerUser *linux_user =
+        message_new(&runtime__v1__linux_container_user__descriptor);
 
-    if (!process->has_uid)
-        return NULL; /* NOTE: a user given by name is resolved only inside the monitor */
-    user = message_new(&runtime__v1__container_user__descriptor);
-    linux_user = message_new(&runtime__v1__linux_container_user__descriptor);
-    linux_user->uid = process->uid;
-    linux_user->gid = process->has_gid ? process->gid : 0;
-    linux_user->n_supplemental_groups = process->n_groups;
-    linux_user->supplemental_groups = xcalloc(process->n_groups, sizeof(int64_t));
-    for (size_t i = 0; i < process->n_groups; i++)
-        linux_user->supplemental_groups[i] = process->groups[i];
+    linux_user->uid = uid;
+    linux_user->gid = gid;
+    linux_user->n_supplemental_groups = n_groups;
+    linux_user->supplemental_groups = xcalloc(n_groups, sizeof(int64_t));
+    for (size_t i = 0; i < n_groups; i++)
+        linux_user->supplemental_groups[i] = groups[i];
     user->linux = linux_user;
     return user;
+}
+
+/*
+ * Returns the user the container runs as: the ids the running init process really has (read
+ * from /proc on Linux), else the record's ids when it has them as numbers, else NULL.
+ */
+static Runtime__V1__ContainerUser *container_user(const struct container *container,
+                                                  const struct container_process *process)
+{
+#ifdef __linux__
+    if (container->record.state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING &&
+        container->record.pid > 0) {
+        struct proc_user ids;
+
+        if (proc_user_read((int)container->record.pid, &ids, NULL) == 0) {
+            Runtime__V1__ContainerUser *user =
+                new_container_user(ids.uid, ids.gid, ids.groups, ids.n_groups);
+
+            free(ids.groups);
+            return user;
+        }
+    }
+#else
+    (void)container;
+#endif
+    if (!process->has_uid)
+        return NULL; /* NOTE: a user given by name is resolved only inside the monitor */
+    return new_container_user(process->uid, process->has_gid ? process->gid : 0, process->groups,
+                              process->n_groups);
 }
 
 static Runtime__V1__ContainerResources *container_resources(const struct container *container)
@@ -93,7 +122,7 @@ static Runtime__V1__ContainerStatus *build_status(const struct container *contai
     copy_mounts(config, status);
     status->log_path = message_strdup(record->log_path);
     status->resources = container_resources(container);
-    status->user = container_user(process);
+    status->user = container_user(container, process);
     status->stop_signal = config->stop_signal;
     return status;
 }

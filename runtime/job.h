@@ -142,13 +142,19 @@ struct job_mount {
     const char *container_path; /* absolute; parents are created on the host when missing */
     bool readonly;
     enum job_propagation propagation;
+    /* Read-only on every submount too; needs readonly and JOB_PROPAGATION_PRIVATE. Linux
+     * only: the Windows backend ignores it. */
+    bool recursive_readonly;
 };
 
 /*
  * The user the processes run as. When username is set, it is looked up in the container's view
  * of /etc/passwd and /etc/group (Linux reads the files directly, without NSS), and an unknown
  * name fails the start with ERROR_NOT_FOUND. Otherwise uid and gid are used where has_uid and
- * has_gid are set, and the daemon's ids where not. Supplemental groups are added in both cases.
+ * has_gid are set (Linux: a uid without a gid takes the primary group of its passwd line when
+ * it has one), and the daemon's ids where not. The supplemental groups are the primary group,
+ * then (unless strict_groups) the groups whose member list in the container's /etc/group names
+ * the user, then groups.
  */
 struct job_user {
     const char *username;
@@ -158,6 +164,8 @@ struct job_user {
     uint32_t gid;
     const uint32_t *groups;
     size_t n_groups;
+    /* SupplementalGroupsPolicy Strict: only the primary group and groups. Linux only. */
+    bool strict_groups;
 };
 
 /* Resource limits; a zero field means "not set" (keep the current value). */

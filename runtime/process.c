@@ -23,9 +23,13 @@ static json_t *mounts_to_json(const struct container_process *process)
     for (size_t i = 0; i < process->n_mounts; i++) {
         const struct process_mount *mount = &process->mounts[i];
 
-        json_array_append_new(array, json_pack("{s:s, s:s, s:b, s:i}", "hostPath", mount->host_path,
-                                               "containerPath", mount->container_path, "readonly",
-                                               mount->readonly, "propagation", mount->propagation));
+        json_t *object = json_pack("{s:s, s:s, s:b, s:i}", "hostPath", mount->host_path,
+                                   "containerPath", mount->container_path, "readonly",
+                                   mount->readonly, "propagation", mount->propagation);
+
+        if (mount->recursive_readonly)
+            json_object_set_new(object, "recursiveReadOnly", json_true());
+        json_array_append_new(array, object);
     }
     return array;
 }
@@ -44,6 +48,8 @@ static json_t *user_to_json(const struct container_process *process)
     for (size_t i = 0; i < process->n_groups; i++)
         json_array_append_new(groups, json_integer(process->groups[i]));
     json_object_set_new(user, "groups", groups);
+    if (process->strict_groups)
+        json_object_set_new(user, "strictGroups", json_true());
     return user;
 }
 
@@ -123,6 +129,7 @@ static int user_from_json(json_t *user, struct container_process *out, struct er
     out->groups = xcalloc(out->n_groups, sizeof(uint32_t));
     for (size_t i = 0; i < out->n_groups; i++)
         out->groups[i] = (uint32_t)json_integer_value(json_array_get(groups, i));
+    out->strict_groups = json_is_true(json_object_get(user, "strictGroups"));
     return 0;
 }
 
@@ -142,6 +149,8 @@ static int mounts_from_json(json_t *mounts, struct container_process *out, struc
         out->mounts[i].container_path = xstrdup(target);
         out->mounts[i].readonly = json_is_true(json_object_get(mount, "readonly"));
         out->mounts[i].propagation = (int)json_integer_value(json_object_get(mount, "propagation"));
+        out->mounts[i].recursive_readonly =
+            json_is_true(json_object_get(mount, "recursiveReadOnly"));
         out->n_mounts++;
     }
     return 0;

@@ -18,6 +18,7 @@ struct process_mount {
     char *container_path;
     bool readonly;
     int propagation; /* enum job_propagation */
+    bool recursive_readonly;
 };
 
 struct process_resources {
@@ -40,6 +41,7 @@ struct container_process {
     uint32_t gid;
     uint32_t *groups;
     size_t n_groups;
+    bool strict_groups; /* SupplementalGroupsPolicy Strict */
     struct process_mount *mounts;
     size_t n_mounts;
     char **layers; /* NULL-terminated, base layer first */

@@ -340,3 +340,46 @@ void spec_image_user_clear(struct spec_image_user *user)
     free(user->username);
     memset(user, 0, sizeof(*user));
 }
+
+static const char *propagation_name(int propagation)
+{
+    switch (propagation) {
+    case 0:
+        return "PROPAGATION_PRIVATE";
+    case 1:
+        return "PROPAGATION_HOST_TO_CONTAINER";
+    case 2:
+        return "PROPAGATION_BIDIRECTIONAL";
+    default:
+        return "unknown";
+    }
+}
+
+int spec_check_recursive_readonly(const char *container_path, bool readonly,
+                                  bool recursive_readonly, int propagation, struct error *err)
+{
+    if (!recursive_readonly)
+        return 0;
+    if (!readonly)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "mount %s: recursive_read_only needs readonly; set readonly to true or "
+                         "clear recursive_read_only",
+                         container_path);
+    if (propagation != 0)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "mount %s: recursive_read_only needs propagation PROPAGATION_PRIVATE, "
+                         "not %s (%d); set the propagation to PROPAGATION_PRIVATE or clear "
+                         "recursive_read_only",
+                         container_path, propagation_name(propagation), propagation);
+    return 0;
+}
+
+int spec_supplemental_groups_policy(int policy, bool *strict, struct error *err)
+{
+    if (policy != 0 && policy != 1)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "invalid supplemental_groups_policy %d: use Merge (0) or Strict (1)",
+                         policy);
+    *strict = policy == 1;
+    return 0;
+}

@@ -73,6 +73,7 @@ static void fill_monitor_spec(const struct job_container *container,
     out->gid = spec->user.gid;
     out->groups = (uint32_t *)spec->user.groups;
     out->n_groups = spec->user.n_groups;
+    out->strict_groups = spec->user.strict_groups;
     out->container_dir = (char *)spec->rootfs.container_dir;
     out->readonly_rootfs = spec->rootfs.readonly;
     out->mount_point =
@@ -104,6 +105,7 @@ static int write_spec(const struct job_container *container, const struct job_co
         mounts[i].container_path = (char *)spec->mounts[i].container_path;
         mounts[i].readonly = spec->mounts[i].readonly;
         mounts[i].propagation = spec->mounts[i].propagation;
+        mounts[i].recursive_readonly = spec->mounts[i].recursive_readonly;
     }
     out.mounts = mounts;
     out.n_mounts = spec->n_mounts;

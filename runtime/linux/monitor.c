@@ -80,30 +80,44 @@ static void fail_start(struct monitor *monitor, const struct error *err)
 
 #define MAX_GROUPS 256
 
-/* Resolves the user in the container's view (its /etc/passwd and /etc/group). */
+/*
+ * Resolves the user in the container's view (its /etc/passwd and /etc/group) and computes the
+ * supplemental groups for the spec's policy. A uid with a passwd line gets that line's name and,
+ * without a gid in the spec, its primary group, as containerd does. Supplemental groups alone
+ * also set the user, as the daemon's own uid and gid.
+ */
 static int resolve_user(struct monitor *monitor, struct error *err)
 {
     struct monitor_spec *spec = &monitor->spec;
     struct spawn_request *request = &monitor->request;
-    size_t n = 0;
+    _cleanup_free_ char *found_name = NULL;
+    gid_t primary = 0;
+    struct userdb_request user = {.name = spec->username,
+                                  .strict = spec->strict_groups,
+                                  .groups = spec->groups,
+                                  .n_groups = spec->n_groups};
 
-    request->set_user = spec->username != NULL || spec->has_uid || spec->has_gid;
+    request->set_user =
+        spec->username != NULL || spec->has_uid || spec->has_gid || spec->n_groups > 0;
+    if (!request->set_user)
+        return 0;
     request->uid = spec->has_uid ? spec->uid : getuid();
     request->gid = spec->has_gid ? spec->gid : getgid();
-    monitor->groups = xcalloc(MAX_GROUPS, sizeof(gid_t));
     if (spec->username != NULL) {
-        gid_t primary = 0;
-
         if (userdb_find_user("/etc/passwd", spec->username, &request->uid, &primary, err) < 0)
             return -1;
         if (!spec->has_gid)
             request->gid = primary;
-        n = userdb_user_groups("/etc/group", spec->username, primary, monitor->groups, MAX_GROUPS);
+    } else if (userdb_find_uid("/etc/passwd", request->uid, &found_name, &primary) == 0) {
+        user.name = found_name;
+        if (spec->has_uid && !spec->has_gid)
+            request->gid = primary;
     }
-    for (size_t i = 0; i < spec->n_groups && n < MAX_GROUPS; i++)
-        monitor->groups[n++] = spec->groups[i];
+    user.gid = request->gid;
+    monitor->groups = xcalloc(MAX_GROUPS, sizeof(gid_t));
     request->groups = monitor->groups;
-    request->n_groups = n;
+    request->n_groups =
+        userdb_supplemental_groups("/etc/group", &user, monitor->groups, MAX_GROUPS);
     return 0;
 }
 

@@ -53,6 +53,8 @@ int monitor_spec_write(const struct monitor_spec *spec, const char *path, struct
         put_number(&out, "user.gid", spec->gid);
     for (size_t i = 0; i < spec->n_groups; i++)
         put_number(&out, "user.group", spec->groups[i]);
+    if (spec->strict_groups)
+        put_number(&out, "user.strict_groups", 1);
     put_list(&out, "layer", spec->layers);
     put(&out, "container_dir", spec->container_dir);
     put_number(&out, "readonly_rootfs", spec->readonly_rootfs);
@@ -62,6 +64,8 @@ int monitor_spec_write(const struct monitor_spec *spec, const char *path, struct
         put(&out, "mount.dest", spec->mounts[i].container_path);
         put_number(&out, "mount.ro", spec->mounts[i].readonly);
         put_number(&out, "mount.propagation", spec->mounts[i].propagation);
+        if (spec->mounts[i].recursive_readonly)
+            put_number(&out, "mount.rro", 1);
     }
     put(&out, "log_path", spec->log_path);
     put_number(&out, "stdin", spec->stdin_open);
@@ -125,7 +129,9 @@ static int spec_set(struct monitor_spec *spec, const char *key, const char *valu
     else if (strcmp(key, "user.group") == 0) {
         spec->groups = xrealloc(spec->groups, (spec->n_groups + 1) * sizeof(uint32_t));
         spec->groups[spec->n_groups++] = (uint32_t)number;
-    } else if (strcmp(key, "layer") == 0)
+    } else if (strcmp(key, "user.strict_groups") == 0)
+        spec->strict_groups = number != 0;
+    else if (strcmp(key, "layer") == 0)
         list_add(&spec->layers, value);
     else if (strcmp(key, "container_dir") == 0)
         set_string(&spec->container_dir, value);
@@ -146,6 +152,8 @@ static int spec_set(struct monitor_spec *spec, const char *key, const char *valu
             mount->readonly = number != 0;
         else if (strcmp(key, "mount.propagation") == 0)
             mount->propagation = (enum job_propagation)number;
+        else if (strcmp(key, "mount.rro") == 0)
+            mount->recursive_readonly = number != 0;
     } else if (strcmp(key, "log_path") == 0)
         set_string(&spec->log_path, value);
     else if (strcmp(key, "stdin") == 0)

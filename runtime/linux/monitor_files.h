@@ -35,6 +35,7 @@ struct monitor_mount {
     char *container_path;
     bool readonly;
     enum job_propagation propagation;
+    bool recursive_readonly; /* submounts read-only too (mount_setattr with AT_RECURSIVE) */
 };
 
 /* Everything the monitor needs, as read from the spec file. */
@@ -53,7 +54,8 @@ struct monitor_spec {
     uint32_t gid;
     uint32_t *groups;
     size_t n_groups;
-    char **layers; /* base layer first */
+    bool strict_groups; /* SupplementalGroupsPolicy Strict: no groups from /etc/group */
+    char **layers;      /* base layer first */
     char *container_dir;
     bool readonly_rootfs;
     char *mount_point;

@@ -98,3 +98,40 @@ size_t userdb_user_groups(const char *group_path, const char *user, gid_t primar
     }
     return n;
 }
+
+int userdb_find_uid(const char *passwd_path, uid_t uid, char **name, gid_t *gid)
+{
+    _cleanup_free_ char *text = NULL;
+    char *save = NULL;
+
+    if (read_lines(passwd_path, &text, NULL) < 0)
+        return -1;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *fields[7];
+        char *end;
+        unsigned long value;
+
+        if (line[0] == '#' || split_fields(line, fields, 7) < 4)
+            continue;
+        value = strtoul(fields[2], &end, 10);
+        if (end == fields[2] || *end != '\0' || value != uid)
+            continue;
+        *name = xstrdup(fields[0]);
+        *gid = (gid_t)strtoul(fields[3], NULL, 10);
+        return 0;
+    }
+    return -1;
+}
+
+size_t userdb_supplemental_groups(const char *group_path, const struct userdb_request *request,
+                                  gid_t *groups, size_t max)
+{
+    size_t n = 0;
+
+    add_group(groups, &n, max, request->gid);
+    if (!request->strict && request->name != NULL)
+        n = userdb_user_groups(group_path, request->name, request->gid, groups, max);
+    for (size_t i = 0; i < request->n_groups; i++)
+        add_group(groups, &n, max, (gid_t)request->groups[i]);
+    return n;
+}

@@ -191,7 +191,8 @@ static void sandbox_name_identity(void **state)
 static void process_round_trip(void **state)
 {
     uint32_t groups[] = {10, 20};
-    struct process_mount mounts[] = {{"/host", "/ctr", true, 1}};
+    struct process_mount mounts[] = {{"/host", "/ctr", true, 1, false},
+                                     {"/host", "/rro", true, 0, true}};
     struct container_process in = {
         .argv = (char *[]){"/bin/sh", "-c", "echo hi", NULL},
         .env = (char *[]){"A=1", NULL},
@@ -200,8 +201,9 @@ static void process_round_trip(void **state)
         .uid = 1000,
         .groups = groups,
         .n_groups = 2,
+        .strict_groups = true,
         .mounts = mounts,
-        .n_mounts = 1,
+        .n_mounts = 2,
         .layers = (char *[]){"/l1", "/l2", NULL},
         .stop_signal = 3,
         .has_oom_score_adj = true,
@@ -223,10 +225,13 @@ static void process_round_trip(void **state)
     assert_null(out.username);
     assert_int_equal(out.n_groups, 2);
     assert_int_equal(out.groups[1], 20);
-    assert_int_equal(out.n_mounts, 1);
+    assert_true(out.strict_groups);
+    assert_int_equal(out.n_mounts, 2);
     assert_string_equal(out.mounts[0].container_path, "/ctr");
     assert_true(out.mounts[0].readonly);
     assert_int_equal(out.mounts[0].propagation, 1);
+    assert_false(out.mounts[0].recursive_readonly);
+    assert_true(out.mounts[1].recursive_readonly);
     assert_string_equal(out.layers[1], "/l2");
     assert_int_equal(out.stop_signal, 3);
     assert_true(out.has_oom_score_adj);

@@ -37,8 +37,8 @@ static void spec_round_trip(void **state)
     char *layers[] = {"/layers/sha256:base", "/layers/top", NULL};
     uint32_t groups[] = {10, 20};
     struct monitor_mount mounts[] = {
-        {"/host/a", "/ctr/a", true, JOB_PROPAGATION_BIDIRECTIONAL},
-        {"/host/b", "/ctr/b", false, JOB_PROPAGATION_PRIVATE},
+        {"/host/a", "/ctr/a", true, JOB_PROPAGATION_BIDIRECTIONAL, false},
+        {"/host/b", "/ctr/b", true, JOB_PROPAGATION_PRIVATE, true},
     };
     struct monitor_spec spec = {.id = "c1",
                                 .cgroup_root = "/sys/fs/cgroup",
@@ -51,6 +51,7 @@ static void spec_round_trip(void **state)
                                 .uid = 1000,
                                 .groups = groups,
                                 .n_groups = 2,
+                                .strict_groups = true,
                                 .layers = layers,
                                 .container_dir = "/var/lib/hostcri/c1",
                                 .readonly_rootfs = true,
@@ -81,13 +82,16 @@ static void spec_round_trip(void **state)
     assert_false(read.has_gid);
     assert_int_equal(read.n_groups, 2);
     assert_int_equal(read.groups[1], 20);
+    assert_true(read.strict_groups);
     assert_string_equal(read.layers[0], "/layers/sha256:base");
     assert_true(read.readonly_rootfs);
     assert_int_equal(read.n_mounts, 2);
     assert_string_equal(read.mounts[0].container_path, "/ctr/a");
     assert_true(read.mounts[0].readonly);
     assert_int_equal(read.mounts[0].propagation, JOB_PROPAGATION_BIDIRECTIONAL);
-    assert_false(read.mounts[1].readonly);
+    assert_false(read.mounts[0].recursive_readonly);
+    assert_true(read.mounts[1].readonly);
+    assert_true(read.mounts[1].recursive_readonly);
     assert_true(read.tty);
     assert_false(read.stdin_open);
     assert_true(read.has_oom_score_adj);

@@ -1,0 +1,15 @@
+#ifndef HOSTCRI_RUNTIME_LINUX_KERNEL_FEATURES_H
+#define HOSTCRI_RUNTIME_LINUX_KERNEL_FEATURES_H
+
+/* Kernel features that the daemon reports in the CRI Status call. */
+
+#include <stdbool.h>
+
+/*
+ * Returns whether the kernel has mount_setattr (Linux 5.12+), which the monitor uses to make a
+ * volume read-only together with its submounts. The kernel is probed on the first call and the
+ * result is kept for the life of the process. Any thread.
+ */
+bool kernel_features_recursive_readonly(void);
+
+#endif
