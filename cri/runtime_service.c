@@ -403,6 +403,13 @@ void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *r
 
 #ifndef _WIN32
 
+/*
+ * The loop of the RPC handlers and of the streaming server, for the streams that backend_exec
+ * discards. Every exec session starts from a URL that runtime_service_exec issued, which sets
+ * it, because the backend's data is only the runtime.
+ */
+static uv_loop_t *exec_loop;
+
 static struct streaming_server *streaming_of(struct rpc_call *call)
 {
     struct streaming_server *server = rpc_call_services(call)->streaming;
@@ -470,6 +477,7 @@ void runtime_service_exec(struct rpc_call *call, const void *request)
 
     if (runtime == NULL)
         return;
+    exec_loop = rpc_call_services(call)->loop;
     if (streaming_validate_exec_request(req->container_id, req->n_cmd, req->tty, stream.streams,
                                         &err) < 0) {
         rpc_call_fail(call, &err);
@@ -650,13 +658,81 @@ void runtime_service_list_pod_sandbox_metrics(struct rpc_call *call, const void 
 
 #ifndef _WIN32
 
+/*
+ * A reader that drops what an exec writes to an output its client did not request. containerd
+ * does the same: execInternal (internal/cri/server/container_execsync.go) gives an exec without
+ * a stdout or stderr writer cio.NewDiscardLogger(), a writer that drops its input. Closing the
+ * pipe instead kills the process with SIGPIPE (exit code 141) on its first write there.
+ */
+struct discard_sink {
+    uv_pipe_t pipe;
+};
+
 /* One exec or attach session of the streaming server. */
 struct stream_exec {
-    struct job_exec *exec;         /* exec */
-    struct runtime_attach *attach; /* attach */
+    struct job_exec *exec;            /* exec */
+    struct runtime_attach *attach;    /* attach */
+    struct discard_sink *discards[2]; /* exec: unrequested stdout and stderr, or NULL */
     streaming_exit_cb exit_cb;
     void *exit_data;
 };
+
+static void discard_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    static char buffer[65536];
+
+    /* The loop reads one stream at a time, so one buffer serves every sink. */
+    *buf = uv_buf_init(buffer, sizeof(buffer));
+}
+
+static void discard_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    /* End of file (every writer closed the pipe) or an error: nothing more to drop. */
+    if (nread < 0)
+        uv_read_stop(stream);
+}
+
+static void discard_closed_cb(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* Starts dropping what arrives on fd, which it owns. Returns the sink, or NULL on failure, when
+ * the pipe is closed and the process's writes to it fail. */
+static struct discard_sink *discard_start(int fd)
+{
+    struct discard_sink *sink;
+    int rc;
+
+    if (exec_loop == NULL) {
+        close(fd);
+        return NULL;
+    }
+    sink = xcalloc(1, sizeof(*sink));
+    sink->pipe.data = sink;
+    rc = uv_pipe_init(exec_loop, &sink->pipe, 0);
+    if (rc < 0) {
+        close(fd);
+        free(sink);
+    } else if ((rc = uv_pipe_open(&sink->pipe, fd)) < 0) {
+        close(fd);
+        uv_close((uv_handle_t *)&sink->pipe, discard_closed_cb);
+    } else if ((rc = uv_read_start((uv_stream_t *)&sink->pipe, discard_alloc_cb, discard_read_cb)) <
+               0) {
+        uv_close((uv_handle_t *)&sink->pipe, discard_closed_cb);
+    }
+    if (rc < 0) {
+        log_warn("exec: discard an unrequested output stream: %s", uv_strerror(rc));
+        return NULL;
+    }
+    return sink;
+}
+
+static void discard_stop(struct discard_sink *sink)
+{
+    if (sink != NULL)
+        uv_close((uv_handle_t *)&sink->pipe, discard_closed_cb);
+}
 
 static void stream_exec_exit_cb(struct job_exec *exec, int exit_code, int signal, void *data)
 {
@@ -671,9 +747,13 @@ static void close_unless(int fd, bool keep)
         close(fd);
 }
 
-/* Hands the descriptors that the client asked for to the streaming server, closing the rest. */
+/*
+ * Hands the descriptors that the client asked for to the streaming server and the outputs it
+ * did not ask for to discard sinks of session. Without stdin the backend gives the process the
+ * null device, which reads end of file at once.
+ */
 static void give_io(const struct job_exec_io *from, bool tty, unsigned streams,
-                    struct streaming_io *to)
+                    struct stream_exec *session, struct streaming_io *to)
 {
     *to = (struct streaming_io){-1, -1, -1, -1};
     if (tty) {
@@ -684,11 +764,13 @@ static void give_io(const struct job_exec_io *from, bool tty, unsigned streams,
         return;
     }
     close_unless(from->stdin_fd, streams & STREAMING_STDIN);
-    close_unless(from->stdout_fd, streams & STREAMING_STDOUT);
-    close_unless(from->stderr_fd, streams & STREAMING_STDERR);
     to->stdin_fd = (streams & STREAMING_STDIN) ? from->stdin_fd : -1;
     to->stdout_fd = (streams & STREAMING_STDOUT) ? from->stdout_fd : -1;
     to->stderr_fd = (streams & STREAMING_STDERR) ? from->stderr_fd : -1;
+    if (!(streams & STREAMING_STDOUT) && from->stdout_fd >= 0)
+        session->discards[0] = discard_start(from->stdout_fd);
+    if (!(streams & STREAMING_STDERR) && from->stderr_fd >= 0)
+        session->discards[1] = discard_start(from->stderr_fd);
 }
 
 static int backend_exec(void *backend_data, const struct streaming_request *request,
@@ -715,7 +797,7 @@ static int backend_exec(void *backend_data, const struct streaming_request *requ
         free(session);
         return -1;
     }
-    give_io(&job_io, request->tty, request->streams, io);
+    give_io(&job_io, request->tty, request->streams, session, io);
     *handle = session;
     return 0;
 }
@@ -779,6 +861,8 @@ static void backend_detach(void *backend_data, void *handle, bool kill)
     /* SIGKILL: the client left, and nothing reads the process's output any more. */
     if (kill && job_exec_signal(session->exec, 9, &err) < 0 && err.code != ERROR_NOT_FOUND)
         log_warn("killing an exec whose client left failed: %s", err.message);
+    discard_stop(session->discards[0]);
+    discard_stop(session->discards[1]);
     job_exec_release(session->exec);
     free(session);
 }

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -66,8 +68,11 @@ void monitor_attach_poll_fds(struct monitor *monitor, struct pollfd *fds, nfds_t
         return;
     fds[(*n)++] = (struct pollfd){.fd = monitor->attach_fd, .events = POLLIN};
     for (int i = 0; i < MONITOR_MAX_ATTACH; i++) {
-        if (monitor->clients[i].fd >= 0)
-            fds[(*n)++] = (struct pollfd){.fd = monitor->clients[i].fd, .events = POLLIN};
+        const struct monitor_attach_client *client = &monitor->clients[i];
+
+        if (client->fd >= 0)
+            fds[(*n)++] = (struct pollfd){
+                .fd = client->fd, .events = POLLIN | (client->queue.length > 0 ? POLLOUT : 0)};
     }
 }
 
@@ -96,6 +101,89 @@ static void close_stdin(struct monitor *monitor)
     strbuf_reset(&monitor->stdin_pending);
 }
 
+/* ---- Output queue of a client ----------------------------------------------------------- */
+
+/*
+ * Maps the ring buffer directly instead of with malloc, so that munmap returns every page to the
+ * kernel once the client catches up. glibc would keep a freed block of this size on its heap,
+ * because the first free of a mapped block raises its mmap threshold to that block's size.
+ * Pages are faulted in only as output is queued.
+ */
+static int queue_map(struct monitor_attach_queue *queue)
+{
+    void *data = mmap(NULL, MONITOR_ATTACH_QUEUE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (data == MAP_FAILED)
+        return -errno;
+    queue->data = data;
+    queue->head = 0;
+    queue->length = 0;
+    return 0;
+}
+
+static void queue_unmap(struct monitor_attach_queue *queue)
+{
+    if (queue->data != NULL)
+        munmap(queue->data, MONITOR_ATTACH_QUEUE);
+    *queue = (struct monitor_attach_queue){NULL, 0, 0};
+}
+
+/* Appends bytes at the tail of the ring. The caller has checked that they fit. */
+static void queue_push(struct monitor_attach_queue *queue, const void *bytes, size_t length)
+{
+    size_t tail = (queue->head + queue->length) % MONITOR_ATTACH_QUEUE;
+    size_t first = length < MONITOR_ATTACH_QUEUE - tail ? length : MONITOR_ATTACH_QUEUE - tail;
+
+    memcpy(queue->data + tail, bytes, first);
+    memcpy(queue->data, (const unsigned char *)bytes + first, length - first);
+    queue->length += length;
+}
+
+/* Sends without blocking; returns the number of bytes sent (0 when the socket is full), or a
+ * negative errno when the client is gone. */
+static ssize_t send_parts(int fd, struct iovec *parts, size_t n_parts)
+{
+    struct msghdr message = {.msg_iov = parts, .msg_iovlen = n_parts};
+    ssize_t n;
+
+    do {
+        n = sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    return n < 0 ? -errno : n;
+}
+
+/*
+ * Sends as much of the client's queue as its socket takes now, and unmaps the queue once it is
+ * empty. Returns 0, or a negative errno when the client is gone.
+ */
+static int queue_flush(struct monitor_attach_client *client)
+{
+    struct monitor_attach_queue *queue = &client->queue;
+
+    while (queue->length > 0) {
+        size_t first = queue->length < MONITOR_ATTACH_QUEUE - queue->head
+                           ? queue->length
+                           : MONITOR_ATTACH_QUEUE - queue->head;
+        struct iovec parts[2] = {{queue->data + queue->head, first},
+                                 {queue->data, queue->length - first}};
+        ssize_t n = send_parts(client->fd, parts, parts[1].iov_len > 0 ? 2 : 1);
+
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return 0;
+        queue->head = (queue->head + (size_t)n) % MONITOR_ATTACH_QUEUE;
+        queue->length -= (size_t)n;
+    }
+    queue_unmap(queue);
+    return 0;
+}
+
+/* ---- Clients ------------------------------------------------------------------------------ */
+
 static void drop_client(struct monitor *monitor, struct monitor_attach_client *client)
 {
     close(client->fd);
@@ -103,6 +191,7 @@ static void drop_client(struct monitor *monitor, struct monitor_attach_client *c
     free(client->buffer);
     client->buffer = NULL;
     client->length = 0;
+    queue_unmap(&client->queue);
     /* With stdin_once, stdin ends with the first attach session. */
     if (monitor->spec.stdin_once)
         close_stdin(monitor);
@@ -242,23 +331,51 @@ void monitor_attach_handle(struct monitor *monitor, const struct pollfd *fds, nf
         for (int c = 0; c < MONITOR_MAX_ATTACH; c++) {
             struct monitor_attach_client *client = &monitor->clients[c];
 
-            if (client->fd == fds[i].fd && read_client(monitor, client) < 0)
+            if (client->fd != fds[i].fd)
+                continue;
+            if ((fds[i].revents & POLLOUT) && queue_flush(client) < 0) {
+                drop_client(monitor, client);
+                continue;
+            }
+            if ((fds[i].revents & ~POLLOUT) && read_client(monitor, client) < 0)
                 drop_client(monitor, client);
         }
     }
 }
 
-/* Sends one frame without blocking. Returns -1 when the client cannot take all of it. */
-static int send_frame(int fd, int type, const char *data, size_t length)
+/*
+ * Sends one frame to client without blocking, after what is queued for it, and queues what its
+ * socket does not take now. Returns 0, -ENOBUFS when the queue has no room for the rest of the
+ * frame, or another negative errno when the client is gone.
+ */
+static int send_frame(struct monitor_attach_client *client, int type, const char *data,
+                      size_t length)
 {
     unsigned char header[JOB_ATTACH_HEADER_SIZE] = {
         (unsigned char)type, (unsigned char)(length >> 24), (unsigned char)(length >> 16),
         (unsigned char)(length >> 8), (unsigned char)length};
     struct iovec parts[2] = {{header, sizeof(header)}, {(void *)data, length}};
-    struct msghdr message = {.msg_iov = parts, .msg_iovlen = 2};
-    ssize_t n = sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    size_t total = sizeof(header) + length;
+    ssize_t sent = 0;
+    int rc;
 
-    return n == (ssize_t)(sizeof(header) + length) ? 0 : -1;
+    if (client->queue.length > 0 && (rc = queue_flush(client)) < 0)
+        return rc;
+    if (client->queue.length == 0 && (sent = send_parts(client->fd, parts, 2)) < 0)
+        return (int)sent;
+    if ((size_t)sent == total)
+        return 0;
+    if (total - (size_t)sent > MONITOR_ATTACH_QUEUE - client->queue.length)
+        return -ENOBUFS;
+    if (client->queue.data == NULL && (rc = queue_map(&client->queue)) < 0)
+        return rc;
+    if ((size_t)sent < sizeof(header)) {
+        queue_push(&client->queue, header + sent, sizeof(header) - (size_t)sent);
+        queue_push(&client->queue, data, length);
+    } else {
+        queue_push(&client->queue, data + ((size_t)sent - sizeof(header)), total - (size_t)sent);
+    }
+    return 0;
 }
 
 void monitor_attach_send(struct monitor *monitor, int stream, const char *data, size_t length)
@@ -270,12 +387,20 @@ void monitor_attach_send(struct monitor *monitor, int stream, const char *data, 
 
         for (size_t offset = 0; client->fd >= 0 && offset < length;) {
             size_t part = length - offset;
+            int rc;
 
             if (part > JOB_ATTACH_MAX_PAYLOAD)
                 part = JOB_ATTACH_MAX_PAYLOAD;
-            if (send_frame(client->fd, type, data + offset, part) < 0) {
-                log_warn("container %s: dropped an attached client that does not keep up",
-                         monitor->spec.id);
+            rc = send_frame(client, type, data + offset, part);
+            if (rc == -ENOBUFS) {
+                log_warn("container %s: disconnected an attached client that fell more than "
+                         "%d KiB behind the output",
+                         monitor->spec.id, MONITOR_ATTACH_QUEUE / 1024);
+            } else if (rc < 0) {
+                log_debug("container %s: dropped an attached client: %s", monitor->spec.id,
+                          strerror(-rc));
+            }
+            if (rc < 0) {
                 drop_client(monitor, client);
                 break;
             }
@@ -284,14 +409,62 @@ void monitor_attach_send(struct monitor *monitor, int stream, const char *data, 
     }
 }
 
+/* Fills fds with the clients that have output queued; returns their number. */
+static nfds_t queued_clients(struct monitor *monitor, struct pollfd *fds)
+{
+    nfds_t n = 0;
+
+    for (int c = 0; c < MONITOR_MAX_ATTACH; c++) {
+        const struct monitor_attach_client *client = &monitor->clients[c];
+
+        if (client->fd >= 0 && client->queue.length > 0)
+            fds[n++] = (struct pollfd){.fd = client->fd, .events = POLLOUT};
+    }
+    return n;
+}
+
+/*
+ * Sends the output still queued for the clients once the container has ended, so that they
+ * see all of it, for at most MONITOR_ATTACH_DRAIN_MS. Clients that fail lose their queue.
+ */
+static void drain_queues(struct monitor *monitor)
+{
+    int64_t deadline_ns = time_now_ns() + (int64_t)MONITOR_ATTACH_DRAIN_MS * 1000000;
+    struct pollfd fds[MONITOR_MAX_ATTACH];
+    nfds_t n;
+
+    while ((n = queued_clients(monitor, fds)) > 0) {
+        int64_t left_ms = (deadline_ns - time_now_ns()) / 1000000;
+
+        if (left_ms <= 0)
+            break;
+        if (poll(fds, n, (int)left_ms) <= 0)
+            continue;
+        for (int c = 0; c < MONITOR_MAX_ATTACH; c++) {
+            struct monitor_attach_client *client = &monitor->clients[c];
+
+            if (client->fd >= 0 && client->queue.length > 0 && queue_flush(client) < 0)
+                queue_unmap(&client->queue);
+        }
+    }
+    for (int c = 0; c < MONITOR_MAX_ATTACH; c++) {
+        if (monitor->clients[c].fd >= 0 && monitor->clients[c].queue.length > 0)
+            log_warn("container %s: an attached client did not read the last %zu bytes of "
+                     "output within %d ms",
+                     monitor->spec.id, monitor->clients[c].queue.length, MONITOR_ATTACH_DRAIN_MS);
+    }
+}
+
 void monitor_attach_close(struct monitor *monitor)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", monitor->state_dir, MONITOR_ATTACH_SOCKET);
 
+    drain_queues(monitor);
     for (int c = 0; c < MONITOR_MAX_ATTACH; c++) {
         if (monitor->clients[c].fd >= 0) {
             close(monitor->clients[c].fd);
             free(monitor->clients[c].buffer);
+            queue_unmap(&monitor->clients[c].queue);
             monitor->clients[c].fd = -1;
         }
     }

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import grpc  # noqa: E402
 
-from runtime_helpers import rpc_error, wait_for  # noqa: E402
+from runtime_helpers import read_log, rpc_error, wait_for  # noqa: E402
 from streaming_client import (  # noqa: E402
     GOAWAY, RST_STREAM, SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS, SpdyCommand,
     SpdyConnection, SpdyPortForward, UpgradeError, http_request)
@@ -191,6 +191,27 @@ def test_exec_both_outputs_at_once(streaming):
     result = SpdyCommand(streaming.exec_url(["sh", "-c", script])).wait(timeout=60)
     assert result.stdout == b"out\n" * (size // 4) + b"end\n"
     assert result.stderr == b"err\n" * (size // 4) + b"end\n"
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("requested", ["stdout", "stderr"])
+def test_exec_unrequested_output_discarded(streaming, requested):
+    # 1 MiB to the output the client did not request, more than a pipe holds: a closed pipe
+    # there would end the writer with SIGPIPE and the script with 141.
+    requested_fd, other_fd = (1, 2) if requested == "stdout" else (2, 1)
+    script = (f"head -c 1048576 /dev/zero >&{other_fd}; status=$?; echo done >&{requested_fd}; "
+              "exit $status")
+    url = streaming.exec_url(["sh", "-c", script], stdout=requested == "stdout",
+                             stderr=requested == "stderr")
+    command = SpdyCommand(url, stdout=requested == "stdout", stderr=requested == "stderr")
+    result = command.wait()
+    assert result.exit_code == 0
+    assert (result.stdout if requested == "stdout" else result.stderr) == b"done\n"
+
+
+def test_exec_without_stdin_reads_eof(streaming):
+    result = SpdyCommand(streaming.exec_url(["sh", "-c", "cat; echo eof"])).wait()
+    assert result.stdout == b"eof\n"
     assert result.exit_code == 0
 
 
@@ -399,9 +420,6 @@ def test_attach_stdin_once_ends_container(streaming):
     assert streaming.runtime.wait_exited(container_id).exit_code == 5
 
 
-# NOTE: the monitor drops an attached client as soon as a send to it would block, so an output
-# burst larger than the unix socket's send buffer (about 200 KiB) ends the attach session.
-@pytest.mark.xfail(reason="the monitor drops an attach client when its socket buffer is full")
 def test_attach_large_output(streaming, tmp_path):
     gate = tmp_path / "gate"
     gate.mkdir()
@@ -419,6 +437,63 @@ def test_attach_large_output(streaming, tmp_path):
     assert command.stdout.received == size
     assert bytes(command.stdout.data) == expected_pattern(size)
     command.close()
+    assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
+
+
+def test_attach_large_output_then_exit(streaming, tmp_path):
+    # The container exits right after its burst, while the monitor still holds output queued
+    # for the client: the client gets all of it before the session ends.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    size = 4 * 1024 * 1024
+    container_id = streaming.run(
+        "burst", ["sh", "-c", "while [ ! -e /mnt/gate/go ]; do sleep 0.02; done; "
+                  f"yes 0123456789abcdef | head -c {size}"],
+        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+    command = SpdyCommand(streaming.attach_url(container_id))
+    command.connection.ping()
+    (gate / "go").write_text("")
+    command.connection.wait(lambda: command.stdout.ended, 60, "the end of the attached output")
+    assert command.stdout.received == size
+    assert bytes(command.stdout.data) == expected_pattern(size)
+    command.close()
+    assert streaming.runtime.wait_exited(container_id).exit_code == 0
+
+
+def test_attach_lagging_client_disconnected(streaming, tmp_path):
+    # A client of the monitor's attach socket that reads nothing falls behind by more than its
+    # output queue: the monitor disconnects it, while the container and its log carry on.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    line_size = 1024
+    size = 16 * 1024 * 1024
+    container_id = streaming.run(
+        "lagging", ["sh", "-c", "while [ ! -e /mnt/gate/go ]; do sleep 0.02; done; "
+                    f"yes $(head -c {line_size - 1} /dev/zero | tr '\\0' x) | head -c {size}; "
+                    "exec sleep 100000"],
+        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+    state_dir = os.path.join(streaming.daemon.state, "containers", container_id)
+    # The path is longer than a socket address holds, so it goes through a directory fd.
+    dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(f"/proc/self/fd/{dir_fd}/attach.sock")
+        (gate / "go").write_text("")
+        log_path = streaming.runtime.status(container_id).status.log_path
+        wait_for(lambda: len(read_log(log_path)) == size // line_size, 60,
+                 what="the whole output in the log")
+        assert read_log(log_path) == ["x" * (line_size - 1)] * (size // line_size)
+        client.settimeout(30)
+        received = 0
+        while chunk := client.recv(1 << 20):
+            received += len(chunk)
+        # Frame headers count too, so the client got less than the output.
+        assert 0 < received < size
+    finally:
+        client.close()
+        os.close(dir_fd)
+    with open(os.path.join(state_dir, "monitor.log")) as f:
+        assert "disconnected an attached client" in f.read()
     assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
 
 

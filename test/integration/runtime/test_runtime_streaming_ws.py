@@ -166,6 +166,27 @@ def test_exec_ten_mib_output(streaming):
     assert result.exit_code == 0
 
 
+@pytest.mark.parametrize("requested", ["stdout", "stderr"])
+def test_exec_unrequested_output_discarded(streaming, requested):
+    # 1 MiB to the output the client did not request, more than a pipe holds: a closed pipe
+    # there would end the writer with SIGPIPE and the script with 141.
+    requested_fd, other_fd = (1, 2) if requested == "stdout" else (2, 1)
+    script = (f"head -c 1048576 /dev/zero >&{other_fd}; status=$?; echo done >&{requested_fd}; "
+              "exit $status")
+    url = streaming.exec_url(["sh", "-c", script], stdout=requested == "stdout",
+                             stderr=requested == "stderr")
+    result = WebSocketCommand(url).wait()
+    assert result.exit_code == 0
+    assert (result.stdout if requested == "stdout" else result.stderr) == b"done\n"
+    assert (result.stderr if requested == "stdout" else result.stdout) == b""
+
+
+def test_exec_without_stdin_reads_eof(streaming):
+    result = WebSocketCommand(streaming.exec_url(["sh", "-c", "cat; echo eof"])).wait()
+    assert result.stdout == b"eof\n"
+    assert result.exit_code == 0
+
+
 def test_exec_slow_client_pauses_process(streaming, tmp_path):
     size = 64 * 1024 * 1024
     progress = tmp_path / "progress"
