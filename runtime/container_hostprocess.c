@@ -194,12 +194,13 @@ static int copy_tree(const char *from, const char *to, struct error *err)
     return 0;
 }
 
-/* Copies one unpacked layer: its Files folder for a Windows layer, else the whole directory. */
+/*
+ * Copies one unpacked layer. The images code unpacks a Windows layer's Files/ folder as the
+ * layer directory itself (images/layer_os.h), so every layer directory is root content.
+ */
 static int copy_layer(const char *layer, const char *mount_point, struct error *err)
 {
-    _cleanup_free_ char *files = xasprintf("%s/Files", layer);
-
-    if (copy_tree(is_directory(files) ? files : layer, mount_point, err) < 0)
+    if (copy_tree(layer, mount_point, err) < 0)
         return error_prefix(err, "copy layer %s", layer);
     return 0;
 }

@@ -55,14 +55,14 @@ void container_hostprocess_finish_env(char ***env, const char *mount_point,
 
 /*
  * Prepares a container's start with the HostProcess rules (does nothing without them): fills
- * mount_point with the files of process's layers (base first, each layer's Files folder when it
- * has one), links each mount at its container path under it, creates a missing working
+ * mount_point with the files of process's layers (base first, applying their ".wh." whiteouts),
+ * links each mount at its container path under it, creates a missing working
  * directory, and replaces process->argv[0] with the program's full path. A missing program is
  * NOT_FOUND naming the places searched. Runs on the loop thread and blocks it while the files
  * are copied.
  */
-int container_hostprocess_prepare_start(const char *mount_point,
-                                        struct container_process *process, struct error *err);
+int container_hostprocess_prepare_start(const char *mount_point, struct container_process *process,
+                                        struct error *err);
 
 /*
  * Removes the root file system directory that container_hostprocess_prepare_start made,

@@ -571,6 +571,52 @@ static void test_hello(const struct pod *pod)
     }
 }
 
+/* Checks that the log of c has a full stdout record of exactly line. */
+static void check_log_line(const struct pod *pod, const struct container *c, const char *line,
+                           const char *name)
+{
+    char path[MAX_PATH * 2];
+    char *expected;
+    char *log;
+
+    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c->log_path);
+    log = read_file(path);
+    expected = malloc(strlen(line) + 16);
+    sprintf(expected, " stdout F %s\n", line);
+    check(log && strstr(log, expected), name, "no record \"%s\" in %s: %s", line, path,
+          log ? log : "(no file)");
+    free(expected);
+    free(log);
+}
+
+/*
+ * The environment of a container: CONTAINER_SANDBOX_MOUNT_POINT with its trailing backslash,
+ * PATHEXT, and a PATH that ends with the root file system and the system directories.
+ */
+static void test_environment(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c", "set CONTAINER_SANDBOX_MOUNT_POINT& set PATH"};
+    char line[1024];
+    const char *system_root = getenv("SystemRoot") ? getenv("SystemRoot") : "C:\\Windows";
+    struct container c;
+
+    container_init(&c, "environment", command, 3);
+    run_to_exit(pod, &c, 0, "cmd /c set exits with 0");
+    if (c.id == NULL)
+        return;
+    snprintf(line, sizeof(line), "CONTAINER_SANDBOX_MOUNT_POINT=%s\\%s\\", rootfs_root, c.id);
+    check_log_line(pod, &c, line, "CONTAINER_SANDBOX_MOUNT_POINT ends with a backslash");
+    check_log_line(pod, &c, "PATHEXT=.COM;.EXE;.BAT;.CMD;",
+                   "PATHEXT lets extensionless programs run");
+    snprintf(line, sizeof(line),
+             "PATH=C:\\Windows\\System32;C:\\Windows;C:\\Windows\\System32\\Wbem;"
+             "C:\\Windows\\System32\\WindowsPowerShell\\v1.0;%s\\%s\\;"
+             "%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem",
+             rootfs_root, c.id, system_root, system_root);
+    check_log_line(pod, &c, line, "PATH ends with the root file system and system folders");
+    remove_container(&c);
+}
+
 static void test_exit_code(const struct pod *pod)
 {
     static char *command[] = {"cmd", "/c", "exit 3"};
@@ -764,6 +810,7 @@ static void run_all(void)
     test_pod_status(&pod);
     test_rejected_containers(&pod);
     test_hello(&pod);
+    test_environment(&pod);
     test_exit_code(&pod);
     test_rootfs(&pod);
     test_mount_link(&pod);
