@@ -476,8 +476,11 @@ def test_attach_lagging_client_disconnected(streaming, tmp_path):
     # The path is longer than a socket address holds, so it goes through a directory fd.
     dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY)
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with open(os.path.join(state_dir, "monitor.pid")) as f:
+        monitor_pid = int(f.read().split()[0])
     try:
         client.connect(f"/proc/self/fd/{dir_fd}/attach.sock")
+        rss_before = rss_kib(monitor_pid)
         (gate / "go").write_text("")
         log_path = streaming.runtime.status(container_id).status.log_path
         wait_for(lambda: len(read_log(log_path)) == size // line_size, 60,
@@ -489,6 +492,8 @@ def test_attach_lagging_client_disconnected(streaming, tmp_path):
             received += len(chunk)
         # Frame headers count too, so the client got less than the output.
         assert 0 < received < size
+        # The full queue was returned to the kernel with the client.
+        assert rss_kib(monitor_pid) < rss_before + 1024
     finally:
         client.close()
         os.close(dir_fd)
