@@ -127,9 +127,14 @@ def test_unknown_groups_policy_rejected(api, runtime, images):
     assert "supplemental_groups_policy 7" in error.details()
 
 
+def sorted_groups(text):
+    return sorted(int(group) for group in text.split())
+
+
 def run_with_policy(api, runtime, images, tmp_path, policy, **user):
     """Runs `id -G` as the user of user with the image's users mounted over /etc, and returns
-    the groups it printed and the ContainerStatus.user of the running container."""
+    the groups it printed and the ContainerStatus.user of the running container. An exec in the
+    container must get the same groups."""
     (tmp_path / "passwd").write_text(PASSWD)
     (tmp_path / "group").write_text(GROUP)
     mounts = [api.Mount(container_path="/etc/passwd", host_path=str(tmp_path / "passwd"),
@@ -147,8 +152,12 @@ def run_with_policy(api, runtime, images, tmp_path, policy, **user):
     runtime.start(container_id)
     line = wait_for(lambda: runtime.log(container_id), what="the output of id -G")[0]
     reported = runtime.status(container_id).status.user.linux
+    request = api.ExecSyncRequest(container_id=container_id, cmd=["id", "-G"], timeout=30)
+    executed = runtime.cri.runtime("ExecSync", request, timeout=60)
+    assert executed.exit_code == 0
+    assert sorted_groups(executed.stdout.decode()) == sorted_groups(line)
     runtime.stop(container_id, 0)
-    return sorted(int(group) for group in line.split()), reported
+    return sorted_groups(line), reported
 
 
 @pytest.mark.parametrize("user", [{"user": 1000}, {"username": "app"}])

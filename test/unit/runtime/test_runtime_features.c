@@ -1,7 +1,7 @@
 /*
  * Unit tests of the CRI runtime features: the recursive read-only mount rules and the
- * supplemental groups policy (runtime/spec.c), and the groups each policy gives
- * (runtime/linux/userdb.c).
+ * supplemental groups policy (runtime/spec.c), the groups each policy gives
+ * (runtime/linux/userdb.c) and the credentials read back from /proc (runtime/linux/proc_user.c).
  */
 
 #include <setjmp.h>
@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/util.h"
+#include "runtime/linux/proc_user.h"
 #include "runtime/linux/userdb.h"
 #include "runtime/spec.h"
 
@@ -156,6 +158,37 @@ static void find_uid_lines(void **state)
     unlink(path);
 }
 
+static void proc_user_of_self(void **state)
+{
+    gid_t expected[256];
+    int n_expected = getgroups(256, expected);
+    struct proc_user user;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    assert_true(n_expected >= 0);
+    assert_int_equal(proc_user_read((int)getpid(), &user, &err), 0);
+    assert_int_equal(user.uid, getuid());
+    assert_int_equal(user.gid, getgid());
+    assert_int_equal(user.n_groups, (size_t)n_expected);
+    for (size_t i = 0; i < user.n_groups; i++)
+        assert_int_equal(user.groups[i], expected[i]);
+    free(user.groups);
+}
+
+static void proc_user_of_missing_process(void **state)
+{
+    struct proc_user user;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    /* The kernel's pid_max is at most 4194304 (2^22), so this pid never exists. */
+    assert_int_equal(proc_user_read(99999999, &user, &err), -1);
+    assert_int_equal(err.code, ERROR_NOT_FOUND);
+    assert_null(user.groups);
+    error_clear(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +198,8 @@ int main(void)
         cmocka_unit_test(groups_policy_values),
         cmocka_unit_test(policy_groups),
         cmocka_unit_test(find_uid_lines),
+        cmocka_unit_test(proc_user_of_self),
+        cmocka_unit_test(proc_user_of_missing_process),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
