@@ -115,10 +115,11 @@ int spec_parse_image_user(const char *user, struct spec_image_user *out, struct 
 void spec_image_user_clear(struct spec_image_user *user);
 
 /*
- * Checks the rules of a recursive read-only mount (CRI Mount.recursive_read_only), the same as
- * containerd 2.0's: it must be readonly and have private propagation (propagation is the CRI
- * MountPropagation value, 0 for PROPAGATION_PRIVATE). Returns 0, or -1 with INVALID_ARGUMENT
- * naming container_path and the field to change. A mount without recursive_readonly passes.
+ * Checks the rules of a recursive read-only mount (CRI Mount.recursive_read_only), which are
+ * containerd's (withMounts in internal/cri/opts/spec_linux_opts.go): it must be readonly and
+ * have private propagation (propagation is the CRI MountPropagation value, 0 for
+ * PROPAGATION_PRIVATE). Returns 0, or -1 with INVALID_ARGUMENT naming container_path and the
+ * field to change. A mount without recursive_readonly passes.
  */
 int spec_check_recursive_readonly(const char *container_path, bool readonly,
                                   bool recursive_readonly, int propagation, struct error *err);

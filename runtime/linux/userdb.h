@@ -49,8 +49,9 @@ struct userdb_request {
 /*
  * Stores the supplemental groups of request into groups (at most max, duplicates skipped) and
  * returns the count: the primary group first, then, unless request->strict, every group of
- * group_path whose member list names the user, then the request's groups. containerd 2.0
- * computes the same set for the SupplementalGroupsPolicy values Merge and Strict.
+ * group_path whose member list names the user, then the request's groups. containerd computes
+ * the same set for the SupplementalGroupsPolicy values Merge and Strict (WithAdditionalGIDs and
+ * ensureAdditionalGids in pkg/oci/spec_opts.go).
  */
 size_t userdb_supplemental_groups(const char *group_path, const struct userdb_request *request,
                                   gid_t *groups, size_t max);
