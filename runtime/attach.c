@@ -16,6 +16,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * Output bytes queued toward one relay (the streaming server's end) before the attach stops
+ * reading the monitor. The monitor then queues for this attach and disconnects it past its own
+ * bound, so that a slow client costs the daemon and the monitor at most about these two
+ * amounts of memory.
+ */
+#define RELAY_BACKLOG_HIGH (1024 * 1024)
+/* Queued bytes at which reading the monitor resumes. */
+#define RELAY_BACKLOG_LOW (256 * 1024)
+
 enum relay_stream {
     RELAY_STDIN, /* or the terminal, which carries input and output */
     RELAY_STDOUT,
@@ -30,6 +40,7 @@ struct runtime_attach {
     uv_pipe_t relays[RELAY_COUNT];
     bool relay_open[RELAY_COUNT];
     bool tty;
+    bool monitor_paused;  /* reading the monitor stopped until the relays drain */
     struct strbuf frames; /* bytes from the monitor not yet dispatched */
     int open_handles;
     bool ended;  /* the end callback ran, or must not run any more */
@@ -73,12 +84,52 @@ static void attach_end(struct runtime_attach *attach)
     attach->end_cb(attach->data);
 }
 
+static void monitor_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+
+/* The largest number of output bytes queued toward one relay. */
+static size_t relay_backlog(struct runtime_attach *attach)
+{
+    size_t backlog = 0;
+
+    for (int i = 0; i < RELAY_COUNT; i++) {
+        size_t size;
+
+        if (!attach->relay_open[i])
+            continue;
+        size = uv_stream_get_write_queue_size((uv_stream_t *)&attach->relays[i]);
+        if (size > backlog)
+            backlog = size;
+    }
+    return backlog;
+}
+
+/* Stops reading the monitor once a relay has more than RELAY_BACKLOG_HIGH bytes queued. */
+static void pause_monitor_if_backlogged(struct runtime_attach *attach)
+{
+    if (attach->monitor_paused || relay_backlog(attach) <= RELAY_BACKLOG_HIGH)
+        return;
+    uv_read_stop((uv_stream_t *)&attach->monitor);
+    attach->monitor_paused = true;
+}
+
+static void resume_monitor_if_drained(struct runtime_attach *attach)
+{
+    if (!attach->monitor_paused || attach->closed || relay_backlog(attach) > RELAY_BACKLOG_LOW)
+        return;
+    attach->monitor_paused = false;
+    uv_read_start((uv_stream_t *)&attach->monitor, alloc_cb, monitor_read_cb);
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
     struct attach_write *write = req->data;
+    struct runtime_attach *attach = req->handle->data;
 
     free(write->bytes);
     free(write);
+    if (status == 0)
+        resume_monitor_if_drained(attach);
 }
 
 /* Queues a copy of bytes on stream; a failure drops them (the peer is gone). */
@@ -170,6 +221,7 @@ static void monitor_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
     if (nread > 0) {
         strbuf_append(&attach->frames, buf->base, (size_t)nread);
         dispatch_frames(attach);
+        pause_monitor_if_backlogged(attach);
         return;
     }
     if (nread < 0) {

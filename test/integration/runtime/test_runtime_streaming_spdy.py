@@ -502,6 +502,39 @@ def test_attach_lagging_client_disconnected(streaming, tmp_path):
     assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
 
 
+def test_attach_slow_client_bounded(streaming, tmp_path):
+    # A client that stops reading while the container writes 32 MiB: the daemon stops reading
+    # the monitor once its relay holds about 1 MiB, the monitor disconnects it once its queue is
+    # full, and the output goes on to the log. The session ends once the client reads again.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    line_size = 1024
+    size = 32 * 1024 * 1024
+    container_id = streaming.run(
+        "slowattach", ["sh", "-c", "while [ ! -e /mnt/gate/go ]; do sleep 0.02; done; "
+                       f"yes $(head -c {line_size - 1} /dev/zero | tr '\\0' x) | head -c {size}; "
+                       "exec sleep 100000"],
+        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+    command = SpdyCommand(streaming.attach_url(container_id), collect=False)
+    command.connection.ping()
+    daemon_pid = streaming.daemon.process.pid
+    rss_before = rss_kib(daemon_pid)
+    command.connection.pause_reading()
+    (gate / "go").write_text("")
+    log_path = streaming.runtime.status(container_id).status.log_path
+    wait_for(lambda: len(read_log(log_path)) == size // line_size, 60,
+             what="the whole output in the log")
+    assert rss_kib(daemon_pid) < rss_before + 16 * 1024
+    state_dir = os.path.join(streaming.daemon.state, "containers", container_id)
+    with open(os.path.join(state_dir, "monitor.log")) as f:
+        assert "disconnected an attached client" in f.read()
+    command.connection.pause_reading(False)
+    command.connection.wait(lambda: command.stdout.ended, 60, "the end of the attach session")
+    assert 0 < command.stdout.received < size
+    command.close()
+    assert streaming.runtime.state(container_id) == streaming.api.CONTAINER_RUNNING
+
+
 def test_attach_tty_resize(streaming):
     container_id = streaming.run("tty", ["sh", "-c", "while read a; do stty size; done"],
                                  stdin=True, tty=True)
