@@ -10,6 +10,10 @@
  * in it and keeps its own handle of the job open, so the container survives the daemon. The daemon
  * keeps the job handle for kills, limits and statistics, waits for the monitor process to
  * end, and talks to the monitor over its control pipe.
+ *
+ * Exit codes are those of Windows: an init process ended by SIGKILL or kill_all exits with
+ * code 1, as the reference runtime's TerminateJobObject gives it, and its exit status then
+ * also reports signal 9. Linux reports code 137 instead.
  */
 
 #include <stdbool.h>

@@ -69,6 +69,9 @@ static void client_close(struct monitor *monitor, struct monitor_attach_client *
     CloseHandle(client->pipe);
     client->closing = true;
     log_info("container %s: attach client disconnected", monitor->spec.id);
+    /* With stdin_once, init's stdin ends with the first attach session. */
+    if (monitor->spec.stdin_once)
+        monitor_close_stdin(monitor);
     client_release_if_done(client);
 }
 
