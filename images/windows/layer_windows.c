@@ -97,10 +97,9 @@ static int append_component(wchar_t **path, const char *name)
     return 0;
 }
 
-/* Checks that the existing entry at path is a directory and no reparse point. */
-static int check_directory(const wchar_t *path, DWORD attributes)
+/* Checks that attributes describe a directory that is no reparse point. */
+static int check_directory(DWORD attributes)
 {
-    (void)path;
     if (attributes & FILE_ATTRIBUTE_REPARSE_POINT)
         return -ELOOP;
     if (!(attributes & FILE_ATTRIBUTE_DIRECTORY))
@@ -144,7 +143,7 @@ static int dir_path_of(const struct layer_os_root *root, const char *dir_path, b
             continue;
         }
         rc = attributes == INVALID_FILE_ATTRIBUTES ? -fs_windows_errno(GetLastError())
-                                                   : check_directory(path, attributes);
+                                                   : check_directory(attributes);
         if (rc < 0) {
             free(path);
             return rc;
@@ -261,7 +260,7 @@ static int create_at(struct layer_os_root *root, const wchar_t *path,
     bool exists = attributes != INVALID_FILE_ATTRIBUTES;
     int rc;
 
-    if (exists && !(e->type == LAYER_OS_DIR && check_directory(path, attributes) == 0)) {
+    if (exists && !(e->type == LAYER_OS_DIR && check_directory(attributes) == 0)) {
         rc = fs_windows_remove_tree(path);
         if (rc < 0)
             return rc;
