@@ -126,6 +126,8 @@ static int fill_spec(const struct container *container, const struct container_p
         .resources = {.cpu_period_us = process->resources.cpu_period_us,
                       .cpu_quota_us = process->resources.cpu_quota_us,
                       .cpu_shares = process->resources.cpu_shares,
+                      .cpu_maximum = process->resources.cpu_maximum,
+                      .cpu_count = process->resources.cpu_count,
                       .memory_limit_bytes = process->resources.memory_limit_bytes,
                       .cpuset_cpus = process->resources.cpuset_cpus,
                       .cpuset_mems = process->resources.cpuset_mems},

@@ -189,6 +189,20 @@ static int build_mounts(const Runtime__V1__ContainerConfig *config,
     return 0;
 }
 
+/*
+ * Takes the Windows limits that the kubelet sends for a Windows container (cpu_maximum and
+ * memory_limit_in_bytes; cpu_count and cpu_shares from other clients). The job backend rejects
+ * more than one CPU limit, as Windows job objects take only one.
+ */
+static void build_windows_resources(const Runtime__V1__WindowsContainerResources *r,
+                                    struct container_process *process)
+{
+    process->resources.cpu_shares = r->cpu_shares;
+    process->resources.cpu_count = r->cpu_count;
+    process->resources.cpu_maximum = r->cpu_maximum;
+    process->resources.memory_limit_bytes = r->memory_limit_in_bytes;
+}
+
 static void build_resources(const Runtime__V1__ContainerConfig *config,
                             struct container_process *process)
 {
@@ -198,6 +212,8 @@ static void build_resources(const Runtime__V1__ContainerConfig *config,
 
     if (sc)
         process->readonly_rootfs = sc->readonly_rootfs;
+    if (config->windows && config->windows->resources)
+        build_windows_resources(config->windows->resources, process);
     if (r == NULL)
         return;
     process->resources.cpu_period_us = r->cpu_period;

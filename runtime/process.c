@@ -60,6 +60,10 @@ static json_t *resources_to_json(const struct process_resources *r)
                   (json_int_t)r->cpu_quota_us, "cpuShares", (json_int_t)r->cpu_shares,
                   "memoryLimitBytes", (json_int_t)r->memory_limit_bytes);
 
+    if (r->cpu_maximum)
+        json_object_set_new(object, "cpuMaximum", json_integer((json_int_t)r->cpu_maximum));
+    if (r->cpu_count)
+        json_object_set_new(object, "cpuCount", json_integer((json_int_t)r->cpu_count));
     if (r->cpuset_cpus)
         json_object_set_new(object, "cpusetCpus", json_string(r->cpuset_cpus));
     if (r->cpuset_mems)
@@ -162,6 +166,8 @@ static void resources_from_json(json_t *object, struct process_resources *r)
     r->cpu_quota_us = json_integer_value(json_object_get(object, "cpuQuotaUs"));
     r->cpu_shares = json_integer_value(json_object_get(object, "cpuShares"));
     r->memory_limit_bytes = json_integer_value(json_object_get(object, "memoryLimitBytes"));
+    r->cpu_maximum = json_integer_value(json_object_get(object, "cpuMaximum"));
+    r->cpu_count = json_integer_value(json_object_get(object, "cpuCount"));
     r->cpuset_cpus = xstrdup_or_null(json_string_value(json_object_get(object, "cpusetCpus")));
     r->cpuset_mems = xstrdup_or_null(json_string_value(json_object_get(object, "cpusetMems")));
 }

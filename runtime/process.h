@@ -26,8 +26,10 @@ struct process_resources {
     int64_t cpu_quota_us;
     int64_t cpu_shares;
     int64_t memory_limit_bytes;
-    char *cpuset_cpus; /* or NULL */
-    char *cpuset_mems; /* or NULL */
+    int64_t cpu_maximum; /* Windows: rate 1..10000 of the host's CPU time; 0 means not set */
+    int64_t cpu_count;   /* Windows: number of CPUs; 0 means not set */
+    char *cpuset_cpus;   /* or NULL */
+    char *cpuset_mems;   /* or NULL */
 };
 
 struct container_process {

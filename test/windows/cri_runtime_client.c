@@ -691,6 +691,47 @@ static void test_mount_link(const struct pod *pod)
           marker);
 }
 
+/*
+ * The kubelet's Windows limits reach the job: a memory limit alone, then with cpu_maximum, which
+ * Wine's job objects reject.
+ */
+static void test_resources(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c", "exit 0"};
+    Runtime__V1__WindowsContainerResources resources =
+        RUNTIME__V1__WINDOWS_CONTAINER_RESOURCES__INIT;
+    Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+    struct grpc_result result;
+    struct container c;
+    int code;
+
+    resources.memory_limit_in_bytes = 256 * 1024 * 1024;
+    container_init(&c, "memory-limit", command, 3);
+    c.windows.resources = &resources;
+    run_to_exit(pod, &c, 0, "container with a memory limit exits with 0");
+    if (c.id)
+        remove_container(&c);
+
+    resources.cpu_maximum = 5000;
+    container_init(&c, "cpu-limit", command, 3);
+    c.windows.resources = &resources;
+    if (!create_container(pod, &c, GRPC_OK, "CreateContainer cpu-limit", NULL))
+        return;
+    start.container_id = c.id;
+    grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &start.base, &result);
+    if (result.grpc_status != GRPC_OK && under_wine() && strstr(result.grpc_message, "CPU rate")) {
+        expected_failure(
+            "container with cpu_maximum 5000 starts",
+            "Wine's SetInformationJobObject rejects JobObjectCpuRateControlInformation");
+    } else if (check(result.grpc_status == GRPC_OK, "container with cpu_maximum 5000 starts",
+                     "grpc-status %d: %s", result.grpc_status, result.grpc_message)) {
+        code = wait_for_exit(&c, NULL, 0);
+        check(code == 0, "container with cpu_maximum 5000 exits with 0", "exit code %d", code);
+    }
+    grpc_result_clear(&result);
+    remove_container(&c);
+}
+
 static void test_missing_program(const struct pod *pod)
 {
     static char *command[] = {"no-such-program.exe"};
@@ -814,6 +855,7 @@ static void run_all(void)
     test_exit_code(&pod);
     test_rootfs(&pod);
     test_mount_link(&pod);
+    test_resources(&pod);
     test_missing_program(&pod);
     test_tree_kill(&pod);
     stop_and_remove_pod(&pod);
