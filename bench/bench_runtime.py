@@ -239,24 +239,31 @@ def monitor_pids(state_dir):
     return pids
 
 
-def cgroup_dirs(parent):
-    """Lists the directories of the cgroup parent in each hierarchy, deepest first."""
+def cgroup_dirs(parent, cgroup_root=CGROUP_ROOT):
+    """Lists the directories of the cgroup parent in each hierarchy, deepest first.
+
+    cgroup_root is a single v2 hierarchy when it has cgroup.controllers, else a folder of
+    hierarchies (v1 or hybrid)."""
+    if os.path.exists(os.path.join(cgroup_root, "cgroup.controllers")):
+        tops = [os.path.join(cgroup_root, parent.strip("/"))]
+    else:
+        tops = [os.path.join(cgroup_root, hierarchy, parent.strip("/"))
+                for hierarchy in sorted(os.listdir(cgroup_root))
+                if not os.path.islink(os.path.join(cgroup_root, hierarchy))]
     found = []
-    for hierarchy in sorted(os.listdir(CGROUP_ROOT)):
-        top = os.path.join(CGROUP_ROOT, hierarchy, parent.strip("/"))
-        if os.path.islink(os.path.join(CGROUP_ROOT, hierarchy)) or not os.path.isdir(top):
-            continue
-        for root, _, _ in os.walk(top, topdown=False):
-            found.append(root)
+    for top in tops:
+        if os.path.isdir(top):
+            for root, _, _ in os.walk(top, topdown=False):
+                found.append(root)
     return found
 
 
-def remove_cgroups(parent):
+def remove_cgroups(parent, cgroup_root=CGROUP_ROOT):
     """Removes the cgroups under this run's own parent and returns those that remain.
 
     Processes still in them (this run's containers, after a failure) are killed first."""
     left = []
-    for directory in cgroup_dirs(parent):
+    for directory in cgroup_dirs(parent, cgroup_root):
         try:
             with open(os.path.join(directory, "cgroup.procs")) as f:
                 for pid in f.read().split():
@@ -266,7 +273,7 @@ def remove_cgroups(parent):
                         pass
         except OSError:
             pass
-    for directory in cgroup_dirs(parent):
+    for directory in cgroup_dirs(parent, cgroup_root):
         for _ in range(50):
             try:
                 os.rmdir(directory)
@@ -538,6 +545,7 @@ def run_benchmark(args, api, registry, workdir, cgroup_parent):
                         os.path.join(workdir, "state")], check=True)
     daemon = Daemon(workdir, ["--certs-dir", registry["TESTBED_CERTS_D"], "--log-level",
                               args.log_level, "--default-cgroup-parent", cgroup_parent,
+                              "--cgroup-root", args.cgroup_root,
                               "--cpu-sample-interval",
                               f"{round(args.cpu_sample_interval * 1000)}ms"])
     image = f"{registry['TESTBED_TLS']}/test/busybox:1.0"
@@ -547,6 +555,7 @@ def run_benchmark(args, api, registry, workdir, cgroup_parent):
                "date": time.strftime("%Y-%m-%d", time.gmtime()),
                "state_dir": "ext4 (disk)" if args.state_on_disk else "tmpfs",
                "root_dir": filesystem_type(workdir),
+               "cgroup_root": args.cgroup_root,
                "load_average_before": os.getloadavg()[0]}
     try:
         daemon.start()
@@ -601,7 +610,7 @@ def print_table(results):
     print(f"machine: {results['machine']}; load average {results['load_average_before']:.1f} "
           f"before, {results['load_average_after']:.1f} after")
     print(f"daemon state directory on {results['state_dir']}, root directory on "
-          f"{results['root_dir']}")
+          f"{results['root_dir']}, cgroup root {results['cgroup_root']}")
     print("| measure | n | p50 ms | p99 ms | max ms | server CPU µs/call | client CPU µs/call "
           "| target | met |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -666,6 +675,10 @@ def main():
     parser.add_argument("--cpu-sample-interval", type=float, default=1.0,
                         help="the daemon's CPU sampler interval in seconds (default 1, so that the idle "
                              "phase sees 10 passes; the daemon's own default is 10)")
+    parser.add_argument("--cgroup-root", default=CGROUP_ROOT,
+                        help="the daemon's cgroup root; /sys/fs/cgroup/unified on a hybrid host "
+                             "runs the pure cgroup v2 code (clone3 into the container's cgroup, "
+                             "no v1 controllers)")
     parser.add_argument("--testbed-env", help="registry.env of a running testbed to use")
     parser.add_argument("--log-level", default="warn", help="the daemon's log level")
     parser.add_argument("--state-on-disk", action="store_true",
@@ -687,7 +700,7 @@ def main():
         api = load_api(api_dir)
         results = run_benchmark(args, api, registry, workdir, cgroup_parent)
     finally:
-        left = remove_cgroups(cgroup_parent)
+        left = remove_cgroups(cgroup_parent, args.cgroup_root)
         if left:
             print(f"cleanup: cgroups left: {left}", file=sys.stderr)
         unmount_under(workdir)
