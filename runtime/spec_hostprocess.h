@@ -65,8 +65,8 @@ typedef bool (*spec_hostprocess_is_file_fn)(const char *path, void *data);
  * and returns 0, or returns -1 with NOT_FOUND naming the places searched.
  */
 int spec_hostprocess_find_program(const char *program, const char *working_dir,
-                                  const char *rootfs_dir, char *const *env,
-                                  const char *system_root, spec_hostprocess_is_file_fn is_file,
-                                  void *data, char **out, struct error *err);
+                                  const char *rootfs_dir, char *const *env, const char *system_root,
+                                  spec_hostprocess_is_file_fn is_file, void *data, char **out,
+                                  struct error *err);
 
 #endif

@@ -682,7 +682,8 @@ static void test_layer_create_failure_leaves_nothing(void **state)
 
     tar_write(blob, TAR_NONE, basic_entries);
     assert_int_equal(layer_store_init(root, &err), 0);
-    assert_int_equal(layer_create(root, chain_id, blob, chain_id, LAYER_FORMAT_PLAIN, NULL, &err), -1);
+    assert_int_equal(layer_create(root, chain_id, blob, chain_id, LAYER_FORMAT_PLAIN, NULL, &err),
+                     -1);
     assert_int_equal(err.code, ERROR_DATA_LOSS);
     assert_false(layer_exists(root, chain_id));
     assert_int_equal(content_fs_list_dir(layers, count_entry, &count), 0);

@@ -207,7 +207,8 @@ static void test_overlay_matches_flatten(void **state)
         blobs[i] = xasprintf("%s/%s.tar.gz", base, names[i]);
     }
     flat = xasprintf("%s/flat", base);
-    if (layer_flatten((const char *const *)blobs, NULL, 3, LAYER_FORMAT_PLAIN, flat, NULL, &err) < 0)
+    if (layer_flatten((const char *const *)blobs, NULL, 3, LAYER_FORMAT_PLAIN, flat, NULL, &err) <
+        0)
         fail_msg("flatten: %s", err.message);
     check_flat_tree(flat);
     for (size_t i = 0; i < 3; i++)
