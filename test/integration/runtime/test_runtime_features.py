@@ -1,7 +1,11 @@
 """CRI runtime features that the kubelet checks before it sends some pods: the handlers and
 features of Status, recursive read-only mounts and the supplemental groups policy."""
 
+import ctypes
+import errno
 import os
+import platform
+import struct
 import subprocess
 
 import grpc
@@ -47,6 +51,83 @@ def test_status_lists_configured_handlers(api, configured):
     assert response.features.supplemental_groups_policy
 
 
+# mount_setattr has number 442 on every architecture that numbers new system calls alike.
+NR_MOUNT_SETATTR = 442
+
+
+def deny_mount_setattr():
+    """Installs a seccomp filter in the calling process (a preexec_fn) under which
+    mount_setattr fails with ENOSYS, as on a kernel before 5.12. Children inherit it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+    ret_errno, ret_allow = 0x00050000, 0x7FFF0000
+    program = b"".join([
+        struct.pack("HBBI", 0x20, 0, 0, 0),  # load the system call number
+        struct.pack("HBBI", 0x15, 0, 1, NR_MOUNT_SETATTR),  # equal: next, else skip one
+        struct.pack("HBBI", 0x06, 0, 0, ret_errno | errno.ENOSYS),
+        struct.pack("HBBI", 0x06, 0, 0, ret_allow),
+    ])
+    buffer = ctypes.create_string_buffer(program)
+    fprog = struct.pack("HxxxxxxP", len(program) // 8, ctypes.addressof(buffer))
+    if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.c_char_p(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+
+
+class DaemonWithoutMountSetattr(RuntimeDaemon):
+    """A daemon, and so its monitors, without mount_setattr."""
+
+    def start(self, wait=True):
+        self.log_file = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.args(), stdout=self.log_file,
+                                        stderr=subprocess.STDOUT, preexec_fn=deny_mount_setattr)
+        if wait:
+            self.wait_ready()
+        return self
+
+
+@pytest.fixture
+def without_mount_setattr(api, tmp_path, registry):
+    instance = DaemonWithoutMountSetattr(tmp_path, registry).start()
+    channel = open_channel(instance.socket_path)
+    helper = Runtime(api, CriClient(api, channel), tmp_path)
+    yield helper
+    helper.remove_all()
+    channel.close()
+    try:
+        code = instance.stop()
+    finally:
+        instance.kill()
+    assert code == 0, instance.log()[-20000:]
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"),
+                    reason="the seccomp filter uses the x86_64 and aarch64 number")
+def test_rro_without_mount_setattr(api, without_mount_setattr, registry, tmp_path):
+    """Without mount_setattr, Status reports no recursive read-only mounts, and a container with
+    a recursive read-only volume fails to start with a message that names the cause."""
+    runtime = without_mount_setattr
+    response = runtime.cri.runtime("Status")
+    assert not response.runtime_handlers[0].features.recursive_read_only_mounts
+
+    # The images fixture would start a second daemon, so this test pulls on its own.
+    image = f"{registry['TESTBED_TLS']}/test/busybox:1.0"
+    runtime.cri.image("PullImage", image=api.ImageSpec(image=image))
+    mount = api.Mount(container_path="/mnt/hostcri-rro", host_path=str(tmp_path),
+                      readonly=True, recursive_read_only=True)
+    sandbox_id = runtime.run_pod(name="rro-old-kernel")
+    container_id = runtime.create(sandbox_id, "c", image, command=["true"], mounts=[mount])
+    error = rpc_error(lambda: runtime.start(container_id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "/mnt/hostcri-rro" in error.details()
+    assert "mount_setattr" in error.details()
+    assert "recursive_read_only" in error.details()
+    status = runtime.status(container_id).status
+    assert status.state == api.CONTAINER_EXITED
+    assert status.reason == "StartError"
+
+
 def test_status_default_handler_only(api, rt):
     response = rt.runtime("Status")
     assert [handler.name for handler in response.runtime_handlers] == [""]
@@ -56,7 +137,8 @@ def test_status_default_handler_only(api, rt):
 
 @pytest.fixture
 def volume_with_submount(tmp_path):
-    """A directory with a tmpfs mounted on its "sub" directory; the tmpfs is unmounted after."""
+    """A directory with a tmpfs mounted on its "sub" directory. The test unmounts that tmpfs, and
+    only that one, when it ends."""
     volume = tmp_path / "volume"
     sub = volume / "sub"
     sub.mkdir(parents=True)
@@ -132,9 +214,9 @@ def sorted_groups(text):
 
 
 def run_with_policy(api, runtime, images, tmp_path, policy, **user):
-    """Runs `id -G` as the user of user with the image's users mounted over /etc, and returns
-    the groups it printed and the ContainerStatus.user of the running container. An exec in the
-    container must get the same groups."""
+    """Runs `id -G` as the given user, with PASSWD and GROUP mounted over /etc, and returns the
+    groups it printed and the ContainerStatus.user of the running container. Checks that an
+    exec in the container gets the same groups."""
     (tmp_path / "passwd").write_text(PASSWD)
     (tmp_path / "group").write_text(GROUP)
     mounts = [api.Mount(container_path="/etc/passwd", host_path=str(tmp_path / "passwd"),
