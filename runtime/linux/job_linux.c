@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "runtime/linux/kernel_features.h"
 #include "runtime/linux/monitor_files.h"
 
 #ifndef HOSTCRI_MONITOR_PATH
@@ -136,6 +137,8 @@ int job_runtime_new(uv_loop_t *loop, const struct job_config *config, struct job
     if (access(runtime->monitor_path, X_OK) < 0)
         log_warn("monitor program %s is not executable: %s; containers cannot start",
                  runtime->monitor_path, strerror(errno));
+    /* Probed at start, so that the log shows the result and Status only reads it. */
+    kernel_features_recursive_readonly();
     return 0;
 }
 
