@@ -153,13 +153,12 @@ static int copy_entry(const char *from, const char *to, const char *name, struct
         return error_set(err, ERROR_INTERNAL, "inspect %s: %s", source, uv_strerror(rc));
     if (mode == S_IFDIR)
         return make_dir(target, err) < 0 ? -1 : copy_tree(source, target, err);
-    if (is_directory(target) && runtime_remove_tree(target, err) < 0)
+    /* A lower layer's entry goes first: CopyFileW cannot replace a read-only file, and libuv's
+     * unlink clears that attribute. */
+    if (runtime_remove_tree(target, err) < 0)
         return -1;
-    if (mode == S_IFLNK) {
-        if (runtime_remove_tree(target, err) < 0)
-            return -1;
+    if (mode == S_IFLNK)
         return copy_link(source, target, err);
-    }
     rc = uv_fs_copyfile(NULL, &req, source, target, 0, NULL);
     uv_fs_req_cleanup(&req);
     if (rc < 0)
@@ -202,6 +201,18 @@ static int copy_layer(const char *layer, const char *mount_point, struct error *
 {
     if (copy_tree(layer, mount_point, err) < 0)
         return error_prefix(err, "copy layer %s", layer);
+    return 0;
+}
+
+int container_hostprocess_copy_layers(const char *mount_point, const char *const *layers,
+                                      struct error *err)
+{
+    if (runtime_make_dirs(mount_point, 0755, err) < 0)
+        return error_prefix(err, "create the root file system");
+    for (size_t i = 0; layers && layers[i]; i++) {
+        if (copy_layer(layers[i], mount_point, err) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -283,12 +294,9 @@ int container_hostprocess_prepare_start(const char *mount_point, struct containe
         return 0;
     /* NOTE: the copy blocks the loop for as long as the image's files take to copy, which is
      * short for HostProcess images (a few files beside the host's programs) but not bounded. */
-    if (runtime_make_dirs(mount_point, 0755, err) < 0)
-        return error_prefix(err, "create the root file system");
-    for (size_t i = 0; process->layers && process->layers[i]; i++) {
-        if (copy_layer(process->layers[i], mount_point, err) < 0)
-            return -1;
-    }
+    if (container_hostprocess_copy_layers(mount_point, (const char *const *)process->layers, err) <
+        0)
+        return -1;
     for (size_t i = 0; i < process->n_mounts; i++) {
         if (link_mount(mount_point, &process->mounts[i], err) < 0)
             return -1;

@@ -54,6 +54,17 @@ void container_hostprocess_finish_env(char ***env, const char *mount_point,
                                       const char *default_path);
 
 /*
+ * Copies the unpacked layer directories (NULL-terminated, base first) into mount_point, which
+ * is created when missing. A later layer's file replaces an earlier one's, a ".wh.<name>" file
+ * removes name, and ".wh..wh..opq" empties its directory of the earlier layers' content. Links
+ * are copied as links, or skipped with a warning where the system cannot create them. Unlike
+ * container_hostprocess_prepare_start, it works without the HostProcess rules too, so the Linux
+ * unit tests cover it.
+ */
+int container_hostprocess_copy_layers(const char *mount_point, const char *const *layers,
+                                      struct error *err);
+
+/*
  * Prepares a container's start with the HostProcess rules (does nothing without them): fills
  * mount_point with the files of process's layers (base first, applying their ".wh." whiteouts),
  * links each mount at its container path under it, creates a missing working
