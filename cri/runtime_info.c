@@ -67,6 +67,17 @@ static bool recursive_readonly_supported(void)
 #endif
 }
 
+/* Supplemental groups and their policy exist only for Linux containers: the Windows backend
+ * ignores them. */
+static bool groups_policy_supported(void)
+{
+#ifdef __linux__
+    return true;
+#else
+    return false;
+#endif
+}
+
 /* Fills features from the effective configuration (key "runtime.runtime_handlers"). */
 static void status_features_init(struct status_features *features, const char *config_json)
 {
@@ -78,7 +89,7 @@ static void status_features_init(struct status_features *features, const char *c
     features->handler_features.recursive_read_only_mounts = recursive_readonly_supported();
     features->handler_features.user_namespaces = false;
     runtime__v1__runtime_features__init(&features->features);
-    features->features.supplemental_groups_policy = true;
+    features->features.supplemental_groups_policy = groups_policy_supported();
 
     features->config = config_json ? json_loads(config_json, 0, NULL) : NULL;
     names = json_object_get(features->config, "runtime.runtime_handlers");
