@@ -67,6 +67,8 @@ static Runtime__V1__ContainerUser *container_user(const struct container *contai
 #endif
     if (!process->has_uid)
         return NULL; /* NOTE: a user given by name is resolved only inside the monitor */
+    /* NOTE: once init has exited these are the request's ids, so the gid and groups that the
+     * monitor took from /etc/passwd and /etc/group at the start are missing. */
     return new_container_user(process->uid, process->has_gid ? process->gid : 0, process->groups,
                               process->n_groups);
 }
