@@ -21,6 +21,7 @@ void container_free(struct container *container)
         return;
     if (container->job)
         job_container_release(container->job);
+    container_hostprocess_forget(container);
     store_container_record_clear(&container->record);
     free(container->list_item);
     free(container);
@@ -252,6 +253,50 @@ void container_cancel_start(struct container *container, const struct error *err
     cb(err, cb_data);
 }
 
+/*
+ * The end of the copy of a Windows container's files: starts its job, or fails the pending
+ * StartContainer as container_started_cb does.
+ */
+static void rootfs_copied_cb(struct container *container, const struct error *copy_err)
+{
+    _cleanup_error_ struct error err = ERROR_INIT;
+    struct sandbox *sandbox;
+
+    if (!container->starting)
+        return; /* the runtime closed and cancelled the start */
+    if (copy_err) {
+        container_started_cb(NULL, 0, copy_err, container);
+        return;
+    }
+    sandbox = runtime_find_sandbox(container->runtime, container->record.sandbox_id, &err);
+    if (sandbox && (sandbox->pod == NULL ||
+                    sandbox->record.state != RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY))
+        error_set(&err, ERROR_FAILED_PRECONDITION, "its sandbox %s is not ready",
+                  container->record.sandbox_id);
+    if (sandbox == NULL || err.code != ERROR_OK || start_job(container, sandbox, &err) < 0)
+        container_started_cb(NULL, 0, &err, container);
+}
+
+/*
+ * Starts the copy of a Windows container's files into its root file system on the thread pool.
+ * Then rootfs_copied_cb starts the job.
+ */
+static int start_rootfs_copy(struct container *container, struct error *err)
+{
+    struct container_process process;
+    _cleanup_free_ char *mount_point = container_hostprocess_mount_point(
+        container->runtime->rootfs_mount_point, container->record.id);
+    int rc;
+
+    if (process_from_json(container->record.process, &process, err) < 0)
+        return -1;
+    rc = container_hostprocess_copy_start(container->runtime->loop, container, mount_point,
+                                          (const char *const *)process.layers, rootfs_copied_cb,
+                                          err);
+    process_clear(&process);
+    return rc;
+}
+
 int runtime_container_start(struct runtime *runtime, const char *id, runtime_done_cb cb, void *data,
                             struct error *err)
 {
@@ -274,7 +319,8 @@ int runtime_container_start(struct runtime *runtime, const char *id, runtime_don
                          "container %s: its sandbox %s is not ready", container->record.id,
                          container->record.sandbox_id);
 
-    if (start_job(container, sandbox, err) < 0) {
+    if ((CONTAINER_HOSTPROCESS_RULES ? start_rootfs_copy(container, err)
+                                     : start_job(container, sandbox, err)) < 0) {
         error_prefix(err, "start container %s", container->record.id);
         record_start_error(container, err);
         return -1;

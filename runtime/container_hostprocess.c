@@ -292,11 +292,6 @@ int container_hostprocess_prepare_start(const char *mount_point, struct containe
 {
     if (!CONTAINER_HOSTPROCESS_RULES)
         return 0;
-    /* NOTE: the copy blocks the loop for as long as the image's files take to copy, which is
-     * short for HostProcess images (a few files beside the host's programs) but not bounded. */
-    if (container_hostprocess_copy_layers(mount_point, (const char *const *)process->layers, err) <
-        0)
-        return -1;
     for (size_t i = 0; i < process->n_mounts; i++) {
         if (link_mount(mount_point, &process->mounts[i], err) < 0)
             return -1;
@@ -304,6 +299,84 @@ int container_hostprocess_prepare_start(const char *mount_point, struct containe
     if (process->working_dir && runtime_make_dirs(process->working_dir, 0700, err) < 0)
         return error_prefix(err, "create the working directory");
     return resolve_program(mount_point, process, err);
+}
+
+/* ---- The copy on the thread pool ----------------------------------------------------------- */
+
+/* A copy of a container's layers in progress. */
+struct copy_op {
+    uv_work_t work;
+    struct container *container; /* NULL once container_hostprocess_forget ran */
+    char *mount_point;
+    char **layers;
+    int rc;
+    struct error err;
+    container_hostprocess_copy_cb cb;
+    struct copy_op *next;
+};
+
+/* The copies in progress, so that a freed container is never called back. Loop thread only. */
+static struct copy_op *pending_copies;
+
+static void copy_work_cb(uv_work_t *work)
+{
+    struct copy_op *op = work->data;
+
+    op->rc = container_hostprocess_copy_layers(op->mount_point, (const char *const *)op->layers,
+                                               &op->err);
+}
+
+static void copy_done_cb(uv_work_t *work, int status)
+{
+    struct copy_op *op = work->data;
+
+    for (struct copy_op **link = &pending_copies; *link; link = &(*link)->next) {
+        if (*link == op) {
+            *link = op->next;
+            break;
+        }
+    }
+    if (op->container && status == UV_ECANCELED)
+        error_set(&op->err, ERROR_CANCELLED, "the copy of the image's files was cancelled");
+    if (op->container)
+        op->cb(op->container, op->rc < 0 || status < 0 ? &op->err : NULL);
+    error_clear(&op->err);
+    free(op->mount_point);
+    strv_free(op->layers);
+    free(op);
+}
+
+int container_hostprocess_copy_start(uv_loop_t *loop, struct container *container,
+                                     const char *mount_point, const char *const *layers,
+                                     container_hostprocess_copy_cb cb, struct error *err)
+{
+    struct copy_op *op = xcalloc(1, sizeof(*op));
+    int rc;
+
+    op->container = container;
+    op->mount_point = xstrdup(mount_point);
+    op->layers = spec_strv_copy((char *const *)layers, strv_length((char *const *)layers));
+    op->cb = cb;
+    op->work.data = op;
+    rc = uv_queue_work(loop, &op->work, copy_work_cb, copy_done_cb);
+    if (rc < 0) {
+        free(op->mount_point);
+        strv_free(op->layers);
+        free(op);
+        return error_set(err, ERROR_INTERNAL, "copy the image's files to %s: %s", mount_point,
+                         uv_strerror(rc));
+    }
+    op->next = pending_copies;
+    pending_copies = op;
+    return 0;
+}
+
+void container_hostprocess_forget(const struct container *container)
+{
+    for (struct copy_op *op = pending_copies; op; op = op->next) {
+        if (op->container == container)
+            op->container = NULL;
+    }
 }
 
 int container_hostprocess_remove_rootfs(const char *mount_point, struct error *err)

@@ -3,6 +3,8 @@
 
 #include <stdbool.h>
 
+#include <uv.h>
+
 #include "api/api.pb-c.h"
 #include "common/error.h"
 #include "runtime/process.h"
@@ -64,13 +66,28 @@ void container_hostprocess_finish_env(char ***env, const char *mount_point,
 int container_hostprocess_copy_layers(const char *mount_point, const char *const *layers,
                                       struct error *err);
 
+struct container;
+
+/* Completion of container_hostprocess_copy_start: err is NULL on success. Loop thread. */
+typedef void (*container_hostprocess_copy_cb)(struct container *container, const struct error *err);
+
 /*
- * Prepares a container's start with the HostProcess rules (does nothing without them): fills
- * mount_point with the files of process's layers (base first, applying their ".wh." whiteouts),
- * links each mount at its container path under it, creates a missing working
- * directory, and replaces process->argv[0] with the program's full path. A missing program is
- * NOT_FOUND naming the places searched. Runs on the loop thread and blocks it while the files
- * are copied.
+ * Copies the layers into mount_point with container_hostprocess_copy_layers on the libuv thread
+ * pool. A synchronous failure returns -1 and cb never runs. Otherwise cb runs once, later, from
+ * the loop, unless container_hostprocess_forget(container) runs first. Strings are copied.
+ */
+int container_hostprocess_copy_start(uv_loop_t *loop, struct container *container,
+                                     const char *mount_point, const char *const *layers,
+                                     container_hostprocess_copy_cb cb, struct error *err);
+
+/* Cancels the callbacks of container's copies, before the container is freed. Loop thread. */
+void container_hostprocess_forget(const struct container *container);
+
+/*
+ * Prepares a container's start with the HostProcess rules (does nothing without them), once
+ * container_hostprocess_copy_start has filled mount_point: links each mount at its container
+ * path under it, creates a missing working directory, and replaces process->argv[0] with the
+ * program's full path. A missing program is NOT_FOUND naming the places searched.
  */
 int container_hostprocess_prepare_start(const char *mount_point, struct container_process *process,
                                         struct error *err);
