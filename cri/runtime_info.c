@@ -10,9 +10,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "cri/services.h"
-#ifdef __linux__
-#include "runtime/linux/kernel_features.h"
-#endif
+#include "runtime/runtime.h"
 
 /* The kubelet's condition types (k8s.io/cri-api: RuntimeReady, NetworkReady). */
 #define CONDITION_RUNTIME_READY "RuntimeReady"
@@ -57,39 +55,23 @@ struct status_features {
     json_t *config; /* owns the handler names */
 };
 
-/* Returns whether this build can mount a volume read-only together with its submounts. */
-static bool recursive_readonly_supported(void)
+/* Fills features from the runtime's probes and the handler names of the effective
+ * configuration (key "runtime.runtime_handlers"). */
+static void status_features_init(struct status_features *features,
+                                 const struct cri_services *services)
 {
-#ifdef __linux__
-    return kernel_features_recursive_readonly();
-#else
-    return false;
-#endif
-}
-
-/* Supplemental groups and their policy exist only for Linux containers: the Windows backend
- * ignores them. */
-static bool groups_policy_supported(void)
-{
-#ifdef __linux__
-    return true;
-#else
-    return false;
-#endif
-}
-
-/* Fills features from the effective configuration (key "runtime.runtime_handlers"). */
-static void status_features_init(struct status_features *features, const char *config_json)
-{
+    const char *config_json = services->config_json;
+    struct runtime_features supported;
     json_t *names;
     size_t n_names;
 
     memset(features, 0, sizeof(*features));
+    runtime_features(services->runtime, &supported);
     runtime__v1__runtime_handler_features__init(&features->handler_features);
-    features->handler_features.recursive_read_only_mounts = recursive_readonly_supported();
+    features->handler_features.recursive_read_only_mounts = supported.recursive_readonly_mounts;
     features->handler_features.user_namespaces = false;
     runtime__v1__runtime_features__init(&features->features);
-    features->features.supplemental_groups_policy = groups_policy_supported();
+    features->features.supplemental_groups_policy = supported.supplemental_groups_policy;
 
     features->config = config_json ? json_loads(config_json, 0, NULL) : NULL;
     names = json_object_get(features->config, "runtime.runtime_handlers");
@@ -144,7 +126,7 @@ void runtime_info_status(struct rpc_call *call, const void *request)
     status.n_conditions = ARRAY_SIZE(conditions);
     status.conditions = conditions;
     response.status = &status;
-    status_features_init(&features, services->config_json);
+    status_features_init(&features, services);
     response.n_runtime_handlers = features.n_handlers;
     response.runtime_handlers = features.handler_list;
     response.features = &features.features;

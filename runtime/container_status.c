@@ -11,9 +11,6 @@
 #include "runtime/pbjson.h"
 #include "runtime/process.h"
 #include "runtime/runtime_internal.h"
-#ifdef __linux__
-#include "runtime/linux/proc_user.h"
-#endif
 
 static Runtime__V1__ImageSpec *image_spec(const struct container *container)
 {
@@ -49,12 +46,11 @@ static Runtime__V1__ContainerUser *new_container_user(uint32_t uid, uint32_t gid
 static Runtime__V1__ContainerUser *container_user(const struct container *container,
                                                   const struct container_process *process)
 {
-#ifdef __linux__
     if (container->record.state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING &&
-        container->record.pid > 0) {
-        struct proc_user ids;
+        container->job != NULL) {
+        struct job_process_user ids;
 
-        if (proc_user_read((int)container->record.pid, &ids, NULL) == 0) {
+        if (job_container_init_user(container->job, &ids, NULL) == 0) {
             Runtime__V1__ContainerUser *user =
                 new_container_user(ids.uid, ids.gid, ids.groups, ids.n_groups);
 
@@ -62,9 +58,6 @@ static Runtime__V1__ContainerUser *container_user(const struct container *contai
             return user;
         }
     }
-#else
-    (void)container;
-#endif
     if (!process->has_uid)
         return NULL; /* NOTE: a user given by name is resolved only inside the monitor */
     /* NOTE: once init has exited these are the request's ids, so the gid and groups that the

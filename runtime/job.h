@@ -76,6 +76,18 @@ void job_runtime_free(struct job_runtime *runtime);
 /* A short description of the detected layout, for logs: "cgroup v2", "cgroup v1", "hybrid". */
 const char *job_runtime_layout_name(const struct job_runtime *runtime);
 
+/* What the backend can do, for the features of the Status response. */
+struct job_features {
+    /* job_mount.recursive_readonly works (Linux 5.12+: mount_setattr with AT_RECURSIVE). */
+    bool recursive_readonly_mounts;
+    /* job_user's groups and strict_groups are applied (Linux; the Windows backend ignores
+     * them). */
+    bool supplemental_groups;
+};
+
+/* Fills *features, probed once when the runtime was created. */
+void job_runtime_features(const struct job_runtime *runtime, struct job_features *features);
+
 /*
  * Lists the ids of the containers that have state under state_dir (running, or exited but not
  * yet removed), for reconciling with the store after a restart. *ids is a NULL-terminated array
@@ -298,6 +310,22 @@ int job_container_open(struct job_runtime *runtime, const char *container_id, jo
 
 /* The host pid of the init process, or 0 when it is not running. */
 int job_container_init_pid(const struct job_container *container);
+
+/* The credentials a running process really has. */
+struct job_process_user {
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t *groups; /* supplemental groups, owned (free) */
+    size_t n_groups;
+};
+
+/*
+ * Reads the uid, gid and supplemental groups of the running init process into *user (the
+ * caller frees user->groups). ERROR_NOT_FOUND when it is not running, ERROR_UNIMPLEMENTED where
+ * the OS has no such ids (Windows). Loop thread.
+ */
+int job_container_init_user(const struct job_container *container, struct job_process_user *user,
+                            struct error *err);
 
 /* The container's cgroup path relative to the hierarchy root, for status and logs. */
 const char *job_container_cgroup(const struct job_container *container);

@@ -203,6 +203,16 @@ int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct im
     return 0;
 }
 
+void runtime_features(const struct runtime *runtime, struct runtime_features *features)
+{
+    struct job_features job_features = {0};
+
+    if (runtime != NULL)
+        job_runtime_features(runtime->job, &job_features);
+    features->recursive_readonly_mounts = job_features.recursive_readonly_mounts;
+    features->supplemental_groups_policy = job_features.supplemental_groups;
+}
+
 void runtime_close(struct runtime *runtime)
 {
     struct error cancelled = {ERROR_CANCELLED, (char *)"the runtime is shutting down"};

@@ -114,6 +114,17 @@ int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct im
  */
 void runtime_close(struct runtime *runtime);
 
+/* What the runtime supports, for the features of the Status response. */
+struct runtime_features {
+    /* Mount.recursive_read_only is honoured (Linux 5.12+: mount_setattr with AT_RECURSIVE). */
+    bool recursive_readonly_mounts;
+    /* Supplemental groups and their Merge and Strict policies are applied (not on Windows). */
+    bool supplemental_groups_policy;
+};
+
+/* Fills *features from the backend's probes. runtime may be NULL (no runtime: all false). */
+void runtime_features(const struct runtime *runtime, struct runtime_features *features);
+
 /* Completion of an asynchronous runtime call; err is NULL on success. */
 typedef void (*runtime_done_cb)(const struct error *err, void *data);
 

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/linux/monitor_files.h"
+#include "runtime/linux/proc_user.h"
 
 char *job_container_file(const struct job_container *container, const char *name)
 {
@@ -257,6 +258,23 @@ int job_container_open(struct job_runtime *runtime, const char *container_id, jo
 int job_container_init_pid(const struct job_container *container)
 {
     return container->init_pid;
+}
+
+int job_container_init_user(const struct job_container *container, struct job_process_user *user,
+                            struct error *err)
+{
+    struct proc_user ids;
+
+    if (container->init_pid <= 0)
+        return error_set(err, ERROR_NOT_FOUND, "container %s: the init process is not running",
+                         container->id);
+    if (proc_user_read(container->init_pid, &ids, err) < 0)
+        return -1;
+    user->uid = ids.uid;
+    user->gid = ids.gid;
+    user->groups = ids.groups;
+    user->n_groups = ids.n_groups;
+    return 0;
 }
 
 const char *job_container_cgroup(const struct job_container *container)

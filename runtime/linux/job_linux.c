@@ -164,6 +164,13 @@ const char *job_runtime_layout_name(const struct job_runtime *runtime)
     return cgroup_layout_name(runtime->cgroups.layout);
 }
 
+void job_runtime_features(const struct job_runtime *runtime, struct job_features *features)
+{
+    (void)runtime;
+    features->recursive_readonly_mounts = kernel_features_recursive_readonly();
+    features->supplemental_groups = true;
+}
+
 int job_runtime_list_containers(struct job_runtime *runtime, char ***ids, struct error *err)
 {
     _cleanup_free_ char *dir_path = xasprintf("%s/containers", runtime->state_dir);

@@ -288,6 +288,14 @@ const char *job_runtime_layout_name(const struct job_runtime *runtime)
     return "job objects";
 }
 
+void job_runtime_features(const struct job_runtime *runtime, struct job_features *features)
+{
+    (void)runtime;
+    /* Windows has neither recursive read-only binds nor POSIX supplemental groups. */
+    features->recursive_readonly_mounts = false;
+    features->supplemental_groups = false;
+}
+
 static void add_id(void *data, const char *id)
 {
     char ***ids = data;

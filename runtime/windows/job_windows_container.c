@@ -157,6 +157,15 @@ int job_container_init_pid(const struct job_container *container)
     return (int)container->init_pid;
 }
 
+int job_container_init_user(const struct job_container *container, struct job_process_user *user,
+                            struct error *err)
+{
+    (void)container;
+    (void)user;
+    return error_set(err, ERROR_UNIMPLEMENTED,
+                     "Windows processes have no POSIX uid, gid or supplemental groups");
+}
+
 const char *job_container_cgroup(const struct job_container *container)
 {
     return container->name;

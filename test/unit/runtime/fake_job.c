@@ -91,6 +91,13 @@ const char *job_runtime_layout_name(const struct job_runtime *runtime)
     return "fake";
 }
 
+void job_runtime_features(const struct job_runtime *runtime, struct job_features *features)
+{
+    (void)runtime;
+    features->recursive_readonly_mounts = false;
+    features->supplemental_groups = false;
+}
+
 int job_runtime_list_containers(struct job_runtime *runtime, char ***ids, struct error *err)
 {
     char **list = xcalloc(fake_job.n_containers + 1, sizeof(char *));
@@ -276,6 +283,15 @@ int job_container_open(struct job_runtime *runtime, const char *container_id, jo
 int job_container_init_pid(const struct job_container *container)
 {
     return container->running ? container->pid : 0;
+}
+
+/* The fake's processes are not real, so they have no credentials to read. */
+int job_container_init_user(const struct job_container *container, struct job_process_user *user,
+                            struct error *err)
+{
+    (void)container;
+    (void)user;
+    return error_set(err, ERROR_UNIMPLEMENTED, "the fake job backend has no process credentials");
 }
 
 const char *job_container_cgroup(const struct job_container *container)
