@@ -403,13 +403,6 @@ void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *r
 
 #ifndef _WIN32
 
-/*
- * The loop of the RPC handlers and of the streaming server, for the streams that backend_exec
- * discards. Every exec session starts from a URL that runtime_service_exec issued, which sets
- * it, because the backend's data is only the runtime.
- */
-static uv_loop_t *exec_loop;
-
 static struct streaming_server *streaming_of(struct rpc_call *call)
 {
     struct streaming_server *server = rpc_call_services(call)->streaming;
@@ -477,7 +470,6 @@ void runtime_service_exec(struct rpc_call *call, const void *request)
 
     if (runtime == NULL)
         return;
-    exec_loop = rpc_call_services(call)->loop;
     if (streaming_validate_exec_request(req->container_id, req->n_cmd, req->tty, stream.streams,
                                         &err) < 0) {
         rpc_call_fail(call, &err);
@@ -699,18 +691,13 @@ static void discard_closed_cb(uv_handle_t *handle)
 
 /* Starts dropping what arrives on fd, which it owns. Returns the sink, or NULL on failure, when
  * the pipe is closed and the process's writes to it fail. */
-static struct discard_sink *discard_start(int fd)
+static struct discard_sink *discard_start(uv_loop_t *loop, int fd)
 {
-    struct discard_sink *sink;
+    struct discard_sink *sink = xcalloc(1, sizeof(*sink));
     int rc;
 
-    if (exec_loop == NULL) {
-        close(fd);
-        return NULL;
-    }
-    sink = xcalloc(1, sizeof(*sink));
     sink->pipe.data = sink;
-    rc = uv_pipe_init(exec_loop, &sink->pipe, 0);
+    rc = uv_pipe_init(loop, &sink->pipe, 0);
     if (rc < 0) {
         close(fd);
         free(sink);
@@ -752,7 +739,7 @@ static void close_unless(int fd, bool keep)
  * did not ask for to discard sinks of session. Without stdin the backend gives the process the
  * null device, which reads end of file at once.
  */
-static void give_io(const struct job_exec_io *from, bool tty, unsigned streams,
+static void give_io(uv_loop_t *loop, const struct job_exec_io *from, bool tty, unsigned streams,
                     struct stream_exec *session, struct streaming_io *to)
 {
     *to = (struct streaming_io){-1, -1, -1, -1};
@@ -768,9 +755,9 @@ static void give_io(const struct job_exec_io *from, bool tty, unsigned streams,
     to->stdout_fd = (streams & STREAMING_STDOUT) ? from->stdout_fd : -1;
     to->stderr_fd = (streams & STREAMING_STDERR) ? from->stderr_fd : -1;
     if (!(streams & STREAMING_STDOUT) && from->stdout_fd >= 0)
-        session->discards[0] = discard_start(from->stdout_fd);
+        session->discards[0] = discard_start(loop, from->stdout_fd);
     if (!(streams & STREAMING_STDERR) && from->stderr_fd >= 0)
-        session->discards[1] = discard_start(from->stderr_fd);
+        session->discards[1] = discard_start(loop, from->stderr_fd);
 }
 
 static int backend_exec(void *backend_data, const struct streaming_request *request,
@@ -797,7 +784,7 @@ static int backend_exec(void *backend_data, const struct streaming_request *requ
         free(session);
         return -1;
     }
-    give_io(&job_io, request->tty, request->streams, session, io);
+    give_io(runtime_loop(backend_data), &job_io, request->tty, request->streams, session, io);
     *handle = session;
     return 0;
 }

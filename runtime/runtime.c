@@ -203,6 +203,11 @@ int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct im
     return 0;
 }
 
+uv_loop_t *runtime_loop(const struct runtime *runtime)
+{
+    return runtime->loop;
+}
+
 void runtime_features(const struct runtime *runtime, struct runtime_features *features)
 {
     struct job_features job_features = {0};

@@ -114,6 +114,9 @@ int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct im
  */
 void runtime_close(struct runtime *runtime);
 
+/* The loop that runtime_open was given. */
+uv_loop_t *runtime_loop(const struct runtime *runtime);
+
 /* What the runtime supports, for the features of the Status response. */
 struct runtime_features {
     /* Mount.recursive_read_only is honoured (Linux 5.12+: mount_setattr with AT_RECURSIVE). */
