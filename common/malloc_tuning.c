@@ -19,7 +19,8 @@ void malloc_tune_for_daemon(void)
     /* mallopt returns 1 on success and 0 on error. */
     if (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1 ||
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) != 1)
-        log_warn("mallopt failed: the allocator keeps its default thresholds");
+        log_debug("mallopt failed, so the allocator keeps its default thresholds (a sanitizer "
+                  "build replaces the allocator)");
 }
 #else
 void malloc_tune_for_daemon(void)

@@ -394,7 +394,6 @@ static int run_daemon(int argc, char **argv)
     int exit_code = 0;
     char *config_json;
 
-    malloc_tune_for_daemon();
     config_init_defaults(&daemon.config);
     if (config_parse_args(&daemon.config, argc, argv, &exit_now, &exit_code, &err) < 0) {
         report_config_error(&daemon.config, &err);
@@ -412,6 +411,7 @@ static int run_daemon(int argc, char **argv)
         return 1;
     }
     log_configure(daemon.config.log_level, daemon.config.log_format);
+    malloc_tune_for_daemon();
 #ifndef _WIN32
     /* A client that goes away mid-write must cost its connection, not the daemon. */
     signal(SIGPIPE, SIG_IGN);
