@@ -15,6 +15,8 @@
 #define REPLY_MAX 1024
 #define PIPE_BUSY_TRIES 5
 #define PIPE_BUSY_WAIT_MS 1000
+/* The monitor replies at once; this bounds how long a stuck monitor can block the caller. */
+#define CONTROL_TIMEOUT_MS 5000
 
 char *winmon_path(const char *dir, const char *name)
 {
@@ -260,7 +262,8 @@ static int connect_control(const char *container_id, HANDLE *pipe, struct error 
     for (int attempt = 0;; attempt++) {
         DWORD error;
 
-        *pipe = CreateFileW(wide, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+        *pipe = CreateFileW(wide, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                            FILE_FLAG_OVERLAPPED, NULL);
         if (*pipe != INVALID_HANDLE_VALUE)
             return 0;
         error = GetLastError();
@@ -274,6 +277,38 @@ static int connect_control(const char *container_id, HANDLE *pipe, struct error 
     }
 }
 
+/* Reads or writes size bytes of buffer on the overlapped pipe, waiting up to
+ * CONTROL_TIMEOUT_MS. *done is the count transferred. */
+static int transfer(HANDLE pipe, bool write, void *buffer, DWORD size, DWORD *done,
+                    struct error *err)
+{
+    OVERLAPPED overlapped = {.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL)};
+    BOOL ok;
+    DWORD error = 0;
+
+    *done = 0;
+    if (overlapped.hEvent == NULL)
+        return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "create an event");
+    ok = write ? WriteFile(pipe, buffer, size, NULL, &overlapped)
+               : ReadFile(pipe, buffer, size, NULL, &overlapped);
+    if (!ok && GetLastError() != ERROR_IO_PENDING) {
+        error = GetLastError();
+    } else if (WaitForSingleObject(overlapped.hEvent, CONTROL_TIMEOUT_MS) != WAIT_OBJECT_0) {
+        CancelIoEx(pipe, &overlapped);
+        GetOverlappedResult(pipe, &overlapped, done, TRUE);
+        CloseHandle(overlapped.hEvent);
+        return error_set(err, ERROR_DEADLINE_EXCEEDED, "the monitor did not reply within %d s",
+                         CONTROL_TIMEOUT_MS / 1000);
+    } else if (!GetOverlappedResult(pipe, &overlapped, done, FALSE)) {
+        error = GetLastError();
+    }
+    CloseHandle(overlapped.hEvent);
+    if (error != 0)
+        return error_set_windows(err, ERROR_INTERNAL, error, "%s the monitor's control pipe",
+                                 write ? "write to" : "read from");
+    return 0;
+}
+
 /* Reads up to a newline, one byte at a time so that nothing after it is consumed. */
 static int read_line(HANDLE pipe, char **line, struct error *err)
 {
@@ -283,9 +318,10 @@ static int read_line(HANDLE pipe, char **line, struct error *err)
     while (length < sizeof(buffer) - 1) {
         DWORD n = 0;
 
-        if (!ReadFile(pipe, buffer + length, 1, &n, NULL) || n == 0)
-            return error_set_windows(err, ERROR_INTERNAL, GetLastError(),
-                                     "read the reply of the monitor");
+        if (transfer(pipe, false, buffer + length, 1, &n, err) < 0)
+            return -1;
+        if (n == 0)
+            return error_set(err, ERROR_INTERNAL, "the monitor closed the control pipe");
         if (buffer[length++] == '\n')
             break;
     }
@@ -304,12 +340,13 @@ int winmon_control(const char *container_id, const char *command, HANDLE *pipe, 
     *reply = NULL;
     if (connect_control(container_id, &handle, err) < 0)
         return -1;
-    /* NOTE: the reads block the caller; the monitor replies at once, so no timeout is set. */
-    if (!WriteFile(handle, line, (DWORD)strlen(line), &written, NULL) || written != strlen(line)) {
-        error_set_windows(err, ERROR_INTERNAL, GetLastError(),
-                          "send \"%s\" to the monitor of container %s", command, container_id);
+    if (transfer(handle, true, line, (DWORD)strlen(line), &written, err) < 0 ||
+        written != strlen(line)) {
+        if (err != NULL && err->code == ERROR_OK)
+            error_set(err, ERROR_INTERNAL, "short write to the monitor's control pipe");
         CloseHandle(handle);
-        return -1;
+        return error_prefix(err, "send \"%s\" to the monitor of container %s", command,
+                            container_id);
     }
     if (read_line(handle, reply, err) < 0) {
         CloseHandle(handle);

@@ -66,8 +66,10 @@ int winmon_open_log(const char *path, struct error *err);
 
 /*
  * Sends one control command line to the monitor of container_id and reads its one-line reply
- * into *reply (owned by the caller). On success the pipe is returned in *pipe when pipe is not
- * NULL (for attach), else closed. ERROR_FAILED_PRECONDITION when no monitor listens.
+ * into *reply (owned by the caller), waiting up to 5 s for each. On success the pipe (opened
+ * for overlapped I/O) is returned in *pipe when pipe is not NULL (for attach), else closed.
+ * ERROR_FAILED_PRECONDITION when no monitor listens, ERROR_DEADLINE_EXCEEDED when it does not
+ * reply in time.
  */
 int winmon_control(const char *container_id, const char *command, HANDLE *pipe, char **reply,
                    struct error *err);

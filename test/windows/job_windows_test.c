@@ -531,15 +531,45 @@ static void test_reopen_log(struct job_pod *pod)
 
 /* ---- Attach ---------------------------------------------------------------------------------- */
 
+/* Reads or writes on an overlapped pipe and waits for the end; returns the bytes moved, or 0
+ * at the end of the stream or on an error. */
+static DWORD transfer(HANDLE pipe, bool write, void *buffer, DWORD size)
+{
+    OVERLAPPED overlapped = {.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL)};
+    DWORD n = 0;
+    BOOL ok = write ? WriteFile(pipe, buffer, size, NULL, &overlapped)
+                    : ReadFile(pipe, buffer, size, NULL, &overlapped);
+
+    if ((ok || GetLastError() == ERROR_IO_PENDING) &&
+        !GetOverlappedResult(pipe, &overlapped, &n, TRUE))
+        n = 0;
+    CloseHandle(overlapped.hEvent);
+    return n;
+}
+
+/* Reads exactly size bytes; false at the end of the stream. */
+static bool read_exactly(HANDLE pipe, void *buffer, size_t size)
+{
+    size_t done = 0;
+
+    while (done < size) {
+        DWORD n = transfer(pipe, false, (char *)buffer + done, (DWORD)(size - done));
+
+        if (n == 0)
+            return false;
+        done += n;
+    }
+    return true;
+}
+
 static bool write_frame(HANDLE pipe, enum job_attach_frame type, const char *payload)
 {
     size_t length = strlen(payload);
     unsigned char frame[64] = {type, 0, 0, (unsigned char)(length >> 8), (unsigned char)length};
-    DWORD written = 0;
 
     memcpy(frame + JOB_ATTACH_HEADER_SIZE, payload, length);
-    return WriteFile(pipe, frame, (DWORD)(JOB_ATTACH_HEADER_SIZE + length), &written, NULL) &&
-           written == JOB_ATTACH_HEADER_SIZE + length;
+    return transfer(pipe, true, frame, (DWORD)(JOB_ATTACH_HEADER_SIZE + length)) ==
+           JOB_ATTACH_HEADER_SIZE + length;
 }
 
 /* Reads frames until one of type contains text (appended to out); false at end of stream. */
@@ -549,14 +579,12 @@ static bool read_frames_until(HANDLE pipe, enum job_attach_frame type, const cha
     for (;;) {
         unsigned char header[JOB_ATTACH_HEADER_SIZE];
         char payload[JOB_ATTACH_MAX_PAYLOAD];
-        DWORD n = 0;
         size_t length;
 
-        if (!ReadFile(pipe, header, sizeof(header), &n, NULL) || n != sizeof(header))
+        if (!read_exactly(pipe, header, sizeof(header)))
             return false;
         length = ((size_t)header[3] << 8) | header[4];
-        if (header[1] != 0 || header[2] != 0 ||
-            (length > 0 && (!ReadFile(pipe, payload, (DWORD)length, &n, NULL) || n != length)))
+        if (header[1] != 0 || header[2] != 0 || !read_exactly(pipe, payload, length))
             return false;
         if (header[0] == type)
             strbuf_append(out, payload, length);
