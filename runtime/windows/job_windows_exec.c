@@ -1,8 +1,9 @@
 /*
  * Exec in Windows containers: the daemon starts the process itself, suspended inside the
- * container's job object, as the container's user (the monitor duplicates its logon token into
- * the daemon) and with the container's environment and working directory unless the exec
- * sets its own. A wait registered on the process posts its end to the runtime's port.
+ * container's job object. It runs as the container's user, because the monitor duplicates its
+ * logon token into the daemon, and with the container's environment and working directory
+ * unless the exec sets its own. A wait registered on the process posts its end to the
+ * runtime's port.
  *
  * NOTE: there is no pseudo console yet, so a tty exec fails with ERROR_UNIMPLEMENTED, and
  * SIGTERM ends the process like SIGKILL because the daemon shares no console with it.
