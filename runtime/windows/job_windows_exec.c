@@ -5,8 +5,10 @@
  * unless the exec sets its own. A wait registered on the process posts its end to the
  * runtime's port.
  *
- * NOTE: there is no pseudo console yet, so a tty exec fails with ERROR_UNIMPLEMENTED, and
- * SIGTERM ends the process like SIGKILL because the daemon shares no console with it.
+ * A tty exec gets a pseudo console (ConPTY, Windows 10 1809 and later): its output pipe is
+ * the caller's stdout, its input pipe the caller's stdin, and resize changes its size.
+ *
+ * NOTE: SIGTERM ends the process like SIGKILL, because the daemon shares no console with it.
  */
 #include "runtime/windows/job_windows.h"
 
@@ -23,6 +25,33 @@
 #define TERMINATE_EXIT_CODE 1
 #define SIGKILL_NUMBER 9
 #define SIGTERM_NUMBER 15
+#define DEFAULT_COLUMNS 80
+#define DEFAULT_ROWS 25
+
+/* The pseudo console functions, looked up at run time: kernel32 has them from Windows 10 1809
+ * on, and a direct import would keep the daemon from loading on older versions. */
+struct conpty_api {
+    HRESULT(WINAPI *create)(COORD size, HANDLE input, HANDLE output, DWORD flags, void **console);
+    HRESULT(WINAPI *resize)(void *console, COORD size);
+    VOID(WINAPI *close)(void *console);
+};
+
+/* Returns the pseudo console functions, or NULL when this Windows lacks them. */
+static const struct conpty_api *conpty(void)
+{
+    static struct conpty_api api;
+    static bool looked_up;
+    HMODULE kernel32;
+
+    if (!looked_up) {
+        looked_up = true;
+        kernel32 = GetModuleHandleW(L"kernel32.dll");
+        api.create = (void *)(void (*)(void))GetProcAddress(kernel32, "CreatePseudoConsole");
+        api.resize = (void *)(void (*)(void))GetProcAddress(kernel32, "ResizePseudoConsole");
+        api.close = (void *)(void (*)(void))GetProcAddress(kernel32, "ClosePseudoConsole");
+    }
+    return api.create && api.resize && api.close ? &api : NULL;
+}
 
 struct job_exec {
     uintptr_t key; /* first, for the runtime's lookup */
@@ -32,15 +61,46 @@ struct job_exec {
     DWORD pid;
     HANDLE wait;
     struct job_windows_watch watch;
-    int signal; /* the signal job_exec_signal sent, or 0 */
+    int signal;           /* the signal job_exec_signal sent, or 0 */
+    void *pseudo_console; /* a tty exec's console until the process ends, else NULL */
+    HANDLE pty_input;     /* the pseudo console's input when the caller has no stdin */
     job_exec_exit_cb exit_cb;
     void *data;
     bool in_callback;
     bool released;
 };
 
+static DWORD WINAPI close_console_thread(LPVOID console)
+{
+    conpty()->close(console);
+    return 0;
+}
+
+/*
+ * Closes the pseudo console, which ends the caller's stdout. ClosePseudoConsole waits until the
+ * caller has read the last output, so it runs on a thread of its own.
+ */
+static void close_pseudo_console(struct job_exec *exec)
+{
+    void *console = exec->pseudo_console;
+    HANDLE thread;
+
+    if (exec->pty_input != NULL)
+        CloseHandle(exec->pty_input);
+    exec->pty_input = NULL;
+    if (console == NULL)
+        return;
+    exec->pseudo_console = NULL;
+    thread = CreateThread(NULL, 0, close_console_thread, console, 0, NULL);
+    if (thread != NULL)
+        CloseHandle(thread);
+    else
+        conpty()->close(console);
+}
+
 static void exec_free(struct job_exec *exec)
 {
+    close_pseudo_console(exec);
     if (exec->wait != NULL)
         UnregisterWaitEx(exec->wait, INVALID_HANDLE_VALUE);
     if (exec->process != NULL)
@@ -56,6 +116,7 @@ void job_windows_exec_message(struct job_exec *exec)
     int exit_code;
 
     exec->exit_cb = NULL;
+    close_pseudo_console(exec);
     if (callback == NULL)
         return;
     GetExitCodeProcess(exec->process, &code);
@@ -158,9 +219,43 @@ static void close_caller_ends(struct job_exec_io *io)
     }
 }
 
-static int open_streams(struct job_container *container, const struct job_exec_spec *spec,
-                        struct job_exec_io *io, struct exec_handles *handles, struct error *err)
+/* Creates the pseudo console of a tty exec on two pipes; the caller gets their other ends. */
+static int open_pseudo_console(struct job_container *container, const struct job_exec_spec *spec,
+                               struct job_exec_io *io, struct exec_handles *handles,
+                               struct job_exec *exec, struct error *err)
 {
+    COORD size = {.X = (SHORT)(spec->cols ? spec->cols : DEFAULT_COLUMNS),
+                  .Y = (SHORT)(spec->rows ? spec->rows : DEFAULT_ROWS)};
+    HANDLE input = INVALID_HANDLE_VALUE;
+    HRESULT result;
+
+    if (make_pipe(container->id, "tty-in", true, &input, &handles->child[0], err) < 0 ||
+        make_pipe(container->id, "tty-out", false, &io->stdout_fd, &handles->child[1], err) < 0) {
+        if (input != INVALID_HANDLE_VALUE)
+            CloseHandle(input);
+        return -1;
+    }
+    /* Without stdin the input stays open but unused: a closed input ends the console. */
+    if (spec->stdin_open)
+        io->stdin_fd = input;
+    else
+        exec->pty_input = input;
+    result = conpty()->create(size, handles->child[0], handles->child[1], 0, &exec->pseudo_console);
+    if (FAILED(result)) {
+        exec->pseudo_console = NULL;
+        return error_set(err, ERROR_INTERNAL,
+                         "create a pseudo console for an exec in container %s: HRESULT 0x%lx",
+                         container->id, (unsigned long)result);
+    }
+    return 0;
+}
+
+static int open_streams(struct job_container *container, const struct job_exec_spec *spec,
+                        struct job_exec_io *io, struct exec_handles *handles, struct job_exec *exec,
+                        struct error *err)
+{
+    if (spec->tty)
+        return open_pseudo_console(container, spec, io, handles, exec, err);
     if (spec->stdin_open &&
         make_pipe(container->id, "stdin", true, &io->stdin_fd, &handles->child[0], err) < 0)
         return -1;
@@ -177,13 +272,16 @@ static int start_process(struct job_container *container, const struct job_exec_
     struct process_windows_spec process = {
         .argv = spec->argv,
         .job = container->job,
-        .stdin_handle = handles->child[0],
-        .stdout_handle = handles->child[1],
-        .stderr_handle = handles->child[2],
         .token = handles->token,
+        .pseudo_console = exec->pseudo_console,
     };
     int rc;
 
+    if (exec->pseudo_console == NULL) {
+        process.stdin_handle = handles->child[0];
+        process.stdout_handle = handles->child[1];
+        process.stderr_handle = handles->child[2];
+    }
     if (job_windows_read_spec(container, &container_spec, err) < 0)
         return error_prefix(err, "read the spec of container %s", container->id);
     process.env = spec->env ? spec->env : (const char *const *)container_spec.env;
@@ -204,16 +302,16 @@ int job_exec_start(struct job_container *container, const struct job_exec_spec *
     if (container->init_pid == 0 || container->monitor == NULL || container->job == NULL)
         return error_set(err, ERROR_FAILED_PRECONDITION,
                          "container %s must be running to start an exec", container->id);
-    if (spec->tty)
+    if (spec->tty && conpty() == NULL)
         return error_set(err, ERROR_UNIMPLEMENTED,
-                         "container %s: a tty exec needs a pseudo console, which the Windows "
-                         "backend does not create yet",
+                         "container %s: a tty exec needs a pseudo console, which Windows offers "
+                         "from version 10 1809 on",
                          container->id);
     exec = xcalloc(1, sizeof(*exec));
     exec->runtime = container->runtime;
     exec->container_id = xstrdup(container->id);
     if (container_token(container, &handles.token, err) < 0 ||
-        open_streams(container, spec, io, &handles, err) < 0 ||
+        open_streams(container, spec, io, &handles, exec, err) < 0 ||
         start_process(container, spec, &handles, exec, err) < 0) {
         close_exec_handles(&handles);
         close_caller_ends(io);
@@ -267,10 +365,18 @@ int job_exec_signal(struct job_exec *exec, int signal, struct error *err)
 
 int job_exec_resize(struct job_exec *exec, uint16_t rows, uint16_t cols, struct error *err)
 {
-    (void)rows;
-    (void)cols;
-    return error_set(err, ERROR_FAILED_PRECONDITION, "exec process %lu has no terminal to resize",
-                     (unsigned long)exec->pid);
+    COORD size = {.X = (SHORT)cols, .Y = (SHORT)rows};
+    HRESULT result;
+
+    if (exec->pseudo_console == NULL)
+        return error_set(err, ERROR_FAILED_PRECONDITION,
+                         "exec process %lu has no terminal to resize", (unsigned long)exec->pid);
+    result = conpty()->resize(exec->pseudo_console, size);
+    if (FAILED(result))
+        return error_set(err, ERROR_INTERNAL,
+                         "resize the terminal of exec process %lu: HRESULT 0x%lx",
+                         (unsigned long)exec->pid, (unsigned long)result);
+    return 0;
 }
 
 void job_exec_release(struct job_exec *exec)

@@ -10,6 +10,11 @@
 #include "common/text_windows.h"
 #include "common/util.h"
 
+#ifndef PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE
+/* Windows 10 1809 and later; mingw-w64 declares it only for that target version. */
+#define PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE 0x00020016
+#endif
+
 static bool argument_needs_quotes(const char *argument)
 {
     return argument[0] == '\0' || strpbrk(argument, " \t\n\v\"") != NULL;
@@ -116,16 +121,16 @@ static int open_null_device(struct inherited_handles *handles, struct error *err
 }
 
 /*
- * Fills attributes with the inherited handles and, when with_jobs is set, the n_jobs jobs of
- * jobs (outermost first). Returns 0,
- * or -1 with err set; *attributes is then NULL.
+ * Fills attributes with the inherited handles, the pseudo console when there is one and, when
+ * with_jobs is set, the n_jobs jobs of jobs (outermost first). Returns 0, or -1 with err set;
+ * *attributes is then NULL.
  */
 static int make_attributes(LPPROC_THREAD_ATTRIBUTE_LIST *attributes,
-                           struct inherited_handles *handles, HANDLE *jobs, size_t n_jobs,
-                           bool with_jobs, struct error *err)
+                           struct inherited_handles *handles, void *pseudo_console, HANDLE *jobs,
+                           size_t n_jobs, bool with_jobs, struct error *err)
 {
     SIZE_T size = 0;
-    DWORD count = with_jobs ? 2 : 1;
+    DWORD count = (with_jobs ? 2 : 1) + (pseudo_console ? 1 : 0);
 
     InitializeProcThreadAttributeList(NULL, count, 0, &size);
     *attributes = xmalloc(size);
@@ -138,7 +143,10 @@ static int make_attributes(LPPROC_THREAD_ATTRIBUTE_LIST *attributes,
     if (!UpdateProcThreadAttribute(*attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handles->list,
                                    handles->count * sizeof(HANDLE), NULL, NULL) ||
         (with_jobs && !UpdateProcThreadAttribute(*attributes, 0, PROC_THREAD_ATTRIBUTE_JOB_LIST,
-                                                 jobs, n_jobs * sizeof(*jobs), NULL, NULL))) {
+                                                 jobs, n_jobs * sizeof(*jobs), NULL, NULL)) ||
+        (pseudo_console &&
+         !UpdateProcThreadAttribute(*attributes, 0, PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE,
+                                    pseudo_console, sizeof(pseudo_console), NULL, NULL))) {
         DWORD error = GetLastError();
 
         DeleteProcThreadAttributeList(*attributes);
@@ -213,8 +221,7 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
                          struct error *err)
 {
     STARTUPINFOEXW startup = {.StartupInfo.cb = sizeof(startup)};
-    DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT |
-                  CREATE_NEW_PROCESS_GROUP | (spec->share_console ? 0 : CREATE_NO_WINDOW);
+    DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT;
     HANDLE jobs[2];
     size_t n_jobs = 0;
     bool with_jobs = true;
@@ -222,18 +229,26 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
     DWORD error;
 
     startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
-    startup.StartupInfo.hStdInput = spec->stdin_handle ? spec->stdin_handle : handles->null_device;
-    startup.StartupInfo.hStdOutput =
-        spec->stdout_handle ? spec->stdout_handle : handles->null_device;
-    startup.StartupInfo.hStdError =
-        spec->stderr_handle ? spec->stderr_handle : handles->null_device;
+    if (spec->pseudo_console == NULL) {
+        flags |= CREATE_NEW_PROCESS_GROUP | (spec->share_console ? 0 : CREATE_NO_WINDOW);
+        startup.StartupInfo.hStdInput =
+            spec->stdin_handle ? spec->stdin_handle : handles->null_device;
+        startup.StartupInfo.hStdOutput =
+            spec->stdout_handle ? spec->stdout_handle : handles->null_device;
+        startup.StartupInfo.hStdError =
+            spec->stderr_handle ? spec->stderr_handle : handles->null_device;
+    }
+    /* With a pseudo console the standard handles stay NULL, so the process takes them from
+     * the pseudo console instead of copies of the caller's redirected ones. */
     if (spec->parent_job)
         jobs[n_jobs++] = spec->parent_job;
     jobs[n_jobs++] = spec->job;
     /* Versions before Windows 10 lack the job-list attribute: assign the jobs before resuming. */
-    if (make_attributes(&startup.lpAttributeList, handles, jobs, n_jobs, true, NULL) < 0) {
+    if (make_attributes(&startup.lpAttributeList, handles, spec->pseudo_console, jobs, n_jobs, true,
+                        NULL) < 0) {
         with_jobs = false;
-        if (make_attributes(&startup.lpAttributeList, handles, jobs, n_jobs, false, err) < 0)
+        if (make_attributes(&startup.lpAttributeList, handles, spec->pseudo_console, jobs, n_jobs,
+                            false, err) < 0)
             return -1;
     }
     if (spec->token != NULL)

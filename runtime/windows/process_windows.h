@@ -37,6 +37,9 @@ struct process_windows_spec {
     /* Set: the process shares the caller's console, in a process group of its own, so that the
      * caller can send it CTRL_BREAK_EVENT. Unset: it gets a console of its own without a window. */
     bool share_console;
+    /* A pseudo console (HPCON) that becomes the process's console and standard handles, or
+     * NULL. */
+    void *pseudo_console;
 };
 
 /*

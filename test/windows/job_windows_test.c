@@ -635,6 +635,9 @@ static void test_attach(struct job_pod *pod)
 
 /* ---- Exec ------------------------------------------------------------------------------------ */
 
+#define WINE_NO_CONPTY_RESIZE "Wine 8's ResizePseudoConsole is not implemented"
+#define WINE_NO_CONPTY_OUTPUT "Wine 8 gives the process no output through the pseudo console"
+
 struct exec_record {
     int calls;
     int exit_code;
@@ -673,6 +676,38 @@ static void read_all(HANDLE pipe, struct strbuf *out)
     CloseHandle(overlapped.hEvent);
 }
 
+/* A tty exec: the output comes through the pseudo console and ends when the process does. */
+static void test_tty_exec(struct job_container *container)
+{
+    const char *const argv[] = {"cmd.exe", "/c", "echo tty-hello", NULL};
+    struct job_exec_spec spec = {.argv = argv, .tty = true, .rows = 30, .cols = 100};
+    struct exec_record record = {0};
+    _cleanup_strbuf_ struct strbuf output = STRBUF_INIT;
+    struct job_exec_io io;
+    struct job_exec *exec = NULL;
+    struct error err = ERROR_INIT;
+    int rc = job_exec_start(container, &spec, exec_exit_cb, &record, &exec, &io, &err);
+
+    if (!check(rc == 0, "tty exec starts", "%s", err.message)) {
+        error_clear(&err);
+        return;
+    }
+    check(io.stderr_fd == INVALID_HANDLE_VALUE && io.stdin_fd == INVALID_HANDLE_VALUE,
+          "tty exec has only stdout", "stdin %p, stderr %p", io.stdin_fd, io.stderr_fd);
+    rc = job_exec_resize(exec, 40, 120, &err);
+    check_api(rc == 0, "tty exec resizes", WINE_NO_CONPTY_RESIZE, "%s", err.message);
+    error_clear(&err);
+    run_until(exec_exited, &record);
+    read_all(io.stdout_fd, &output);
+    check_api(output.data != NULL && strstr(output.data, "tty-hello") != NULL,
+              "tty exec output comes through the console", WINE_NO_CONPTY_OUTPUT, "output \"%s\"",
+              output.data ? output.data : "");
+    check(record.calls == 1 && record.exit_code == 0, "tty exec reports its exit",
+          "%d calls, code %d", record.calls, record.exit_code);
+    CloseHandle(io.stdout_fd);
+    job_exec_release(exec);
+}
+
 static void test_exec(struct job_pod *pod)
 {
     const char *const argv[] = {"ping.exe", "-n", "600", "127.0.0.1", NULL};
@@ -703,11 +738,7 @@ static void test_exec(struct job_pod *pod)
         job_exec_release(exec);
     }
     error_clear(&err);
-    spec.tty = true;
-    check(job_exec_start(container, &spec, exec_exit_cb, &exec_record, &exec, &io, &err) < 0 &&
-              err.code == ERROR_UNIMPLEMENTED,
-          "tty exec is UNIMPLEMENTED", "code %d", err.code);
-    error_clear(&err);
+    test_tty_exec(container);
     job_container_kill_all(container, NULL);
     run_until(exit_reported, &record);
     spec.tty = false;
