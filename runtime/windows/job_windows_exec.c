@@ -28,31 +28,6 @@
 #define DEFAULT_COLUMNS 80
 #define DEFAULT_ROWS 25
 
-/* The pseudo console functions, looked up at run time: kernel32 has them from Windows 10 1809
- * on, and a direct import would keep the daemon from loading on older versions. */
-struct conpty_api {
-    HRESULT(WINAPI *create)(COORD size, HANDLE input, HANDLE output, DWORD flags, void **console);
-    HRESULT(WINAPI *resize)(void *console, COORD size);
-    VOID(WINAPI *close)(void *console);
-};
-
-/* Returns the pseudo console functions, or NULL when this Windows lacks them. */
-static const struct conpty_api *conpty(void)
-{
-    static struct conpty_api api;
-    static bool looked_up;
-    HMODULE kernel32;
-
-    if (!looked_up) {
-        looked_up = true;
-        kernel32 = GetModuleHandleW(L"kernel32.dll");
-        api.create = (void *)(void (*)(void))GetProcAddress(kernel32, "CreatePseudoConsole");
-        api.resize = (void *)(void (*)(void))GetProcAddress(kernel32, "ResizePseudoConsole");
-        api.close = (void *)(void (*)(void))GetProcAddress(kernel32, "ClosePseudoConsole");
-    }
-    return api.create && api.resize && api.close ? &api : NULL;
-}
-
 struct job_exec {
     uintptr_t key; /* first, for the runtime's lookup */
     struct job_runtime *runtime;
@@ -72,7 +47,7 @@ struct job_exec {
 
 static DWORD WINAPI close_console_thread(LPVOID console)
 {
-    conpty()->close(console);
+    process_windows_conpty()->close(console);
     return 0;
 }
 
@@ -95,7 +70,7 @@ static void close_pseudo_console(struct job_exec *exec)
     if (thread != NULL)
         CloseHandle(thread);
     else
-        conpty()->close(console);
+        process_windows_conpty()->close(console);
 }
 
 static void exec_free(struct job_exec *exec)
@@ -240,7 +215,8 @@ static int open_pseudo_console(struct job_container *container, const struct job
         io->stdin_fd = input;
     else
         exec->pty_input = input;
-    result = conpty()->create(size, handles->child[0], handles->child[1], 0, &exec->pseudo_console);
+    result = process_windows_conpty()->create(size, handles->child[0], handles->child[1], 0,
+                                              &exec->pseudo_console);
     if (FAILED(result)) {
         exec->pseudo_console = NULL;
         return error_set(err, ERROR_INTERNAL,
@@ -302,7 +278,7 @@ int job_exec_start(struct job_container *container, const struct job_exec_spec *
     if (container->init_pid == 0 || container->monitor == NULL || container->job == NULL)
         return error_set(err, ERROR_FAILED_PRECONDITION,
                          "container %s must be running to start an exec", container->id);
-    if (spec->tty && conpty() == NULL)
+    if (spec->tty && process_windows_conpty() == NULL)
         return error_set(err, ERROR_UNIMPLEMENTED,
                          "container %s: a tty exec needs a pseudo console, which Windows offers "
                          "from version 10 1809 on",
@@ -371,7 +347,7 @@ int job_exec_resize(struct job_exec *exec, uint16_t rows, uint16_t cols, struct 
     if (exec->pseudo_console == NULL)
         return error_set(err, ERROR_FAILED_PRECONDITION,
                          "exec process %lu has no terminal to resize", (unsigned long)exec->pid);
-    result = conpty()->resize(exec->pseudo_console, size);
+    result = process_windows_conpty()->resize(exec->pseudo_console, size);
     if (FAILED(result))
         return error_set(err, ERROR_INTERNAL,
                          "resize the terminal of exec process %lu: HRESULT 0x%lx",

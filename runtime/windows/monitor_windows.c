@@ -207,6 +207,31 @@ static int log_on(struct monitor *monitor, struct error *err)
     return winuser_logon(&ops, monitor->spec.username, monitor->spec.id, &monitor->logon, err);
 }
 
+/* With a tty, init runs on a pseudo console whose output is the stdout stream and whose input
+ * is the stdin pipe, so there is no stderr. */
+static int open_tty(struct monitor *monitor, HANDLE *child_stdin, HANDLE *child_stdout,
+                    struct error *err)
+{
+    const struct process_windows_conpty *conpty = process_windows_conpty();
+    COORD size = {.X = 80, .Y = 25};
+    HRESULT result;
+
+    if (conpty == NULL)
+        return error_set(err, ERROR_UNIMPLEMENTED,
+                         "a tty needs a pseudo console, which Windows offers from version 10 1809 "
+                         "on");
+    if (open_pipe(monitor, MONITOR_KEY_STDOUT, &monitor->streams[0].pipe, child_stdout, err) < 0 ||
+        open_pipe(monitor, MONITOR_KEY_STDIN, &monitor->stdin_pipe, child_stdin, err) < 0)
+        return -1;
+    result = conpty->create(size, *child_stdin, *child_stdout, 0, &monitor->pseudo_console);
+    if (FAILED(result)) {
+        monitor->pseudo_console = NULL;
+        return error_set(err, ERROR_INTERNAL, "create a pseudo console: HRESULT 0x%lx",
+                         (unsigned long)result);
+    }
+    return 0;
+}
+
 static int start_init(struct monitor *monitor, struct error *err)
 {
     HANDLE child_stdin = NULL;
@@ -226,15 +251,22 @@ static int start_init(struct monitor *monitor, struct error *err)
 
     monitor->streams[0].stream = CRILOG_STDOUT;
     monitor->streams[1].stream = CRILOG_STDERR;
-    if (open_pipe(monitor, MONITOR_KEY_STDOUT, &monitor->streams[0].pipe, &child_stdout, err) < 0 ||
-        open_pipe(monitor, MONITOR_KEY_STDERR, &monitor->streams[1].pipe, &child_stderr, err) < 0 ||
-        (monitor->spec.stdin_open &&
-         open_pipe(monitor, MONITOR_KEY_STDIN, &monitor->stdin_pipe, &child_stdin, err) < 0))
+    if (monitor->spec.tty) {
+        rc = open_tty(monitor, &child_stdin, &child_stdout, err);
+        process.pseudo_console = monitor->pseudo_console;
+        if (rc == 0)
+            rc = process_windows_start(&process, &monitor->init_process, &monitor->init_pid, err);
+    } else if (open_pipe(monitor, MONITOR_KEY_STDOUT, &monitor->streams[0].pipe, &child_stdout,
+                         err) < 0 ||
+               open_pipe(monitor, MONITOR_KEY_STDERR, &monitor->streams[1].pipe, &child_stderr,
+                         err) < 0 ||
+               (monitor->spec.stdin_open &&
+                open_pipe(monitor, MONITOR_KEY_STDIN, &monitor->stdin_pipe, &child_stdin, err) < 0))
         rc = -1;
     else {
         process.stdin_handle = child_stdin;
         process.stdout_handle = child_stdout;
-        process.stderr_handle = monitor->spec.tty ? child_stdout : child_stderr;
+        process.stderr_handle = child_stderr;
         rc = process_windows_start(&process, &monitor->init_process, &monitor->init_pid, err);
     }
     /* Only the init process keeps the child ends, so end of file arrives when it is gone. */

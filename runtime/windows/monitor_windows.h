@@ -89,7 +89,8 @@ struct monitor {
     struct monitor_stream streams[2];
     struct monitor_control control;
     struct monitor_attach_client clients[MONITOR_MAX_ATTACH];
-    HANDLE stdin_pipe; /* the monitor's end of init's stdin, or NULL */
+    HANDLE stdin_pipe;    /* the monitor's end of init's stdin, or NULL */
+    void *pseudo_console; /* init's console with a tty, until the job is empty */
     struct monitor_writer stdin_writer;
     bool init_exited;
     bool job_empty;
@@ -122,6 +123,13 @@ bool monitor_attach_done(struct monitor *monitor, OVERLAPPED *overlapped, BOOL o
 
 /* Starts reading from a new attach client. */
 void monitor_attach_read(struct monitor *monitor, struct monitor_attach_client *client);
+
+/* Closes the pseudo console of a tty, on a thread because ClosePseudoConsole waits for the
+ * monitor to read the last output. */
+void monitor_close_pseudo_console(struct monitor *monitor);
+
+/* Queues data for init's stdin; nothing happens when stdin is closed. */
+void monitor_write_stdin(struct monitor *monitor, const void *data, size_t length);
 
 /* Closes init's stdin (after CLOSE_STDIN, or at the end). */
 void monitor_close_stdin(struct monitor *monitor);

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "runtime/windows/process_windows.h"
 
 /* ---- Writers --------------------------------------------------------------------------------- */
 
@@ -136,6 +137,27 @@ void monitor_attach_send(struct monitor *monitor, enum crilog_stream stream, con
 
 /* ---- Input ----------------------------------------------------------------------------------- */
 
+static DWORD WINAPI close_console_thread(LPVOID console)
+{
+    process_windows_conpty()->close(console);
+    return 0;
+}
+
+void monitor_close_pseudo_console(struct monitor *monitor)
+{
+    void *console = monitor->pseudo_console;
+    HANDLE thread;
+
+    if (console == NULL)
+        return;
+    monitor->pseudo_console = NULL;
+    thread = CreateThread(NULL, 0, close_console_thread, console, 0, NULL);
+    if (thread != NULL)
+        CloseHandle(thread);
+    else
+        process_windows_conpty()->close(console);
+}
+
 void monitor_close_stdin(struct monitor *monitor)
 {
     if (monitor->stdin_pipe == NULL)
@@ -145,7 +167,7 @@ void monitor_close_stdin(struct monitor *monitor)
     monitor->stdin_pipe = NULL;
 }
 
-static void write_stdin(struct monitor *monitor, const unsigned char *data, size_t length)
+void monitor_write_stdin(struct monitor *monitor, const void *data, size_t length)
 {
     if (monitor->stdin_pipe == NULL)
         return;
@@ -173,11 +195,14 @@ static void handle_frames(struct monitor *monitor, struct monitor_attach_client 
         if (client->length - offset < JOB_ATTACH_HEADER_SIZE + payload)
             break;
         if (frame[0] == JOB_ATTACH_STDIN)
-            write_stdin(monitor, frame + JOB_ATTACH_HEADER_SIZE, payload);
+            monitor_write_stdin(monitor, frame + JOB_ATTACH_HEADER_SIZE, payload);
         else if (frame[0] == JOB_ATTACH_CLOSE_STDIN && monitor->stdin_writer.queued.length == 0 &&
                  !monitor->stdin_writer.busy)
             monitor_close_stdin(monitor);
-        /* RESIZE needs a pseudo console, which the monitor does not create yet. */
+        else if (frame[0] == JOB_ATTACH_RESIZE && payload == 4 && monitor->pseudo_console)
+            process_windows_conpty()->resize(monitor->pseudo_console,
+                                             (COORD){.X = (SHORT)((frame[7] << 8) | frame[8]),
+                                                     .Y = (SHORT)((frame[5] << 8) | frame[6])});
         offset += JOB_ATTACH_HEADER_SIZE + payload;
     }
     memmove(client->input, client->input + offset, client->length - offset);

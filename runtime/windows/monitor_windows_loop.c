@@ -153,10 +153,17 @@ static int close_windows(struct monitor *monitor)
 
 int monitor_send_stop(struct monitor *monitor, struct error *err)
 {
-    /* The init process leads a process group of its own on the monitor's console. */
-    BOOL sent = GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, monitor->init_pid);
+    /* The init process leads a process group of its own on the monitor's console, or with a
+     * tty reads a pseudo console, where Ctrl-C on the input raises CTRL_C_EVENT. */
+    BOOL sent = monitor->pseudo_console == NULL &&
+                GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, monitor->init_pid);
     DWORD error = GetLastError();
     int windows = close_windows(monitor);
+
+    if (monitor->pseudo_console != NULL && monitor->stdin_pipe != NULL) {
+        monitor_write_stdin(monitor, "\x03", 1);
+        sent = TRUE;
+    }
 
     log_info("container %s: sent a stop request (CTRL_BREAK_EVENT %s, WM_CLOSE to %d windows)",
              monitor->spec.id, sent ? "delivered" : "failed", windows);
@@ -472,6 +479,8 @@ static void advance(struct monitor *monitor)
     if (monitor->job_empty) {
         if (monitor->drain_until_ns == 0)
             monitor->drain_until_ns = time_now_ns() + (int64_t)DRAIN_MS * 1000000;
+        /* The pseudo console holds the output pipe open until it is closed. */
+        monitor_close_pseudo_console(monitor);
         return;
     }
     if (monitor->terminate_at_ns != 0 && time_now_ns() >= monitor->terminate_at_ns) {
@@ -554,6 +563,7 @@ void monitor_run(struct monitor *monitor)
         flush_log(monitor);
         advance(monitor);
     }
+    monitor_close_pseudo_console(monitor);
     monitor_close_stdin(monitor);
     crilog_close(&monitor->log, time_now_ns());
     write_exit_file(monitor);

@@ -15,6 +15,22 @@
 #define PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE 0x00020016
 #endif
 
+const struct process_windows_conpty *process_windows_conpty(void)
+{
+    static struct process_windows_conpty api;
+    static bool looked_up;
+    HMODULE kernel32;
+
+    if (!looked_up) {
+        looked_up = true;
+        kernel32 = GetModuleHandleW(L"kernel32.dll");
+        api.create = (void *)(void (*)(void))GetProcAddress(kernel32, "CreatePseudoConsole");
+        api.resize = (void *)(void (*)(void))GetProcAddress(kernel32, "ResizePseudoConsole");
+        api.close = (void *)(void (*)(void))GetProcAddress(kernel32, "ClosePseudoConsole");
+    }
+    return api.create && api.resize && api.close ? &api : NULL;
+}
+
 static bool argument_needs_quotes(const char *argument)
 {
     return argument[0] == '\0' || strpbrk(argument, " \t\n\v\"") != NULL;

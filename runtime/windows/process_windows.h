@@ -10,6 +10,20 @@
 
 #include "common/error.h"
 
+/* The pseudo console (ConPTY) functions of kernel32. */
+struct process_windows_conpty {
+    HRESULT(WINAPI *create)(COORD size, HANDLE input, HANDLE output, DWORD flags, void **console);
+    HRESULT(WINAPI *resize)(void *console, COORD size);
+    VOID(WINAPI *close)(void *console);
+};
+
+/*
+ * Returns the pseudo console functions, or NULL when this Windows lacks them (before 10 1809).
+ * They are looked up at run time, because a direct import would keep the program from loading
+ * on older versions. Not thread-safe on the first call.
+ */
+const struct process_windows_conpty *process_windows_conpty(void);
+
 /*
  * Joins argv into a command line that CommandLineToArgvW and the Microsoft C runtime split
  * back into the same arguments: an argument with spaces, tabs or quotes is quoted, and

@@ -24,6 +24,9 @@
 #include "runtime/windows/winmon_files.h"
 #include "runtime/windows/winmon_spec.h"
 
+#define WINE_NO_CONPTY_RESIZE "Wine 8's ResizePseudoConsole is not implemented"
+#define WINE_NO_CONPTY_OUTPUT "Wine 8 gives the process no output through the pseudo console"
+
 /* Bound on each wait for the backend, so that a broken backend fails instead of hanging. */
 #define WAIT_LIMIT_MS 60000
 /* Exit code of the child mode when it receives CTRL_BREAK_EVENT. */
@@ -497,6 +500,30 @@ static void test_log(struct job_pod *pod)
     remove_and_release(container);
 }
 
+/* With a tty, init runs on a pseudo console and all its output is stdout. */
+static void test_tty_log(struct job_pod *pod)
+{
+    const char *const argv[] = {"cmd.exe", "/c", "echo tty-init", NULL};
+    _cleanup_free_ char *log_path = log_path_of("tty");
+    struct job_container_spec spec = {
+        .container_id = "tty", .argv = argv, .log_path = log_path, .tty = true};
+    _cleanup_strbuf_ struct strbuf text = STRBUF_INIT;
+    struct record record = {0};
+    struct job_container *container = start_spec(pod, &spec, &record);
+
+    if (container == NULL)
+        return;
+    check(record.start_pid > 0, "tty container starts", "%s", record.start_message);
+    run_until(exit_reported, &record);
+    check(record.calls == 1 && record.exit_code == 0, "tty container exits with code 0",
+          "%d calls, code %d", record.calls, record.exit_code);
+    winmon_read_file(log_path, &text, NULL);
+    check_api(text.data != NULL && strstr(text.data, " stdout ") && strstr(text.data, "tty-init"),
+              "tty output is logged as stdout", WINE_NO_CONPTY_OUTPUT, "log: %s",
+              text.data ? text.data : "(none)");
+    remove_and_release(container);
+}
+
 /* The log is renamed while the child writes a line every 200 ms; after reopen the new file
  * fills. */
 static void test_reopen_log(struct job_pod *pod)
@@ -634,9 +661,6 @@ static void test_attach(struct job_pod *pod)
 }
 
 /* ---- Exec ------------------------------------------------------------------------------------ */
-
-#define WINE_NO_CONPTY_RESIZE "Wine 8's ResizePseudoConsole is not implemented"
-#define WINE_NO_CONPTY_OUTPUT "Wine 8 gives the process no output through the pseudo console"
 
 struct exec_record {
     int calls;
@@ -1148,6 +1172,7 @@ int main(int argc, char **argv)
     test_sigkill(pod);
     test_graceful_stop(pod);
     test_log(pod);
+    test_tty_log(pod);
     test_reopen_log(pod);
     test_attach(pod);
     test_exec(pod);
