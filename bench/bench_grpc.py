@@ -9,7 +9,6 @@ Prints a Markdown table and writes the figures as JSON to bench/results/grpc.jso
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -20,9 +19,8 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(SOURCE_DIR, "test", "integration"))
 
+from bench_common import cpu_seconds, machine_description, status_kib  # noqa: E402
 from daemon import Daemon  # noqa: E402
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def build_grpcbench(out_dir):
@@ -34,34 +32,10 @@ def build_grpcbench(out_dir):
     return binary
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def run_clients(grpcbench, socket_path, clients, calls):
     result = subprocess.run([grpcbench, "-socket", socket_path, "-clients", str(clients),
                              "-calls", str(calls)], check=True, capture_output=True, text=True)
     return json.loads(result.stdout)
-
-
-def machine_description():
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
 
 
 def main():
@@ -77,13 +51,13 @@ def main():
         daemon = Daemon(workdir, ["--log-level", "warn"]).start()
         pid = daemon.process.pid
         time.sleep(1)
-        results = {"machine": machine_description(), "idle_rss_kib": rss_kib(pid), "runs": []}
+        results = {"machine": machine_description(), "idle_rss_kib": status_kib(pid, "VmRSS"), "runs": []}
         for clients in (1, 8):
             before = cpu_seconds(pid)
             run = run_clients(grpcbench, daemon.socket_path, clients, args.calls // 2)
             run["server_cpu_us_per_call"] = (cpu_seconds(pid) - before) * 1e6 / run["calls"]
             results["runs"].append(run)
-        results["rss_after_calls_kib"] = rss_kib(pid)
+        results["rss_after_calls_kib"] = status_kib(pid, "VmRSS")
         results["total_calls"] = sum(run["calls"] for run in results["runs"])
         assert daemon.stop() == 0
     finally:

@@ -47,27 +47,16 @@ import urllib.request
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(BENCH_DIR)
-TESTBED_SCRIPTS = os.path.join(SOURCE_DIR, "test", "testbed")
 sys.path.insert(0, os.path.join(SOURCE_DIR, "test", "integration"))
+from bench_common import (  # noqa: E402
+    Testbed, cpu_seconds, load_average, machine_description)
 
 from cri_client import CriClient, load_api, open_channel  # noqa: E402
 from daemon import Daemon  # noqa: E402
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LAYERS_IMAGE = "test/layers:1.0"
 BIG_IMAGE = "bench/big:1.0"
 EPOCH = 1700000000
-
-
-def read_env(path):
-    values = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("export "):
-                name, _, value = line[len("export "):].partition("=")
-                values[name] = value.strip("'\"")
-    return values
 
 
 def run(*args):
@@ -76,16 +65,6 @@ def run(*args):
     if result.returncode != 0:
         sys.stderr.write(result.stdout.decode(errors="replace"))
         raise subprocess.CalledProcessError(result.returncode, args)
-
-
-def machine_description():
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
 
 
 def source_revision():
@@ -97,37 +76,6 @@ def source_revision():
     changed = git("status", "--porcelain", "--", "api", "common", "cri", "daemon", "images",
                   "network", "runtime")
     return git("rev-parse", "--short", "HEAD") + ("+changes" if changed else "")
-
-
-def load_average():
-    with open("/proc/loadavg") as f:
-        return [float(value) for value in f.read().split()[:3]]
-
-
-class Testbed:
-    """The testbed registries of this benchmark, which starts them and purges them."""
-
-    def __init__(self, directory, port_base, log_path):
-        self.env_vars = dict(os.environ, TESTBED_DIR=directory, TESTBED_PORT_BASE=str(port_base))
-        self.directory = directory
-        self.log_path = log_path
-        self.env = None
-
-    def start(self):
-        with open(self.log_path, "w") as log:
-            for script in ("start-registry.sh", "make-images.sh"):
-                result = subprocess.run([os.path.join(TESTBED_SCRIPTS, script)],
-                                        env=self.env_vars, stdout=log, stderr=subprocess.STDOUT)
-                if result.returncode != 0:
-                    self.stop()
-                    raise RuntimeError(f"{script} failed with {result.returncode}; "
-                                       f"see {self.log_path}")
-        self.env = read_env(os.path.join(self.directory, "registry.env"))
-        return self
-
-    def stop(self):
-        subprocess.run([os.path.join(TESTBED_SCRIPTS, "stop-registry.sh"), "--purge"],
-                       env=self.env_vars, stdout=subprocess.DEVNULL)
 
 
 def random_layer_tar(path, index, size, files):
@@ -178,12 +126,6 @@ def layer_blob_sizes(env, image):
                            "application/vnd.docker.distribution.manifest.v2+json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return [layer["size"] for layer in json.load(response)["layers"]]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def run_queue_seconds(pid):
@@ -384,7 +326,7 @@ def main():
     try:
         os.makedirs(os.path.join(work, "api"))
         api = load_api(os.path.join(work, "api"))
-        env = testbed.start().env
+        env = testbed.start()
         benches = [Bench(api, env, transport, work, args.log_level)
                    for transport in args.transports.split(",")]
         build_big_image(env, work, args.big_layers, args.big_mb * 1000 * 1000,

@@ -43,9 +43,7 @@ end, also after a failure.
 
 import argparse
 import json
-import math
 import os
-import platform
 import select
 import shutil
 import signal
@@ -58,15 +56,15 @@ import time
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(SOURCE_DIR, "test", "integration"))
+from bench_common import (  # noqa: E402
+    Testbed, cpu_seconds, machine_description, percentile, read_env, status_kib, summary_ms)
 
 from cri_client import CriClient, load_api, open_channel  # noqa: E402
 from daemon import Daemon  # noqa: E402
 
-TESTBED_SCRIPTS = os.path.join(SOURCE_DIR, "test", "testbed")
 TESTBED_DIR = "/tmp/hostcri-bench-runtime-testbed"
 TESTBED_PORT_BASE = "29300"
 CGROUP_ROOT = "/sys/fs/cgroup"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STOP_TIMEOUT_S = 10
 # Where a container sees its image (the daemon's default --rootfs-mount-point).
 ROOTFS = "/hpc"
@@ -76,37 +74,11 @@ LARGE_OUTPUT = 20 * 1024 * 1024
 
 # ---- measurements
 
-def percentile(values, p):
-    """Returns the nearest-rank percentile p, in (0, 100], of values."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def summary_ms(seconds):
-    """Summarizes durations in seconds as their count, p50, p99 and max in milliseconds."""
-    return {"n": len(seconds), "p50_ms": percentile(seconds, 50) * 1e3,
-            "p99_ms": percentile(seconds, 99) * 1e3, "max_ms": max(seconds) * 1e3}
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def main_thread_cpu_ns(pid):
     """The CPU time of the process's main thread in nanoseconds (the first field of schedstat),
     finer than the clock ticks of /proc/<pid>/stat."""
     with open(f"/proc/{pid}/schedstat") as f:
         return int(f.read().split()[0])
-
-
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def pss_kib(pid):
@@ -132,16 +104,6 @@ def filesystem_type(path):
             if inside and len(point) >= len(best):
                 best, kind = point, fs_type
     return kind
-
-
-def machine_description():
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
 
 
 class Timed:
@@ -194,33 +156,6 @@ class Timed:
 
 
 # ---- setup and cleanup
-
-def read_env(path):
-    values = {}
-    with open(path) as f:
-        for line in f:
-            if line.startswith("export "):
-                name, _, value = line[len("export "):].strip().partition("=")
-                values[name] = value.strip("'\"")
-    return values
-
-
-class Testbed:
-    """The benchmark's own testbed registry, started by start() and purged by stop()."""
-
-    def __init__(self):
-        self.env = dict(os.environ, TESTBED_DIR=TESTBED_DIR, TESTBED_PORT_BASE=TESTBED_PORT_BASE)
-
-    def start(self):
-        for script in ("start-registry.sh", "make-images.sh"):
-            subprocess.run([os.path.join(TESTBED_SCRIPTS, script)], env=self.env, check=True,
-                           stdout=subprocess.DEVNULL)
-        return read_env(os.path.join(TESTBED_DIR, "registry.env"))
-
-    def stop(self):
-        subprocess.run([os.path.join(TESTBED_SCRIPTS, "stop-registry.sh"), "--purge"],
-                       env=self.env, stdout=subprocess.DEVNULL)
-
 
 def monitor_pids(state_dir):
     """Returns the hostcri-monitor processes whose container directory is under state_dir."""
@@ -690,7 +625,7 @@ def main():
 
     # SIGTERM ends the run through the cleanup below, as an exception does.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    testbed = None if args.testbed_env else Testbed()
+    testbed = None if args.testbed_env else Testbed(TESTBED_DIR, TESTBED_PORT_BASE)
     workdir = tempfile.mkdtemp(prefix="hostcri-bench-runtime-")
     cgroup_parent = f"/hostcri-bench-runtime-{os.getpid()}"
     try:

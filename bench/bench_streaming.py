@@ -44,8 +44,8 @@ SOURCE_DIR = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(SOURCE_DIR, "test", "integration"))
 sys.path.insert(0, BENCH_DIR)
 
-from bench_runtime import (  # noqa: E402
-    cpu_seconds, machine_description, read_env, remove_cgroups, summary_ms, unmount_under)
+from bench_common import cpu_seconds, machine_description, read_env, summary_ms  # noqa: E402
+from bench_runtime import remove_cgroups, unmount_under  # noqa: E402
 from cri_client import CriClient, load_api, open_channel  # noqa: E402
 from daemon import Daemon  # noqa: E402
 from streaming_client import SpdyCommand, WebSocketCommand  # noqa: E402
