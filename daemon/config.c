@@ -517,8 +517,12 @@ static int load_registry(const struct yaml_source *source, const char *host, yam
         if (key == NULL || value == NULL)
             return yaml_error(source, key_node, err, "expected a single value", full_key);
         if (strcmp(key, "insecure") == 0) {
-            if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
-                return yaml_error(source, value_node, err, "use true or false", full_key);
+            if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+                _cleanup_free_ char *problem =
+                    xasprintf("invalid value \"%s\": use true or false", value);
+
+                return yaml_error(source, value_node, err, problem, full_key);
+            }
             registry->insecure = strcmp(value, "true") == 0;
             continue;
         }
@@ -581,7 +585,8 @@ static int load_value(struct hostcri_config *config, const struct yaml_source *s
     if (value_node->type != YAML_SCALAR_NODE)
         return yaml_error(source, key_node, err, "expected a single value, not a list or a mapping",
                           key);
-    where = xasprintf("config file %s", source->path);
+    where = xasprintf("config file %s (line %lu)", source->path,
+                      (unsigned long)value_node->start_mark.line + 1);
     return apply_option(config, def, scalar_of(value_node), where, err);
 }
 

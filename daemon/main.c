@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "common/dir_lock.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
 #include "common/metrics.h"
@@ -33,6 +34,8 @@ struct daemon {
     struct cri_services services;
     struct cri_server *server;
     struct metrics_http *metrics;
+    struct dir_lock *root_lock;
+    struct dir_lock *state_lock;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     bool stopping;
@@ -143,6 +146,24 @@ static char *find_monitor_beside_daemon(void)
     return NULL;
 }
 
+/*
+ * Checks that a monitor program named by --monitor-path or runtime.monitor_path can run,
+ * because without it no container starts. The runtime only warns about the default path.
+ */
+static int check_monitor_path(const char *path, struct error *err)
+{
+    uv_fs_t request;
+    int rc = uv_fs_access(NULL, &request, path, X_OK, NULL);
+
+    uv_fs_req_cleanup(&request);
+    if (rc < 0)
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "monitor program %s (--monitor-path, runtime.monitor_path) is not "
+                         "executable: %s",
+                         path, uv_strerror(rc));
+    return 0;
+}
+
 static int open_runtime(struct daemon *daemon, struct error *err)
 {
     const struct hostcri_config *config = &daemon->config;
@@ -158,6 +179,8 @@ static int open_runtime(struct daemon *daemon, struct error *err)
     runtime_config.default_cgroup_parent = config->default_cgroup_parent;
     _cleanup_free_ char *found_monitor = NULL;
 
+    if (config->monitor_path != NULL && check_monitor_path(config->monitor_path, err) < 0)
+        return -1;
     if (config->monitor_path == NULL)
         found_monitor = find_monitor_beside_daemon();
     runtime_config.monitor_path = config->monitor_path ? config->monitor_path : found_monitor;
@@ -291,9 +314,9 @@ static void watch_signals(struct daemon *daemon)
     uv_signal_start(&daemon->sigint, signal_cb, SIGINT);
 }
 
-/* Creates the missing parent directories of path, as mkdir -p does. Opening the file reports
- * errors. */
-static void create_parent_dirs(const char *path)
+/* Creates the missing parent directories of path with mode, as mkdir -p does. Opening the file
+ * reports errors. */
+static void create_parent_dirs(const char *path, int mode)
 {
     _cleanup_free_ char *dir = xstrdup(path);
 
@@ -306,7 +329,7 @@ static void create_parent_dirs(const char *path)
         *p = '\0';
         /* "C:" names a drive, not a directory to create. */
         if (strlen(dir) != 2 || dir[1] != ':') {
-            uv_fs_mkdir(NULL, &request, dir, 0755, NULL);
+            uv_fs_mkdir(NULL, &request, dir, mode, NULL);
             uv_fs_req_cleanup(&request);
         }
         *p = separator;
@@ -324,7 +347,7 @@ static int open_log_file(struct hostcri_config *config, struct error *err)
                                      strchr(config->state_dir, '\\') ? '\\' : '/');
     if (config->log_file == NULL)
         return 0;
-    create_parent_dirs(config->log_file);
+    create_parent_dirs(config->log_file, 0755);
 #ifdef _WIN32
     /*
      * A service starts without standard handles, and freopen fails on such a stream, so the
@@ -342,6 +365,38 @@ static int open_log_file(struct hostcri_config *config, struct error *err)
                                config->log_file);
 #endif
     return 0;
+}
+
+/*
+ * Locks dir for this daemon, creating it (mode 0700, as the image store does) when missing. A
+ * second daemon on the same directory would read and delete the first one's records.
+ */
+static int lock_directory(const char *dir, struct dir_lock **out, struct error *err)
+{
+    _cleanup_free_ char *lock_path = xasprintf("%s/%s", dir, DIR_LOCK_FILE_NAME);
+
+    create_parent_dirs(lock_path, 0700);
+    return dir_lock_acquire(dir, out, err);
+}
+
+/* Locks the root and the state directory; the locks last until the daemon exits. */
+static int lock_directories(struct daemon *daemon, struct error *err)
+{
+    const struct hostcri_config *config = &daemon->config;
+
+    if (lock_directory(config->root_dir, &daemon->root_lock, err) < 0)
+        return -1;
+    if (strcmp(config->state_dir, config->root_dir) == 0)
+        return 0;
+    return lock_directory(config->state_dir, &daemon->state_lock, err);
+}
+
+static void unlock_directories(struct daemon *daemon)
+{
+    dir_lock_release(daemon->state_lock);
+    daemon->state_lock = NULL;
+    dir_lock_release(daemon->root_lock);
+    daemon->root_lock = NULL;
 }
 
 /* "hostcri config default" and "hostcri config check FILE". Returns the exit code. */
@@ -363,7 +418,7 @@ static int run_config_command(int argc, char **argv)
     if (config_load_file(&config, argv[3], &err) < 0) {
         fprintf(stderr, "hostcri: %s\n", err.message);
         error_clear(&err);
-        rc = 1;
+        rc = 2; /* the exit code of a daemon that starts with this file */
     } else {
         printf("%s: valid\n", argv[3]);
     }
@@ -417,6 +472,14 @@ static int run_daemon(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 #endif
 
+    if (lock_directories(&daemon, &err) < 0) {
+        log_error("cannot start: %s", err.message);
+        error_clear(&err);
+        unlock_directories(&daemon);
+        config_free(&daemon.config);
+        return 1;
+    }
+
     daemon.loop = uv_default_loop();
     config_json = config_to_json(&daemon.config);
     daemon.services.loop = daemon.loop;
@@ -431,14 +494,17 @@ static int run_daemon(int argc, char **argv)
         close_subsystems(&daemon);
         uv_run(daemon.loop, UV_RUN_NOWAIT);
         free(config_json);
+        unlock_directories(&daemon);
         config_free(&daemon.config);
         return 1;
     }
     watch_signals(&daemon);
     service_watch_stop(daemon.loop, daemon.config.shutdown_grace_ms, stop_request_cb, &daemon);
     service_report_running();
-    log_info("hostcri %s started (root %s, state %s)", HOSTCRI_VERSION, daemon.config.root_dir,
-             daemon.config.state_dir);
+    log_info("hostcri %s started (config %s, root %s, state %s, cgroup driver %s, metrics %s)",
+             HOSTCRI_VERSION, daemon.config.config_file ? daemon.config.config_file : "none",
+             daemon.config.root_dir, daemon.config.state_dir, daemon.config.cgroup_driver,
+             daemon.config.metrics_address ? daemon.config.metrics_address : "off");
 
     uv_run(daemon.loop, UV_RUN_DEFAULT);
 
@@ -448,6 +514,7 @@ static int run_daemon(int argc, char **argv)
     config_free(&daemon.config);
     if (uv_loop_close(daemon.loop) != 0)
         log_warn("event loop closed with handles still open");
+    unlock_directories(&daemon);
     log_info("hostcri stopped");
     return 0;
 }

@@ -220,8 +220,10 @@ int metrics_http_start(uv_loop_t *loop, const char *address, struct metrics_http
         rc = uv_listen((uv_stream_t *)&server->listener, 64, connection_cb);
     if (rc < 0) {
         uv_close((uv_handle_t *)&server->listener, (uv_close_cb)free);
-        return error_set(err, ERROR_INVALID_ARGUMENT, "listen for metrics on %s: %s", address,
-                         uv_strerror(rc));
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "listen for metrics on %s: %s: choose another address with "
+                         "metrics.address or --metrics-address",
+                         address, uv_strerror(rc));
     }
     if (!str_has_prefix(address, "127.") && strcmp(address, "[::1]") != 0 &&
         !str_has_prefix(address, "[::1]:"))

@@ -398,6 +398,6 @@ def test_config_check_names_bad_key(tmp_path):
     config.write_text("grpc:\n  max_recv_message_size: 1MiB\n  shutdown_grace: 5s\n")
     result = subprocess.run([find_binary(), "config", "check", str(config)],
                             capture_output=True, text=True, timeout=30)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "grpc.shutdown_grace" in result.stderr
     assert "line 3" in result.stderr
