@@ -8,8 +8,8 @@ struct images;
 /* The parts of an image that CreateContainer uses. Every string and vector is owned. */
 struct image_info {
     char *id;          /* "sha256:<hex>" of the config */
-    char *image_ref;   /* a repo digest ("name@sha256:..."), or the id when there is none */
-    char *name;        /* the repo tag the reference resolved to, or the reference itself */
+    char *image_ref;   /* the repo digest ("name@sha256:...") of name's repository, or the id */
+    char *name;        /* the reference as requested; the first repo tag for an image id */
     char **entrypoint; /* NULL-terminated, may be NULL */
     char **cmd;
     char **env;
