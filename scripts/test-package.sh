@@ -53,6 +53,14 @@ verify_unit() {
         grep -qx 'Restart=on-failure' "$work/hostcri.service"
 }
 
+# dpkg keeps an edited conffile on upgrade; a plain file would be overwritten.
+conffiles_listed() {
+    local deb
+    deb=$(ls "$work"/build/hostcri_*.deb) &&
+        dpkg-deb -I "$deb" | grep -qw conffiles &&
+        dpkg-deb -I "$deb" conffiles | grep -qx /etc/hostcri/config.yaml
+}
+
 make_chroot() {
     debootstrap --variant=minbase bookworm "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
         { tail -n 20 "$work/debootstrap.log"; return 1; }
@@ -66,6 +74,13 @@ install_in_chroot() {
         >"$work/install.log" 2>&1 || { tail -n 20 "$work/install.log"; return 1; }
 }
 
+# NOTE: not run where the machine has no Debian mirror for debootstrap.
+edited_config_survives_reinstall() {
+    echo "# edited by test-package.sh" >>"$work/root/etc/hostcri/config.yaml" &&
+        chroot "$work/root" dpkg -i --force-confold /tmp/hostcri.deb >>"$work/install.log" 2>&1 &&
+        grep -qx "# edited by test-package.sh" "$work/root/etc/hostcri/config.yaml"
+}
+
 run_in_chroot() {
     chroot "$work/root" /usr/bin/hostcri --version | grep -q '^hostcri ' &&
         chroot "$work/root" /usr/bin/hostcri config check /etc/hostcri/config.yaml &&
@@ -76,9 +91,11 @@ run_in_chroot() {
 
 check "build the .deb with CPack" build_package || { echo "$passed passed, $failed failed"; exit 1; }
 check "systemd-analyze verify hostcri.service" verify_unit
+check "dpkg-deb -I lists /etc/hostcri/config.yaml as a conffile" conffiles_listed
 if check "debootstrap a Debian 12 chroot" make_chroot; then
     check "install the .deb in the chroot" install_in_chroot &&
-        check "hostcri --version runs in the chroot" run_in_chroot
+        check "hostcri --version runs in the chroot" run_in_chroot &&
+        check "an edited config.yaml survives a reinstall" edited_config_survives_reinstall
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
