@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "runtime/linux/cgroup.h"
+#include "runtime/spec.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -30,6 +31,8 @@ enum child_step {
     STEP_SETGID,
     STEP_SETUID,
     STEP_EXEC_NOT_FOUND,
+    /* An absolute program missing on the host but present under the image's mount point. */
+    STEP_EXEC_NOT_FOUND_IN_HOST,
     STEP_EXEC,
     /* Not a failure: oom_score_adj could not be set and stays inherited. */
     STEP_OOM_WARNING,
@@ -111,6 +114,53 @@ static void child_set_oom_score_adj(int value, int report_fd)
         close(fd);
 }
 
+/* Returns the value of name (written "NAME=") in envp, or NULL. */
+static const char *env_value(const char *const *envp, const char *name)
+{
+    size_t length = strlen(name);
+
+    for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
+        if (strncmp(envp[i], name, length) == 0)
+            return envp[i] + length;
+    }
+    return NULL;
+}
+
+/* Length of the mount point in envp without trailing slashes; 0 when it is unset or "/". */
+static size_t mount_point_length(const char *const *envp, const char **mount_point)
+{
+    size_t length;
+
+    *mount_point = env_value(envp, SPEC_MOUNT_POINT_VARIABLE "=");
+    if (*mount_point == NULL)
+        return 0;
+    length = strlen(*mount_point);
+    while (length > 0 && (*mount_point)[length - 1] == '/')
+        length--;
+    return length;
+}
+
+/*
+ * True when the absolute program exists under the image's mount point, in the child's mount
+ * namespace. Host-process containers run against the host's file system, so an image
+ * entrypoint such as "/entrypoint.sh" is looked up on the host. Uses no allocation, because it
+ * runs in the child between clone and exec.
+ */
+static bool child_program_in_image(const struct spawn_request *request, const char *program)
+{
+    const char *mount_point;
+    size_t mount_length = mount_point_length(request->envp, &mount_point);
+    size_t program_length = strlen(program);
+    char candidate[PATH_MAX];
+
+    if (mount_length == 0 || program[0] != '/' ||
+        mount_length + program_length >= sizeof(candidate))
+        return false;
+    memcpy(candidate, mount_point, mount_length);
+    memcpy(candidate + mount_length, program, program_length + 1);
+    return access(candidate, F_OK) == 0;
+}
+
 /* Returns the value of PATH in envp, or the default search path. */
 static const char *search_path(const char *const *envp)
 {
@@ -134,7 +184,10 @@ static int child_exec(const struct spawn_request *request, int *errnum)
     if (strchr(program, '/') != NULL) {
         execve(program, argv, envp);
         *errnum = errno;
-        return errno == ENOENT ? STEP_EXEC_NOT_FOUND : STEP_EXEC;
+        if (*errnum != ENOENT)
+            return STEP_EXEC;
+        return child_program_in_image(request, program) ? STEP_EXEC_NOT_FOUND_IN_HOST
+                                                        : STEP_EXEC_NOT_FOUND;
     }
     for (const char *entry = path;; entry++) {
         const char *end = strchrnul(entry, ':');
@@ -226,6 +279,16 @@ static int report_error(const struct spawn_request *request, const struct child_
     int errnum = report->errnum;
 
     switch (report->step) {
+    case STEP_EXEC_NOT_FOUND_IN_HOST: {
+        const char *mount_point;
+        size_t mount_length = mount_point_length(request->envp, &mount_point);
+
+        return error_set(err, ERROR_NOT_FOUND,
+                         "executable \"%s\" not found: host-process containers see the host's "
+                         "file system, and the image's files are under %.*s: use $%s%s",
+                         program, (int)mount_length, mount_point, SPEC_MOUNT_POINT_VARIABLE,
+                         program);
+    }
     case STEP_EXEC_NOT_FOUND:
         if (strchr(program, '/') != NULL)
             return error_set(err, ERROR_NOT_FOUND, "executable \"%s\" not found", program);
