@@ -74,7 +74,7 @@ install_in_chroot() {
         >"$work/install.log" 2>&1 || { tail -n 20 "$work/install.log"; return 1; }
 }
 
-# NOTE: not run where the machine has no Debian mirror for debootstrap.
+# Runs only in the chroot, so only when debootstrap reaches a Debian mirror.
 edited_config_survives_reinstall() {
     echo "# edited by test-package.sh" >>"$work/root/etc/hostcri/config.yaml" &&
         chroot "$work/root" dpkg -i --force-confold /tmp/hostcri.deb >>"$work/install.log" 2>&1 &&

@@ -83,14 +83,14 @@ def test_start_line_names_settings(tmp_path):
 
 
 def test_metrics_address_in_use_names_option(tmp_path):
-    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    taken.bind(("127.0.0.1", 0))
-    taken.listen(1)
+    busy_listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    busy_listener.bind(("127.0.0.1", 0))
+    busy_listener.listen(1)
     try:
-        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        address = f"127.0.0.1:{busy_listener.getsockname()[1]}"
         result = run_hostcri(*daemon_args(tmp_path), "--metrics-address", address)
     finally:
-        taken.close()
+        busy_listener.close()
     assert result.returncode != 0
     assert f"listen for metrics on {address}" in result.stderr
     assert "metrics.address" in result.stderr
