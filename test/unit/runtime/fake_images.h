@@ -8,7 +8,8 @@
 #define FAKE_IMAGE_NAME "test/busybox:1.0"
 #define FAKE_IMAGE_ID "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define FAKE_IMAGE_DIGEST                                                                          \
-    "docker.io/test/busybox@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+    "docker.io/test/"                                                                              \
+    "busybox@sha256:2222222222222222222222222222222222222222222222222222222222222222"
 
 /* The config that images_resolve returns for the fake image; only the pointers are used. */
 extern struct image_config fake_image_config;
