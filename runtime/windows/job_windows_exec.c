@@ -1,9 +1,9 @@
 /*
  * Exec in Windows containers: the daemon starts the process itself, suspended inside the
  * container's job object. It runs as the container's user, because the monitor duplicates its
- * logon token into the daemon, and with the container's environment and working directory
- * unless the exec sets its own. A wait registered on the process posts its end to the
- * runtime's port.
+ * logon token into the daemon. Its environment is that user's default one followed by the
+ * container's variables (or the exec's own); its working directory is the container's unless
+ * the exec sets one. A wait registered on the process posts its end to the runtime's port.
  *
  * A tty exec gets a pseudo console (ConPTY, Windows 10 1809 and later): its output pipe is
  * the caller's stdout, its input pipe the caller's stdin, and resize changes its size.
@@ -20,6 +20,7 @@
 #include "common/text_windows.h"
 #include "common/util.h"
 #include "runtime/windows/process_windows.h"
+#include "runtime/windows/winenv.h"
 #include "runtime/windows/winmon_files.h"
 
 #define TERMINATE_EXIT_CODE 1
@@ -250,7 +251,9 @@ static int start_process(struct job_container *container, const struct job_exec_
         .job = container->job,
         .token = handles->token,
         .pseudo_console = exec->pseudo_console,
+        .user_environment = true,
     };
+    _cleanup_strv_ char **env = NULL;
     int rc;
 
     if (exec->pseudo_console == NULL) {
@@ -260,7 +263,10 @@ static int start_process(struct job_container *container, const struct job_exec_
     }
     if (job_windows_read_spec(container, &container_spec, err) < 0)
         return error_prefix(err, "read the spec of container %s", container->id);
-    process.env = spec->env ? spec->env : (const char *const *)container_spec.env;
+    /* The same user's default environment as the init process, then the exec's variables. */
+    env =
+        winenv_exec_env(spec->env ? spec->env : (const char *const *)container_spec.env, spec->tty);
+    process.env = (const char *const *)env;
     process.working_dir = spec->working_dir ? spec->working_dir : container_spec.cwd;
     rc = process_windows_start(&process, &exec->process, &exec->pid, err);
     winmon_spec_clear(&container_spec);

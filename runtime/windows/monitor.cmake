@@ -6,6 +6,8 @@ set(hostcri_windows_monitor_sources
     ${CMAKE_CURRENT_LIST_DIR}/monitor_windows_attach.c
     ${CMAKE_CURRENT_LIST_DIR}/monitor_windows_loop.c
     ${CMAKE_CURRENT_LIST_DIR}/process_windows.c
+    ${CMAKE_CURRENT_LIST_DIR}/winenv.c
+    ${CMAKE_CURRENT_LIST_DIR}/winenv_windows.c
     ${CMAKE_CURRENT_LIST_DIR}/winmon_files.c
     ${CMAKE_CURRENT_LIST_DIR}/winmon_spec.c
     ${CMAKE_CURRENT_LIST_DIR}/winuser.c

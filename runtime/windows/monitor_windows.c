@@ -240,6 +240,7 @@ static int start_init(struct monitor *monitor, struct error *err)
     struct process_windows_spec process = {
         .argv = (const char *const *)monitor->spec.argv,
         .env = (const char *const *)monitor->spec.env,
+        .user_environment = true,
         .working_dir = monitor->spec.cwd,
         .job = monitor->job,
         .parent_job = monitor->pod_job,

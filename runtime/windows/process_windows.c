@@ -9,6 +9,7 @@
 #include "common/strbuf.h"
 #include "common/text_windows.h"
 #include "common/util.h"
+#include "runtime/windows/winenv_windows.h"
 
 #ifndef PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE
 /* Windows 10 1809 and later; mingw-w64 declares it only for that target version. */
@@ -184,15 +185,15 @@ static const char *env_path(const char *const *env)
 }
 
 /*
- * Finds spec's program on the PATH of spec->env, as execvpe does, with ".exe" added when the
+ * Finds spec's program on the PATH of env, as execvpe does, with ".exe" added when the
  * name has no extension. *program stays NULL when argv[0] names a directory or env has no PATH:
  * CreateProcessW then searches the daemon's directories. Returns -1 with ERROR_NOT_FOUND when
  * the PATH of env does not have the program.
  */
-static int find_program(const struct process_windows_spec *spec, wchar_t **program,
-                        struct error *err)
+static int find_program(const struct process_windows_spec *spec, const char *const *env,
+                        wchar_t **program, struct error *err)
 {
-    const char *path = env_path(spec->env);
+    const char *path = env_path(env);
     _cleanup_free_ wchar_t *wide_path = NULL;
     _cleanup_free_ wchar_t *name = NULL;
     DWORD length;
@@ -298,23 +299,30 @@ int process_windows_start(const struct process_windows_spec *spec, HANDLE *proce
     _cleanup_free_ wchar_t *environment = NULL;
     _cleanup_free_ wchar_t *working_dir = NULL;
     _cleanup_free_ wchar_t *program = NULL;
+    _cleanup_strv_ char **merged_env = NULL;
+    const char *const *env = spec->env;
     struct inherited_handles handles = {.null_device = INVALID_HANDLE_VALUE};
     PROCESS_INFORMATION info;
     int rc;
 
     if (spec->argv == NULL || spec->argv[0] == NULL || spec->argv[0][0] == '\0')
         return error_set(err, ERROR_INVALID_ARGUMENT, "start a process: empty command");
+    if (spec->env && spec->user_environment) {
+        if (winenv_windows_build(spec->token, spec->env, &merged_env, err) < 0)
+            return error_prefix(err, "start %s", spec->argv[0]);
+        env = (const char *const *)merged_env;
+    }
     command_line = process_windows_command_line(spec->argv);
-    if (spec->env)
-        environment = process_windows_environment(spec->env);
+    if (env)
+        environment = process_windows_environment(env);
     if (spec->working_dir)
         working_dir = text_windows_utf8_to_wide(spec->working_dir);
-    if (command_line == NULL || (spec->env && environment == NULL) ||
+    if (command_line == NULL || (env && environment == NULL) ||
         (spec->working_dir && working_dir == NULL))
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "start %s: the command, environment or working directory is not UTF-8",
                          spec->argv[0]);
-    if (find_program(spec, &program, err) < 0)
+    if (find_program(spec, env, &program, err) < 0)
         return -1;
 
     if (open_null_device(&handles, err) < 0)

@@ -41,6 +41,9 @@ wchar_t *process_windows_environment(const char *const *env);
 struct process_windows_spec {
     const char *const *argv; /* NULL-terminated; argv[0] is found on the PATH of env */
     const char *const *env;  /* NULL-terminated "NAME=value"; NULL inherits the daemon's */
+    /* Set: env follows the default environment of token's user (winenv_windows_build) instead
+     * of standing alone. */
+    bool user_environment;
     const char *working_dir; /* NULL inherits the daemon's */
     HANDLE job;              /* the job object the process starts in */
     HANDLE parent_job;       /* NULL, or a job that job becomes nested in */
