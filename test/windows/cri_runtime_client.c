@@ -617,6 +617,82 @@ static void test_environment(const struct pod *pod)
     remove_container(&c);
 }
 
+/* Set in the daemon's environment by wine-runtime-checks.sh: no container may see it. */
+#define DAEMON_ONLY_VARIABLE "HOSTCRI_WINE_DAEMON_ONLY"
+
+/* Counts the stdout records of log that start with name= in any case; *value gets the last. */
+static int count_variable(const char *log, const char *name, char *value, size_t value_size)
+{
+    size_t name_length = strlen(name);
+    int count = 0;
+
+    for (const char *p = log; p && (p = strstr(p, " stdout F ")) != NULL;) {
+        const char *entry = p + strlen(" stdout F ");
+        const char *end = strchr(entry, '\n');
+        size_t length = end ? (size_t)(end - entry) : strlen(entry);
+
+        p = entry;
+        if (length <= name_length || _strnicmp(entry, name, name_length) != 0 ||
+            entry[name_length] != '=')
+            continue;
+        count++;
+        snprintf(value, value_size, "%.*s", (int)length, entry);
+    }
+    return count;
+}
+
+/*
+ * The environment of the container's user comes first: a variable that only the user's
+ * default environment has (USERPROFILE) appears, one that only the daemon has does not. A
+ * name given twice in different case (Path, then PATH) appears once with the later value,
+ * extended like any PATH (hcsshim's Test_RunContainer_JobContainer_Environment).
+ */
+static void test_user_environment(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c", "set"};
+    const char *system_root = getenv("SystemRoot") ? getenv("SystemRoot") : "C:\\Windows";
+    Runtime__V1__KeyValue envs[2];
+    Runtime__V1__KeyValue *env_list[2] = {&envs[0], &envs[1]};
+    const char *keys[2] = {"Path", "PATH"};
+    const char *values[2] = {"C:\\image-path", "C:\\Windows\\system32;C:\\Windows"};
+    char expected[1024];
+    char value[4096] = "";
+    char path[MAX_PATH * 2];
+    struct container c;
+    char *log;
+    int count;
+
+    container_init(&c, "user-environment", command, 3);
+    for (size_t i = 0; i < 2; i++) {
+        runtime__v1__key_value__init(&envs[i]);
+        envs[i].key = (char *)keys[i];
+        envs[i].value.data = (uint8_t *)values[i];
+        envs[i].value.len = strlen(values[i]);
+    }
+    c.config.envs = env_list;
+    c.config.n_envs = 2;
+    run_to_exit(pod, &c, 0, "cmd /c set with the user's environment exits with 0");
+    if (c.id == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c.log_path);
+    log = read_file(path);
+    check(count_variable(log, "USERPROFILE", value, sizeof(value)) == 1,
+          "the user's default environment gives USERPROFILE", "no USERPROFILE in %s: %s", path,
+          log ? log : "(no file)");
+    check(count_variable(log, DAEMON_ONLY_VARIABLE, value, sizeof(value)) == 0,
+          "the daemon's own environment stays out of the container", "%s", value);
+    count = count_variable(log, "PATH", value, sizeof(value));
+    snprintf(expected, sizeof(expected),
+             "PATH=C:\\Windows\\system32;C:\\Windows;%s\\%s\\;"
+             "%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem",
+             rootfs_root, c.id, system_root, system_root);
+    check(count == 1 && strcmp(value, expected) == 0,
+          "Path and PATH appear once with the later value",
+          "%d PATH records, last \"%s\", not \"%s\"", count, value, expected);
+    free(log);
+    remove_container(&c);
+}
+
 static void test_exit_code(const struct pod *pod)
 {
     static char *command[] = {"cmd", "/c", "exit 3"};
@@ -852,6 +928,7 @@ static void run_all(void)
     test_rejected_containers(&pod);
     test_hello(&pod);
     test_environment(&pod);
+    test_user_environment(&pod);
     test_exit_code(&pod);
     test_rootfs(&pod);
     test_mount_link(&pod);

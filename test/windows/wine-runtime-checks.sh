@@ -25,7 +25,8 @@ check_runtime_service() {
     rm -rf "$test_dir" "$WINEPREFIX/drive_c/hpc"
     mkdir -p "$test_dir"
 
-    wine "$build_dir/hostcri.exe" --config "Z:$config" --listen "npipe:////./pipe/$pipe_name" \
+    # A variable of the daemon's own that no container may see (cri_runtime_client.c).
+    HOSTCRI_WINE_DAEMON_ONLY=1 wine "$build_dir/hostcri.exe" --config "Z:$config" --listen "npipe:////./pipe/$pipe_name" \
         --root "$root_dir" --state "$root_dir/state" --log-level debug >"$log" 2>&1 &
     pid=$!
     wait_for_daemon "$log" "$pid"
