@@ -886,6 +886,39 @@ static void test_exec_sync(const struct container *c)
                    "Exec is UNAVAILABLE without the streaming server", "streaming");
 }
 
+/* An exec runs with the same user's default environment as the init process. */
+static void test_exec_environment(const struct container *c)
+{
+    Runtime__V1__ExecSyncRequest request = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
+    static char *cmd[] = {"cmd", "/c", "set"};
+    Runtime__V1__ExecSyncResponse *response;
+    struct grpc_result result;
+    char *output = NULL;
+    char line[64];
+
+    request.container_id = c->id;
+    request.cmd = cmd;
+    request.n_cmd = 3;
+    request.timeout = 30;
+    response = call(RUNTIME "ExecSync", &request.base, &runtime__v1__exec_sync_response__descriptor,
+                    &result);
+    if (response && response->exit_code == 0) {
+        output = calloc(1, response->stdout.len + 2);
+        output[0] = '\n';
+        memcpy(output + 1, response->stdout.data, response->stdout.len);
+    }
+    check(output && strstr(output, "\nUSERPROFILE=") != NULL,
+          "ExecSync gets the user's default environment", "grpc-status %d: %s, output %s",
+          result.grpc_status, result.grpc_message, output ? output : "(none)");
+    snprintf(line, sizeof(line), "\n%s=", DAEMON_ONLY_VARIABLE);
+    check(output && strstr(output, line) == NULL,
+          "ExecSync does not see the daemon's own environment", "output %s",
+          output ? output : "(none)");
+    free(output);
+    free_message(response);
+    grpc_result_clear(&result);
+}
+
 /* StopContainer ends every process of the container's job, a child process included. */
 static void test_tree_kill(const struct pod *pod)
 {
@@ -902,6 +935,7 @@ static void test_tree_kill(const struct pod *pod)
     if (check(read_tree_pids(pid_file, pids), "process tree starts in the container",
               "no pid file %s", pid_file)) {
         test_exec_sync(&c);
+        test_exec_environment(&c);
         stop_container(&c, 0, "StopContainer of the process tree");
         check(wait_for_exit(&c, NULL, 0) != -1000, "the process tree's container exits",
               "still running after StopContainer");
