@@ -8,7 +8,9 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
-#ifndef _WIN32
+#ifdef _WIN32
+#include <io.h> /* close of the exec's C runtime descriptors */
+#else
 #include <unistd.h>
 #endif
 
@@ -401,8 +403,6 @@ void runtime_service_list_pod_sandbox_stats(struct rpc_call *call, const void *r
 
 /* ---- Exec, Attach and PortForward: URLs of the streaming server ------------------------- */
 
-#ifndef _WIN32
-
 static struct streaming_server *streaming_of(struct rpc_call *call)
 {
     struct streaming_server *server = rpc_call_services(call)->streaming;
@@ -540,32 +540,6 @@ void runtime_service_port_forward(struct rpc_call *call, const void *request)
     runtime_message_free(status);
 }
 
-#else
-
-/* NOTE: the streaming server is not built for Windows yet, so there is no URL to issue. */
-static void fail_no_streaming(struct rpc_call *call)
-{
-    rpc_call_failf(call, ERROR_UNAVAILABLE, "%s: the streaming server is not available on Windows",
-                   rpc_call_method(call)->path);
-}
-
-void runtime_service_exec(struct rpc_call *call, const void *request)
-{
-    fail_no_streaming(call);
-}
-
-void runtime_service_attach(struct rpc_call *call, const void *request)
-{
-    fail_no_streaming(call);
-}
-
-void runtime_service_port_forward(struct rpc_call *call, const void *request)
-{
-    fail_no_streaming(call);
-}
-
-#endif
-
 /* ---- GetContainerEvents: a server-streaming call per subscriber ------------------------- */
 
 /* One GetContainerEvents call, freed when the call is finished. */
@@ -648,8 +622,6 @@ void runtime_service_list_pod_sandbox_metrics(struct rpc_call *call, const void 
 
 /* ---- The streaming server's backend: exec processes through the runtime ------------------ */
 
-#ifndef _WIN32
-
 /*
  * A reader that drops what an exec writes to an output its client did not request. containerd
  * does the same: execInternal (internal/cri/server/container_execsync.go) gives an exec without
@@ -728,6 +700,29 @@ static void stream_exec_exit_cb(struct job_exec *exec, int exit_code, int signal
     session->exit_cb(session->exit_data, exit_code, NULL);
 }
 
+#ifdef _WIN32
+#define NO_OS_FD INVALID_HANDLE_VALUE
+/* The streaming server takes C runtime descriptors; the Windows job backend hands out handles.
+ * Returns -1 for no handle, and closes a handle that cannot become a descriptor. */
+static int fd_of(uv_os_fd_t handle)
+{
+    int fd;
+
+    if (handle == INVALID_HANDLE_VALUE || handle == NULL)
+        return -1;
+    fd = _open_osfhandle((intptr_t)handle, 0);
+    if (fd < 0)
+        CloseHandle(handle);
+    return fd;
+}
+#else
+#define NO_OS_FD (-1)
+static int fd_of(int fd)
+{
+    return fd;
+}
+#endif
+
 static void close_unless(int fd, bool keep)
 {
     if (fd >= 0 && !keep)
@@ -742,22 +737,29 @@ static void close_unless(int fd, bool keep)
 static void give_io(uv_loop_t *loop, const struct job_exec_io *from, bool tty, unsigned streams,
                     struct stream_exec *session, struct streaming_io *to)
 {
+    int in = fd_of(from->stdin_fd), out = fd_of(from->stdout_fd), err = fd_of(from->stderr_fd);
+
     *to = (struct streaming_io){-1, -1, -1, -1};
     if (tty) {
+        to->tty_fd = out;
+        close_unless(err, false);
+#ifdef _WIN32
+        /* A pseudo console reads its input from a pipe of its own. */
+        to->stdin_fd = in;
+#else
         /* The terminal's one descriptor carries input and output. */
-        close_unless(from->stdin_fd, false);
-        close_unless(from->stderr_fd, false);
-        to->tty_fd = from->stdout_fd;
+        close_unless(in, false);
+#endif
         return;
     }
-    close_unless(from->stdin_fd, streams & STREAMING_STDIN);
-    to->stdin_fd = (streams & STREAMING_STDIN) ? from->stdin_fd : -1;
-    to->stdout_fd = (streams & STREAMING_STDOUT) ? from->stdout_fd : -1;
-    to->stderr_fd = (streams & STREAMING_STDERR) ? from->stderr_fd : -1;
-    if (!(streams & STREAMING_STDOUT) && from->stdout_fd >= 0)
-        session->discards[0] = discard_start(loop, from->stdout_fd);
-    if (!(streams & STREAMING_STDERR) && from->stderr_fd >= 0)
-        session->discards[1] = discard_start(loop, from->stderr_fd);
+    close_unless(in, streams & STREAMING_STDIN);
+    to->stdin_fd = (streams & STREAMING_STDIN) ? in : -1;
+    to->stdout_fd = (streams & STREAMING_STDOUT) ? out : -1;
+    to->stderr_fd = (streams & STREAMING_STDERR) ? err : -1;
+    if (!(streams & STREAMING_STDOUT) && out >= 0)
+        session->discards[0] = discard_start(loop, out);
+    if (!(streams & STREAMING_STDERR) && err >= 0)
+        session->discards[1] = discard_start(loop, err);
 }
 
 static int backend_exec(void *backend_data, const struct streaming_request *request,
@@ -766,7 +768,7 @@ static int backend_exec(void *backend_data, const struct streaming_request *requ
 {
     struct stream_exec *session = xcalloc(1, sizeof(*session));
     _cleanup_free_ const char **argv = xcalloc(request->cmd_count + 1, sizeof(*argv));
-    struct job_exec_io job_io = {-1, -1, -1};
+    struct job_exec_io job_io = {NO_OS_FD, NO_OS_FD, NO_OS_FD};
     struct job_exec_spec spec = {
         .argv = argv,
         .tty = request->tty,
@@ -865,12 +867,3 @@ const struct streaming_backend *runtime_service_streaming_backend(void)
 {
     return &runtime_streaming_backend;
 }
-
-#else
-
-const struct streaming_backend *runtime_service_streaming_backend(void)
-{
-    return NULL; /* NOTE: the Windows exec streams are not built yet */
-}
-
-#endif

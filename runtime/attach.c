@@ -11,10 +11,12 @@
 #include "common/util.h"
 #include "runtime/runtime_internal.h"
 
-#ifndef _WIN32
-
+#ifdef _WIN32
+#include <io.h>
+#else
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 /*
  * Output bytes queued toward one relay (the streaming server's end) before the attach stops
@@ -266,15 +268,42 @@ static int open_pipe(struct runtime *runtime, struct runtime_attach *attach, uv_
     return 0;
 }
 
+/* A connected pair of descriptors, both ends read and written: a socket pair, or on Windows
+ * a duplex overlapped named pipe (C runtime descriptors, as uv_pipe_open takes there). */
+static int relay_pair(int pair[2])
+{
+#ifdef _WIN32
+    int flags = UV_NONBLOCK_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
+
+    return uv_pipe(pair, flags, flags);
+#else
+    return uv_socketpair(SOCK_STREAM, 0, pair, 0, 0);
+#endif
+}
+
+/* The monitor's end as a descriptor for uv_pipe_open; closes it on failure (-1). */
+static int monitor_file(uv_os_fd_t fd)
+{
+#ifdef _WIN32
+    int file = _open_osfhandle((intptr_t)fd, 0);
+
+    if (file < 0)
+        CloseHandle(fd);
+    return file;
+#else
+    return fd;
+#endif
+}
+
 /* Creates the relay of one stream; *caller_fd is the caller's end. */
 static int open_relay(struct runtime *runtime, struct runtime_attach *attach,
                       enum relay_stream stream, int *caller_fd, struct error *err)
 {
-    uv_os_sock_t pair[2];
-    int rc = uv_socketpair(SOCK_STREAM, 0, pair, 0, 0);
+    int pair[2];
+    int rc = relay_pair(pair);
 
     if (rc < 0)
-        return error_set(err, ERROR_INTERNAL, "attach: socketpair: %s", uv_strerror(rc));
+        return error_set(err, ERROR_INTERNAL, "attach: relay pair: %s", uv_strerror(rc));
     *caller_fd = pair[0];
     if (open_pipe(runtime, attach, &attach->relays[stream], &attach->relay_open[stream], pair[1],
                   err) < 0)
@@ -318,6 +347,7 @@ int runtime_container_attach(struct runtime *runtime, const char *id,
     struct container *container = runtime_find_container(runtime, id, err);
     struct runtime_attach *attach;
     uv_os_fd_t monitor_fd;
+    int monitor;
 
     *io = (struct runtime_attach_io){-1, -1, -1, -1};
     if (container == NULL)
@@ -329,12 +359,16 @@ int runtime_container_attach(struct runtime *runtime, const char *id,
     if (job_container_attach(container->job, &monitor_fd, err) < 0)
         return error_prefix(err, "attach to container %s", container->record.id);
 
+    if ((monitor = monitor_file(monitor_fd)) < 0)
+        return error_set(err, ERROR_INTERNAL,
+                         "attach to container %s: no descriptor for its monitor",
+                         container->record.id);
     attach = xcalloc(1, sizeof(*attach));
     attach->container_id = xstrdup(container->record.id);
     attach->tty = request->tty;
     attach->end_cb = end_cb;
     attach->data = data;
-    if (open_pipe(runtime, attach, &attach->monitor, &attach->monitor_open, monitor_fd, err) < 0 ||
+    if (open_pipe(runtime, attach, &attach->monitor, &attach->monitor_open, monitor, err) < 0 ||
         open_relays(runtime, attach, request, io, err) < 0) {
         attach->ended = true;
         close_caller_fds(io);
@@ -375,26 +409,3 @@ void runtime_attach_close(struct runtime_attach *attach)
             close_handle(attach, (uv_handle_t *)&attach->relays[i]);
     }
 }
-
-#else
-
-int runtime_container_attach(struct runtime *runtime, const char *id,
-                             const struct runtime_attach_request *request,
-                             runtime_attach_end_cb end_cb, void *data, struct runtime_attach **out,
-                             struct runtime_attach_io *io, struct error *err)
-{
-    /* NOTE: the relay uses socket pairs and POSIX descriptors; Windows has none of it yet. */
-    return error_set(err, ERROR_UNIMPLEMENTED, "attach is not supported on Windows yet");
-}
-
-int runtime_attach_resize(struct runtime_attach *attach, uint16_t rows, uint16_t cols,
-                          struct error *err)
-{
-    return error_set(err, ERROR_UNIMPLEMENTED, "attach is not supported on Windows yet");
-}
-
-void runtime_attach_close(struct runtime_attach *attach)
-{
-}
-
-#endif

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef HOSTCRI_STREAMING_TLS
 #include <openssl/err.h>
+#endif
 
 #include "common/log.h"
 #include "common/util.h"
@@ -46,9 +48,11 @@ struct conn {
     uint64_t timeout_ms;
     bool reset_on_traffic;
 
+#ifdef HOSTCRI_STREAMING_TLS
     SSL *ssl;         /* NULL without TLS */
     BIO *network_in;  /* ciphertext from the socket, read by OpenSSL */
     BIO *network_out; /* ciphertext from OpenSSL, written to the socket */
+#endif
 };
 
 struct write_request {
@@ -66,8 +70,10 @@ static void handle_closed_cb(uv_handle_t *handle)
 
     if (--conn->handles_open > 0)
         return;
+#ifdef HOSTCRI_STREAMING_TLS
     if (conn->ssl)
         SSL_free(conn->ssl); /* frees both BIOs */
+#endif
     if (conn->freed)
         conn->freed(conn->owner, conn);
     free(conn);
@@ -148,6 +154,7 @@ static void write_socket(struct conn *conn, const void *data, size_t length)
     touch(conn);
 }
 
+#ifdef HOSTCRI_STREAMING_TLS
 /* Moves what OpenSSL produced to the socket. */
 static void flush_tls(struct conn *conn)
 {
@@ -158,10 +165,15 @@ static void flush_tls(struct conn *conn)
         write_socket(conn, buffer, (size_t)n);
 }
 
+#endif
+
 void conn_write(struct conn *conn, const void *data, size_t length)
 {
     if (conn->state != CONN_OPEN || length == 0)
         return;
+#ifndef HOSTCRI_STREAMING_TLS
+    write_socket(conn, data, length);
+#else
     if (conn->ssl == NULL) {
         write_socket(conn, data, length);
         return;
@@ -173,6 +185,7 @@ void conn_write(struct conn *conn, const void *data, size_t length)
         return;
     }
     flush_tls(conn);
+#endif
 }
 
 static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -196,6 +209,7 @@ static void deliver_eof(struct conn *conn)
         conn->ops->eof(conn->handler);
 }
 
+#ifdef HOSTCRI_STREAMING_TLS
 /* Feeds ciphertext to OpenSSL and delivers the plaintext it yields. */
 static void read_tls(struct conn *conn, const char *data, size_t length)
 {
@@ -238,16 +252,22 @@ static void read_tls(struct conn *conn, const char *data, size_t length)
     }
 }
 
+#endif
+
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *conn = stream->data;
 
     if (nread > 0 && conn->state == CONN_OPEN) {
         touch(conn);
-        if (conn->ssl)
+#ifdef HOSTCRI_STREAMING_TLS
+        if (conn->ssl) {
             read_tls(conn, buf->base, (size_t)nread);
-        else
-            deliver(conn, buf->base, (size_t)nread);
+            free(buf->base);
+            return;
+        }
+#endif
+        deliver(conn, buf->base, (size_t)nread);
     } else if (nread < 0) {
         uv_read_stop(stream);
         if (conn->state == CONN_CLOSING)
@@ -295,6 +315,7 @@ struct conn *conn_accept(uv_stream_t *listener, SSL_CTX *tls, conn_freed_cb free
             uv_ip4_name((struct sockaddr_in *)&address, conn->peer, sizeof(conn->peer));
     }
 
+#ifdef HOSTCRI_STREAMING_TLS
     if (tls != NULL) {
         conn->ssl = SSL_new(tls);
         conn->network_in = BIO_new(BIO_s_mem());
@@ -304,6 +325,9 @@ struct conn *conn_accept(uv_stream_t *listener, SSL_CTX *tls, conn_freed_cb free
         SSL_set_bio(conn->ssl, conn->network_in, conn->network_out);
         SSL_set_accept_state(conn->ssl);
     }
+#else
+    (void)tls;
+#endif
     return conn;
 }
 
@@ -346,10 +370,12 @@ static void start_close(struct conn *conn)
 
     conn->state = CONN_CLOSING;
     uv_timer_stop(&conn->timer);
+#ifdef HOSTCRI_STREAMING_TLS
     if (conn->ssl) {
         SSL_shutdown(conn->ssl);
         flush_tls(conn);
     }
+#endif
     req->data = conn;
     if (uv_shutdown(req, (uv_stream_t *)&conn->tcp, shutdown_cb) < 0) {
         free(req);

@@ -5,8 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/ssl.h>
 #include <uv.h>
+
+#ifdef HOSTCRI_STREAMING_TLS
+#include <openssl/ssl.h>
+#else
+/* A build without OpenSSL (Windows) passes NULL for the TLS context of conn_accept. */
+typedef struct streaming_no_tls SSL_CTX;
+#endif
 
 /*
  * Byte links and the client connection of the streaming server.

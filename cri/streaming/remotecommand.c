@@ -311,7 +311,7 @@ static int open_pipe(struct rc_session *session, struct rc_pipe *pipe, int fd,
 /* The handle stdin is written to: the stdin pipe, or the terminal. */
 static uv_stream_t *stdin_stream(struct rc_session *session)
 {
-    if (session->request->tty)
+    if (session->request->tty && !session->in.open)
         return session->out.open ? (uv_stream_t *)&session->out.pipe : NULL;
     return session->in.open ? (uv_stream_t *)&session->in.pipe : NULL;
 }
@@ -511,6 +511,9 @@ static void open_io(struct rc_session *session, const struct streaming_io *io)
     if (session->request->tty) {
         if (io->tty_fd >= 0)
             open_pipe(session, &session->out, io->tty_fd, RC_STREAM_STDOUT, true);
+        /* A pseudo console (Windows) takes its input on a pipe of its own. */
+        if (io->stdin_fd >= 0)
+            open_pipe(session, &session->in, io->stdin_fd, RC_STREAM_STDIN, false);
         return;
     }
     if (io->stdin_fd >= 0)

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
+#ifdef HOSTCRI_STREAMING_TLS
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#endif
 
 #include "common/log.h"
 #include "common/strbuf.h"
@@ -54,6 +56,7 @@ struct streaming_server {
 static const char *const spdy_remote_command_protocols[] = {
     "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io", NULL};
 static const char *const spdy_port_forward_protocols[] = {"portforward.k8s.io", NULL};
+#ifdef HOSTCRI_STREAMING_WEBSOCKET
 static const char *const ws_remote_command_protocols[] = {WEBSOCKET_PROTOCOL_V5,
                                                           WEBSOCKET_PROTOCOL_V4,
                                                           WEBSOCKET_PROTOCOL_V4_BASE64,
@@ -63,6 +66,7 @@ static const char *const ws_remote_command_protocols[] = {WEBSOCKET_PROTOCOL_V5,
                                                           NULL};
 static const char *const ws_port_forward_protocols[] = {
     WEBSOCKET_PROTOCOL_SPDY_TUNNEL, WEBSOCKET_PROTOCOL_V4, WEBSOCKET_PROTOCOL_V4_BASE64, "", NULL};
+#endif
 
 void streaming_config_init(struct streaming_config *config)
 {
@@ -81,8 +85,10 @@ static void maybe_free_server(struct streaming_server *server)
     if (!server->stopping || !server->listener_closed || server->conns != NULL)
         return;
     token_cache_free(&server->tokens);
+#ifdef HOSTCRI_STREAMING_TLS
     if (server->tls)
         SSL_CTX_free(server->tls);
+#endif
     free(server->base_url);
     free((char *)server->config.address);
     free((char *)server->config.tls_cert_file);
@@ -226,6 +232,7 @@ static void upgrade_spdy(struct http_conn *http, const struct http_request *requ
     switch_handler(http, &spdy_handler_ops, handler, head_length);
 }
 
+#ifdef HOSTCRI_STREAMING_WEBSOCKET
 /* Checks the WebSocket handshake; responds and returns NULL on failure, else the protocol. */
 static const char *check_websocket(struct http_conn *http, const struct http_request *request,
                                    const struct streaming_request *stream_request,
@@ -309,6 +316,8 @@ static void upgrade_websocket(struct http_conn *http, const struct http_request 
     switch_handler(http, &ws_handler_ops, handler, head_length);
 }
 
+#endif
+
 static void log_request(struct http_conn *http, const struct streaming_request *request,
                         bool websocket)
 {
@@ -333,6 +342,17 @@ static void route(struct http_conn *http, const struct http_request *request, si
         respond_not_found(http);
         return;
     }
+    bool websocket = http_request_header_has_token(request, "Upgrade", "websocket") &&
+                     http_request_header_contains(request, "Connection", "upgrade");
+#ifndef HOSTCRI_STREAMING_WEBSOCKET
+    /* NOTE: without libwslay there is no WebSocket transport. The refusal comes before the
+     * token is spent, so that a client can fall back to SPDY/3.1 with the same URL. */
+    if (websocket) {
+        respond(http, 400, NULL,
+                "unable to upgrade: this hostcri build has no WebSocket support, use SPDY/3.1\n");
+        return;
+    }
+#endif
     /* The token is spent by this request, whatever happens next. */
     struct streaming_request *stream_request =
         token_cache_consume(&server->tokens, token, uv_hrtime());
@@ -343,13 +363,14 @@ static void route(struct http_conn *http, const struct http_request *request, si
         return;
     }
 
-    bool websocket = http_request_header_has_token(request, "Upgrade", "websocket") &&
-                     http_request_header_contains(request, "Connection", "upgrade");
     log_request(http, stream_request, websocket);
-    if (websocket)
+#ifdef HOSTCRI_STREAMING_WEBSOCKET
+    if (websocket) {
         upgrade_websocket(http, request, stream_request, head_length);
-    else
-        upgrade_spdy(http, request, stream_request, head_length);
+        return;
+    }
+#endif
+    upgrade_spdy(http, request, stream_request, head_length);
 }
 
 static void http_read(void *data, const char *bytes, size_t length)
@@ -469,6 +490,13 @@ static int load_tls(struct streaming_server *server, struct error *err)
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "streaming TLS needs both a certificate and a key file");
 
+#ifndef HOSTCRI_STREAMING_TLS
+    /* NOTE: the Windows build has no OpenSSL yet, so a configured certificate is an error
+     * rather than a server that silently speaks plain HTTP. */
+    return error_set(err, ERROR_INVALID_ARGUMENT,
+                     "TLS for the streaming server is not supported on Windows yet: remove the "
+                     "streaming TLS certificate and key from the configuration");
+#else
     server->tls = SSL_CTX_new(TLS_server_method());
     if (server->tls == NULL)
         abort(); /* allocation failure */
@@ -485,6 +513,7 @@ static int load_tls(struct streaming_server *server, struct error *err)
                          config->tls_key_file, reason);
     }
     return 0;
+#endif
 }
 
 /* Binds and listens; fills the base URL with the real port. */

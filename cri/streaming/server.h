@@ -88,7 +88,8 @@ struct streaming_window_size {
  * passes to the streaming server, which closes them. Without a tty: stdin_fd is written,
  * stdout_fd and stderr_fd are read, each -1 when that stream was not requested. With a tty:
  * tty_fd is the terminal's master side, read for output and written for input, and the other
- * three are -1.
+ * three are -1; a pseudo console (Windows) has a separate input, given as stdin_fd. They are C
+ * runtime descriptors on Windows too.
  */
 struct streaming_io {
     int stdin_fd;

@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "common/util.h"
+#include "cri/streaming/random.h"
 #include "cri/streaming/request.h"
 
 struct token_entry {
@@ -97,9 +96,9 @@ int token_cache_insert(struct token_cache *cache, struct streaming_request *requ
                          "maximum number of in-flight requests exceeded (%zu)", cache->max_entries);
     }
     do {
-        if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+        if (streaming_random_bytes(bytes, sizeof(bytes), err) < 0) {
             streaming_request_free(request);
-            return error_set(err, ERROR_INTERNAL, "generate a streaming token: RAND_bytes failed");
+            return error_prefix(err, "generate a streaming token");
         }
         encode_token(bytes, token);
     } while (token_in_use(cache, token));

@@ -5,17 +5,20 @@
  */
 #include "cri/streaming/websocket.h"
 
+/* A build without libwslay (the Windows prefix for now) has no WebSocket transport. */
+#ifdef HOSTCRI_STREAMING_WEBSOCKET
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
 #include "common/util.h"
+#include "cri/streaming/random.h"
 
 #define WEBSOCKET_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define CLOSE_SIGNAL_CHANNEL 255
@@ -152,7 +155,13 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 
 static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user_data)
 {
-    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+    struct error err = ERROR_INIT;
+
+    if (streaming_random_bytes(buf, len, &err) < 0) {
+        error_clear(&err);
+        return -1;
+    }
+    return 0;
 }
 
 static void frame_start_cb(wslay_event_context_ptr ctx,
@@ -386,3 +395,5 @@ bool websocket_session_close_received(const struct websocket_session *session)
 {
     return wslay_event_get_close_received(session->ctx);
 }
+
+#endif

@@ -6,6 +6,9 @@
  */
 #include "cri/streaming/ws_handler.h"
 
+/* A build without libwslay (the Windows prefix for now) has no WebSocket transport. */
+#ifdef HOSTCRI_STREAMING_WEBSOCKET
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -477,3 +480,5 @@ struct ws_handler *ws_handler_new(const struct ws_handler_config *config,
         start_remote_command(handler);
     return handler;
 }
+
+#endif
