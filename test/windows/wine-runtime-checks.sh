@@ -3,7 +3,8 @@
 # hostcri.exe pulls test/windows-hostprocess:1.0 from the registry testbed over plain HTTP, and
 # cri_runtime_client.exe runs a HostProcess pod and its containers through the daemon's pipe:
 # exit codes, the image's files under C:\hpc\<id>, substitutions, a missing program, CRI logs,
-# ExecSync, and a StopContainer that must end a process tree. The daemon's own checks follow:
+# ExecSync, and a StopContainer that must end a process tree; streaming_client.exe runs Exec,
+# Attach and PortForward through the streaming server. The daemon's own checks follow:
 # the root file systems are gone, and no container process outlives the test.
 #
 # Uses the testbed of find_image_testbed (wine-image-checks.sh). Needs from run-wine-tests.sh:
@@ -34,6 +35,9 @@ check_runtime_service() {
     if kill -0 "$pid" 2>/dev/null; then
         run_test_program "$tests_build_dir/cri_runtime_client.exe" run "\\\\.\\pipe\\$pipe_name" \
             "$registry/test/windows-hostprocess:1.0" "Z:$(echo "$test_dir" | tr / '\\')"
+        # Exec, Attach and PortForward through the streaming server, over SPDY/3.1.
+        run_test_program "$tests_build_dir/streaming_client.exe" run "\\\\.\\pipe\\$pipe_name" \
+            "$registry/test/windows-hostprocess:1.0" "Z:$(echo "$test_dir" | tr / '\\')"
         result "no container root file system is left in C:\\hpc" \
             "$(find "$WINEPREFIX/drive_c/hpc" -mindepth 1 -maxdepth 1 2>/dev/null | grep -q .
                [ $? = 1 ]; echo $?)" \
@@ -47,7 +51,7 @@ check_runtime_service() {
             "status $status"
     fi
     result "no process of the test containers outlives the daemon" \
-        "$(pgrep -f 'cri_runtime_client.exe"? (tree|sleep)' >/dev/null; [ $? = 1 ]; echo $?)" \
-        "$(pgrep -af 'cri_runtime_client.exe"? (tree|sleep)' | head -n 3 | tr '\n' ' ')"
+        "$(pgrep -f '(cri_runtime_client|streaming_client).exe"? (tree|sleep)' >/dev/null; [ $? = 1 ]; echo $?)" \
+        "$(pgrep -af '(cri_runtime_client|streaming_client).exe"? (tree|sleep)' | head -n 3 | tr '\n' ' ')"
     stop_image_testbed
 }
