@@ -136,19 +136,34 @@ run_test_program() {
     result "$(basename "$exe") ran to the end" $? "no summary line (crashed or timed out)"
 }
 
+# Root and state directories of their own, so that the second daemons below reach the endpoint
+# checks instead of the first daemon's directory locks.
+second_daemon_dirs=(--root 'C:\ProgramData\hostcri-second' --state 'C:\ProgramData\hostcri-second\run')
+
 check_second_daemon() {
     local log=$build_dir/hostcri-second.log status
-    timeout 300 wine "$build_dir/hostcri.exe" --listen "$endpoint" >"$log" 2>&1
+    timeout 300 wine "$build_dir/hostcri.exe" --listen "$endpoint" "${second_daemon_dirs[@]}" \
+        >"$log" 2>&1
     status=$?
     result "second daemon on the same pipe exits with status 1" "$([ $status = 1 ]; echo $?)" \
         "status $status"
     grep -q "already owns the pipe" "$log"
     result "second daemon names the pipe owner conflict" $? "$(tail -n 3 "$log" | tr -d '\r')"
+
+    log=$build_dir/hostcri-same-root.log
+    timeout 300 wine "$build_dir/hostcri.exe" --listen "npipe:////./pipe/$pipe_name-same-root" \
+        >"$log" 2>&1
+    status=$?
+    result "second daemon on the same root exits with status 1" "$([ $status = 1 ]; echo $?)" \
+        "status $status"
+    grep -q "is in use by another hostcri daemon (pid [0-9]* holds" "$log"
+    result "second daemon names the lock holder of the root" $? "$(tail -n 1 "$log" | tr -d '\r')"
 }
 
 check_unix_endpoint() {
     local log=$build_dir/hostcri-unix.log status
-    timeout 300 wine "$build_dir/hostcri.exe" --listen unix:///run/hostcri-test.sock >"$log" 2>&1
+    timeout 300 wine "$build_dir/hostcri.exe" --listen unix:///run/hostcri-test.sock \
+        "${second_daemon_dirs[@]}" >"$log" 2>&1
     status=$?
     result "unix socket endpoint is rejected" "$([ $status = 1 ] && grep -q 'not supported on Windows' "$log"; echo $?)" \
         "status $status: $(tail -n 1 "$log" | tr -d '\r')"
@@ -330,6 +345,10 @@ main() {
     check_windows_defaults
     check_service
     run_test_program "$tests_build_dir/job_windows_test.exe"
+    # The Linux unit tests of the backend's portable parts, built with test/windows/cmocka/.
+    for unit_test in winmon_spec job_limits winuser winenv; do
+        run_test_program "$tests_build_dir/unit_$unit_test.exe"
+    done
     check_runtime_service
     check_image_service
     finish
