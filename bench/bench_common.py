@@ -25,14 +25,14 @@ def summary_ms(seconds):
 
 
 def cpu_seconds(pid):
-    """The user plus system CPU time of process pid, in seconds (clock-tick resolution)."""
+    """Returns the user plus system CPU time of process pid, in seconds (clock-tick resolution)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def status_kib(pid, field):
-    """A size field of /proc/<pid>/status, such as VmRSS, in KiB (0 when it is missing)."""
+    """Returns a size field of /proc/<pid>/status, such as VmRSS, in KiB (0 when it is missing)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith(field + ":"):
@@ -41,13 +41,13 @@ def status_kib(pid, field):
 
 
 def load_average():
-    """The 1, 5 and 15 minute load averages."""
+    """Returns the 1, 5 and 15 minute load averages."""
     with open("/proc/loadavg") as f:
         return [float(value) for value in f.read().split()[:3]]
 
 
 def machine_description():
-    """The CPU model, the number of cores and the kernel release."""
+    """Returns the CPU model, the number of cores and the kernel release."""
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -58,7 +58,7 @@ def machine_description():
 
 
 def read_env(path):
-    """The variables of a registry.env file written by test/testbed/start-registry.sh."""
+    """Returns the variables of a registry.env file written by test/testbed/start-registry.sh."""
     values = {}
     with open(path) as f:
         for line in f:
