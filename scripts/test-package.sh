@@ -55,10 +55,12 @@ verify_unit() {
 
 # dpkg keeps an edited conffile on upgrade; a plain file would be overwritten.
 conffiles_listed() {
-    local deb
+    local deb conffiles
+    # Read the whole output first: with pipefail, grep -q ending early can fail the pipeline
+    # through dpkg-deb's SIGPIPE.
     deb=$(ls "$work"/build/hostcri_*.deb) &&
-        dpkg-deb -I "$deb" | grep -qw conffiles &&
-        dpkg-deb -I "$deb" conffiles | grep -qx /etc/hostcri/config.yaml
+        conffiles=$(dpkg-deb -I "$deb" conffiles) &&
+        grep -qx /etc/hostcri/config.yaml <<<"$conffiles"
 }
 
 make_chroot() {
