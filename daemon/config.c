@@ -20,6 +20,7 @@ enum option_type {
     OPTION_ENDPOINT, /* unix:///path or npipe:////./pipe/name */
     OPTION_BYTES,    /* integer with an optional KiB/MiB/GiB suffix */
     OPTION_DURATION, /* integer with a ms/s/m/h suffix, stored in milliseconds */
+    OPTION_INTERVAL, /* an OPTION_DURATION above 0 */
     OPTION_UINT,
     OPTION_LOG_LEVEL,
     OPTION_LOG_FORMAT,
@@ -140,7 +141,7 @@ static const struct option_def options[] = {
      "time between SIGTERM and SIGKILL for processes left in a job after its init exits"},
     {"runtime.default_path", "default-path", OPTION_STRING, FIELD(default_path), DEFAULT_PATH, NULL,
      "PATH of a container whose image and request set none"},
-    {"runtime.cpu_sample_interval", "cpu-sample-interval", OPTION_DURATION,
+    {"runtime.cpu_sample_interval", "cpu-sample-interval", OPTION_INTERVAL,
      FIELD(cpu_sample_interval_ms), "10s", NULL,
      "time between two CPU samples of each container and pod, the span of usage_nano_cores"},
 
@@ -241,6 +242,8 @@ static const char *expected_form(const struct option_def *def)
         return "a number of bytes of at least 1KiB, with an optional KiB, MiB or GiB suffix";
     case OPTION_DURATION:
         return "a number with a ms, s, m or h suffix";
+    case OPTION_INTERVAL:
+        return "a number above 0 with a ms, s, m or h suffix";
     case OPTION_UINT:
         return "a non-negative integer";
     case OPTION_LOG_LEVEL:
@@ -330,6 +333,8 @@ static int parse_value(struct hostcri_config *config, const struct option_def *d
         break;
     case OPTION_DURATION:
         return parse_duration_ms(value, field);
+    case OPTION_INTERVAL:
+        return parse_duration_ms(value, field) < 0 || *(uint64_t *)field == 0 ? -1 : 0;
     case OPTION_UINT: {
         char *end;
 
@@ -850,6 +855,7 @@ static json_t *value_to_json(const struct hostcri_config *config, const struct o
     case OPTION_PORT:
         return json_integer((json_int_t) * (const uint64_t *)field);
     case OPTION_DURATION:
+    case OPTION_INTERVAL:
         return json_integer((json_int_t) * (const uint64_t *)field);
     case OPTION_LOG_LEVEL:
         return json_string(log_level_name(*(const enum log_level *)field));

@@ -96,6 +96,7 @@ static void invalid_value_named(void **state)
         {"--log-level=loud", "log_level"},
         {"--shutdown-grace-period=10", "grpc.shutdown_grace_period"},
         {"--listen=tcp://127.0.0.1:1", "listen"},
+        {"--cpu-sample-interval=0s", "runtime.cpu_sample_interval"},
     };
 
     (void)state;
