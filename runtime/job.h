@@ -76,7 +76,7 @@ void job_runtime_free(struct job_runtime *runtime);
 /* A short description of the detected layout, for logs: "cgroup v2", "cgroup v1", "hybrid". */
 const char *job_runtime_layout_name(const struct job_runtime *runtime);
 
-/* What the backend can do, for the features of the Status response. */
+/* The backend's capabilities, reported in the features of the Status response. */
 struct job_features {
     /* job_mount.recursive_readonly works (Linux 5.12+: mount_setattr with AT_RECURSIVE). */
     bool recursive_readonly_mounts;

@@ -117,7 +117,7 @@ void runtime_close(struct runtime *runtime);
 /* The loop that runtime_open was given. */
 uv_loop_t *runtime_loop(const struct runtime *runtime);
 
-/* What the runtime supports, for the features of the Status response. */
+/* The runtime's capabilities, reported in the features of the Status response. */
 struct runtime_features {
     /* Mount.recursive_read_only is honoured (Linux 5.12+: mount_setattr with AT_RECURSIVE). */
     bool recursive_readonly_mounts;
