@@ -21,6 +21,7 @@
 #include <aclapi.h>
 #include <nghttp2/nghttp2.h>
 
+#include "checks.h"
 #include "api/api.pb-c.h"
 
 /* gRPC status codes the checks expect. */
@@ -29,27 +30,6 @@
 
 /* Connections opened at once by the instance check: more than hostcri keeps waiting (4). */
 #define PARALLEL_CONNECTIONS 6
-
-static int passed;
-static int failed;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-    va_list args;
-
-    if (ok) {
-        printf("PASS %s\n", name);
-        passed++;
-    } else {
-        printf("FAIL %s: ", name);
-        va_start(args, fmt);
-        vprintf(fmt, args);
-        va_end(args);
-        printf("\n");
-        failed++;
-    }
-    fflush(stdout);
-}
 
 /* One unary call: the framed request, and what came back. */
 struct grpc_call {
@@ -601,6 +581,5 @@ int main(int argc, char **argv)
         test_parallel_connections(argv[1]);
         test_pipe_security(argv[1]);
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed;
+    return checks_finish();
 }

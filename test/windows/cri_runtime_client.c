@@ -22,6 +22,7 @@
 
 #include <windows.h>
 
+#include "checks.h"
 #include "api/api.pb-c.h"
 #include "pipe_grpc.h"
 
@@ -43,39 +44,6 @@ static char self_path[MAX_PATH];
 #define GRPC_FAILED_PRECONDITION 9
 #define GRPC_UNIMPLEMENTED 12
 #define GRPC_UNAVAILABLE 14
-
-static int passed;
-static int failed;
-static int expected_failures;
-
-/* Prints "PASS name" or "FAIL name: <detail>" and counts it. Returns ok. */
-static bool check(bool ok, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool check(bool ok, const char *name, const char *fmt, ...)
-{
-    va_list args;
-
-    if (ok) {
-        printf("PASS %s\n", name);
-        passed++;
-        return true;
-    }
-    printf("FAIL %s: ", name);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    failed++;
-    return false;
-}
-
-/* Prints "XFAIL name: reason" for a check that cannot pass yet, counted apart. */
-static void expected_failure(const char *name, const char *reason)
-{
-    printf("XFAIL %s: %s\n", name, reason);
-    expected_failures++;
-}
 
 /* The outcome of one unary call. */
 struct grpc_result {
@@ -722,14 +690,6 @@ static void test_rootfs(const struct pod *pod)
         remove_container(&c);
 }
 
-/* True under Wine, whose ntdll exports wine_get_version. */
-static bool under_wine(void)
-{
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-
-    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
-}
-
 /* A volume mount appears at <rootfs>\<container path>, linked to its host directory. */
 static void test_mount_link(const struct pod *pod)
 {
@@ -753,7 +713,8 @@ static void test_mount_link(const struct pod *pod)
         return;
     start.container_id = c.id;
     grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &start.base, &result);
-    if (result.grpc_status != GRPC_OK && under_wine() && strstr(result.grpc_message, "link")) {
+    if (result.grpc_status != GRPC_OK && checks_under_wine() &&
+        strstr(result.grpc_message, "link")) {
         expected_failure("mount linked under CONTAINER_SANDBOX_MOUNT_POINT",
                          "Wine 8 creates neither junctions nor symbolic links");
     } else if (check(result.grpc_status == GRPC_OK, "StartContainer mount", "grpc-status %d: %s",
@@ -795,7 +756,8 @@ static void test_resources(const struct pod *pod)
         return;
     start.container_id = c.id;
     grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &start.base, &result);
-    if (result.grpc_status != GRPC_OK && under_wine() && strstr(result.grpc_message, "CPU rate")) {
+    if (result.grpc_status != GRPC_OK && checks_under_wine() &&
+        strstr(result.grpc_message, "CPU rate")) {
         expected_failure(
             "container with cpu_maximum 5000 starts",
             "Wine's SetInformationJobObject rejects JobObjectCpuRateControlInformation");
@@ -991,7 +953,5 @@ int main(int argc, char **argv)
         rootfs_root = argv[5];
     GetModuleFileNameA(NULL, self_path, sizeof(self_path));
     run_all();
-    printf("%d expected failures\n", expected_failures);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed;
+    return checks_finish();
 }

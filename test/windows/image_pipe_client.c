@@ -16,31 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "api/api.pb-c.h"
 #include "pipe_grpc.h"
 
 #define GRPC_OK 0
 #define IMAGE_SERVICE "/runtime.v1.ImageService/"
-
-static int passed;
-static int failed;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-    va_list args;
-
-    if (ok) {
-        printf("PASS %s\n", name);
-        passed++;
-        return;
-    }
-    printf("FAIL %s: ", name);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    failed++;
-}
 
 /*
  * Runs the call method with request and returns its unpacked response (free with
@@ -234,6 +215,5 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed;
+    return checks_finish();
 }

@@ -16,6 +16,7 @@
 
 #include <shellapi.h>
 
+#include "checks.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "runtime/job.h"
@@ -32,54 +33,9 @@
 /* Exit code of the child mode when it receives CTRL_BREAK_EVENT. */
 #define BREAK_EXIT_CODE 42
 
-static int passed;
-static int failed;
-static int expected_failures;
-static bool under_wine;
 static uv_loop_t loop;
 static char state_dir[MAX_PATH];
 static char self_path[MAX_PATH];
-
-static void report(bool ok, const char *name, const char *wine_reason, const char *fmt,
-                   va_list args)
-{
-    if (ok) {
-        printf("PASS %s\n", name);
-        passed++;
-    } else if (under_wine && wine_reason != NULL) {
-        printf("XFAIL %s: %s (", name, wine_reason);
-        vprintf(fmt, args);
-        printf(")\n");
-        expected_failures++;
-    } else {
-        printf("FAIL %s: ", name);
-        vprintf(fmt, args);
-        printf("\n");
-        failed++;
-    }
-    fflush(stdout);
-}
-
-static bool check(bool ok, const char *name, const char *fmt, ...)
-{
-    va_list args;
-
-    va_start(args, fmt);
-    report(ok, name, NULL, fmt, args);
-    va_end(args);
-    return ok;
-}
-
-/* A check of an API that Wine 8 does not implement; wine_reason names what Wine lacks. */
-static bool check_api(bool ok, const char *name, const char *wine_reason, const char *fmt, ...)
-{
-    va_list args;
-
-    va_start(args, fmt);
-    report(ok, name, wine_reason, fmt, args);
-    va_end(args);
-    return ok;
-}
 
 /* ---- Callbacks and waits --------------------------------------------------------------------- */
 
@@ -264,9 +220,10 @@ static struct job_container *start_container(struct job_pod *pod, const char *id
 static void remove_and_release(struct job_container *container)
 {
     struct error err = ERROR_INIT;
+    int rc = job_container_remove(container, &err);
 
-    check(job_container_remove(container, &err) == 0, "remove an exited container", "%s",
-          err.message);
+    /* The call comes first: the order in which arguments are evaluated is unspecified. */
+    check(rc == 0, "remove an exited container", "%s", err.message);
     error_clear(&err);
     job_container_release(container);
 }
@@ -446,10 +403,12 @@ static void test_sigkill(struct job_pod *pod)
     struct record record = {0};
     struct job_container *container = start_container(pod, "sigkill", argv, &record);
     struct error err = ERROR_INIT;
+    int rc;
 
     if (container == NULL)
         return;
-    check(job_container_signal(container, 9, &err) == 0, "SIGKILL is delivered", "%s", err.message);
+    rc = job_container_signal(container, 9, &err);
+    check(rc == 0, "SIGKILL is delivered", "%s", err.message);
     error_clear(&err);
     run_until(exit_reported, &record);
     check(record.calls == 1 && record.exit_code == 1 && record.signal == 9,
@@ -901,8 +860,8 @@ static void test_resources(struct job_pod *pod)
 
     if (container == NULL)
         return;
-    check(job_container_start(container, &spec, start_cb, exit_cb, &record, &err) < 0 &&
-              err.code == ERROR_INVALID_ARGUMENT && strstr(err.message, "cpu_count=1") &&
+    rc = job_container_start(container, &spec, start_cb, exit_cb, &record, &err);
+    check(rc < 0 && err.code == ERROR_INVALID_ARGUMENT && strstr(err.message, "cpu_count=1") &&
               strstr(err.message, "cpu_maximum=5000"),
           "two CPU limits fail the start, named", "code %d: %s", err.code, err.message);
     error_clear(&err);
@@ -1137,7 +1096,6 @@ static void set_up_paths(void)
     /* Wine reuses small pids from run to run, so the time makes the name unique. */
     snprintf(state_dir, sizeof(state_dir), "%shostcri-job-test-%lu-%llu", temp,
              (unsigned long)GetCurrentProcessId(), (unsigned long long)GetTickCount64());
-    under_wine = GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version") != NULL;
 }
 
 int main(int argc, char **argv)
@@ -1159,7 +1117,7 @@ int main(int argc, char **argv)
                err.message) ||
         !check(job_pod_create(runtime, &pod_spec, &pod, &err) == 0, "create the pod job", "%s",
                err.message)) {
-        printf("%d passed, %d failed\n", passed, failed);
+        checks_finish();
         return 1;
     }
     check(strcmp(job_runtime_layout_name(runtime), "job objects") == 0, "layout name", "%s",
@@ -1187,7 +1145,5 @@ int main(int argc, char **argv)
     job_runtime_free(runtime);
     uv_run(&loop, UV_RUN_DEFAULT);
     check(uv_loop_close(&loop) == 0, "every handle closed", "loop still has handles");
-    printf("%d expected failures under Wine\n", expected_failures);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed;
+    return checks_finish();
 }

@@ -17,32 +17,12 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "checks.h"
 #include "common/util.h"
 #include "images/content_fs.h"
 #include "images/layer.h"
 
 #define TEST_ROOT "C:/hostcri-layer-test"
-
-static int passed;
-static int failed;
-static int expected_failures;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-    va_list args;
-
-    if (ok) {
-        printf("PASS %s\n", name);
-        passed++;
-        return;
-    }
-    printf("FAIL %s: ", name);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    failed++;
-}
 
 /* One tar entry: 'f' file, 'd' directory, 'l' symlink, 'h' hard link; data is the content or
  * target. */
@@ -243,13 +223,6 @@ static void test_hostile_names(void)
           "no hostile entry lands outside its layer", "escape.txt found");
 }
 
-static bool under_wine(void)
-{
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-
-    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
-}
-
 static void test_symlink(void)
 {
     const char *dir = TEST_ROOT "/symlink";
@@ -262,10 +235,12 @@ static void test_symlink(void)
     };
     int rc = unpack(dir, entries, LAYER_UNPACK_OVERLAY, &err);
 
-    if (under_wine() && rc == -1 && err.code == ERROR_FAILED_PRECONDITION) {
-        printf("XFAIL symlink entries: Wine 8 CreateSymbolicLinkW creates no symlink (%s)\n",
-               err.message);
-        expected_failures++;
+    if (checks_under_wine() && rc == -1 && err.code == ERROR_FAILED_PRECONDITION) {
+        char reason[512];
+
+        snprintf(reason, sizeof(reason), "Wine 8 CreateSymbolicLinkW creates no symlink (%s)",
+                 err.message);
+        expected_failure("symlink entries", reason);
     } else {
         /* The symlink is created, and the next entry through it rejects the layer. */
         check(rc == -1 && err.code == ERROR_INVALID_ARGUMENT && exists(dir, "link.txt") &&
@@ -323,7 +298,5 @@ int main(void)
     test_symlink();
     test_disk_usage();
     test_content_fs();
-    printf("%d expected failures\n", expected_failures);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed;
+    return checks_finish();
 }

@@ -17,53 +17,12 @@
 
 #include <windows.h>
 
+#include "checks.h"
+
 /* The restart delay of the recovery actions, as RestartSec=2 in the systemd unit. */
 #define RESTART_DELAY_MS 2000
 /* The default shutdown grace period (10 s): the pre-shutdown timeout must cover it. */
 #define MIN_PRESHUTDOWN_MS 10000
-
-static int passed;
-static int failed;
-static int expected_failures;
-static bool under_wine;
-
-static void report(bool ok, const char *name, const char *wine_reason, const char *fmt,
-                   va_list args)
-{
-    if (ok) {
-        printf("PASS %s\n", name);
-        passed++;
-    } else if (under_wine && wine_reason != NULL) {
-        printf("XFAIL %s: %s\n", name, wine_reason);
-        expected_failures++;
-    } else {
-        printf("FAIL %s: ", name);
-        vprintf(fmt, args);
-        printf("\n");
-        failed++;
-    }
-}
-
-static bool check(bool ok, const char *name, const char *fmt, ...)
-{
-    va_list args;
-
-    va_start(args, fmt);
-    report(ok, name, NULL, fmt, args);
-    va_end(args);
-    return ok;
-}
-
-/* A check of an API that Wine 8 does not implement, which wine_reason names. */
-static bool check_api(bool ok, const char *name, const char *wine_reason, const char *fmt, ...)
-{
-    va_list args;
-
-    va_start(args, fmt);
-    report(ok, name, wine_reason, fmt, args);
-    va_end(args);
-    return ok;
-}
 
 /* Returns QueryServiceConfig2W's data for level in new memory (free), or NULL with *error. */
 static void *query_config2(SC_HANDLE service, DWORD level, DWORD *error)
@@ -163,7 +122,6 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IONBF, 0);
-    under_wine = GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version") != NULL;
     manager = OpenSCManagerA(NULL, NULL, SC_MANAGER_CONNECT);
     if (!check(manager != NULL, "open the service control manager", "Windows error %lu",
                GetLastError()))
@@ -181,6 +139,5 @@ int main(int argc, char **argv)
         CloseServiceHandle(service);
     CloseServiceHandle(manager);
 done:
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed;
+    return checks_finish();
 }

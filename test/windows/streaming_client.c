@@ -20,6 +20,7 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
+#include "checks.h"
 #include "api/api.pb-c.h"
 #include "cri/streaming/spdy.h"
 #include "pipe_grpc.h"
@@ -33,44 +34,6 @@ static const char *pipe_name;
 static const char *image;
 static const char *test_dir;
 static char self_path[MAX_PATH];
-static int passed;
-static int failed;
-static int expected_failures;
-
-static bool check(bool ok, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool check(bool ok, const char *name, const char *fmt, ...)
-{
-    va_list args;
-
-    if (ok) {
-        printf("PASS %s\n", name);
-        passed++;
-        return true;
-    }
-    printf("FAIL %s: ", name);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    failed++;
-    return false;
-}
-
-static void expected_failure(const char *name, const char *reason)
-{
-    printf("XFAIL %s: %s\n", name, reason);
-    expected_failures++;
-}
-
-/* True under Wine, whose ntdll exports wine_get_version. */
-static bool under_wine(void)
-{
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-
-    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
-}
 
 /* ---- Calls over the pipe ----------------------------------------------------------------- */
 
@@ -359,7 +322,7 @@ static void test_exec_tty(const char *container_id)
         const char *out = result.data[3].data ? result.data[3].data : "";
         bool ok = strstr(out, "hello") != NULL;
 
-        if (!ok && under_wine())
+        if (!ok && checks_under_wine())
             expected_failure("tty exec cmd /c echo hello writes hello on the terminal",
                              "Wine's pseudo console produces no output");
         else
@@ -603,7 +566,5 @@ int main(int argc, char **argv)
     WSAStartup(MAKEWORD(2, 2), &wsa);
     run_all();
     WSACleanup();
-    printf("%d expected failures\n", expected_failures);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed;
+    return checks_finish();
 }
