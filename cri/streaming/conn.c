@@ -1,7 +1,7 @@
 /*
- * Client connections of the streaming server: a libuv TCP stream, optionally TLS through
- * OpenSSL memory BIOs, with write accounting for backpressure and a graceful close that keeps
- * reading (and discarding) until the peer closes, so that the kernel does not answer late
+ * Client connections of the streaming server: a libuv TCP stream, optionally TLS through a
+ * tls_session on memory buffers, with write accounting for backpressure and a graceful close that
+ * keeps reading (and discarding) until the peer closes, so that the kernel does not answer late
  * client frames with a reset that could destroy output the client has not read yet.
  */
 #include "cri/streaming/conn.h"
@@ -9,12 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef HOSTCRI_STREAMING_TLS
-#include <openssl/err.h>
-#endif
-
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/util.h"
+#include "cri/streaming/tls.h"
 
 /* How long a closing connection waits for the peer to close its side. */
 #define CLOSE_LINGER_MS 2000
@@ -48,11 +46,7 @@ struct conn {
     uint64_t timeout_ms;
     bool reset_on_traffic;
 
-#ifdef HOSTCRI_STREAMING_TLS
-    SSL *ssl;         /* NULL without TLS */
-    BIO *network_in;  /* ciphertext from the socket, read by OpenSSL */
-    BIO *network_out; /* ciphertext from OpenSSL, written to the socket */
-#endif
+    struct tls_session *tls; /* NULL without TLS */
 };
 
 struct write_request {
@@ -70,10 +64,7 @@ static void handle_closed_cb(uv_handle_t *handle)
 
     if (--conn->handles_open > 0)
         return;
-#ifdef HOSTCRI_STREAMING_TLS
-    if (conn->ssl)
-        SSL_free(conn->ssl); /* frees both BIOs */
-#endif
+    tls_session_free(conn->tls);
     if (conn->freed)
         conn->freed(conn->owner, conn);
     free(conn);
@@ -154,38 +145,24 @@ static void write_socket(struct conn *conn, const void *data, size_t length)
     touch(conn);
 }
 
-#ifdef HOSTCRI_STREAMING_TLS
-/* Moves what OpenSSL produced to the socket. */
-static void flush_tls(struct conn *conn)
-{
-    char buffer[16384];
-    int n;
-
-    while ((n = BIO_read(conn->network_out, buffer, sizeof(buffer))) > 0)
-        write_socket(conn, buffer, (size_t)n);
-}
-
-#endif
-
 void conn_write(struct conn *conn, const void *data, size_t length)
 {
     if (conn->state != CONN_OPEN || length == 0)
         return;
-#ifndef HOSTCRI_STREAMING_TLS
-    write_socket(conn, data, length);
-#else
-    if (conn->ssl == NULL) {
+    if (conn->tls == NULL) {
         write_socket(conn, data, length);
         return;
     }
-    /* A memory BIO grows as needed, so SSL_write takes everything at once. */
-    if (SSL_write(conn->ssl, data, (int)length) <= 0) {
+
+    _cleanup_strbuf_ struct strbuf records = STRBUF_INIT;
+    _cleanup_error_ struct error err = ERROR_INIT;
+    if (tls_session_write(conn->tls, data, length, &records, &err) < 0) {
         log_warn("streaming: TLS write to %s failed", conn->peer);
+        log_debug("streaming: TLS write to %s: %s", conn->peer, err.message);
         close_handles(conn);
         return;
     }
-    flush_tls(conn);
-#endif
+    write_socket(conn, records.data, records.length);
 }
 
 static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -209,50 +186,29 @@ static void deliver_eof(struct conn *conn)
         conn->ops->eof(conn->handler);
 }
 
-#ifdef HOSTCRI_STREAMING_TLS
-/* Feeds ciphertext to OpenSSL and delivers the plaintext it yields. */
+/* Feeds ciphertext to the TLS session, sends its answer and delivers the plaintext. */
 static void read_tls(struct conn *conn, const char *data, size_t length)
 {
-    char plain[16384];
+    _cleanup_strbuf_ struct strbuf plain = STRBUF_INIT;
+    _cleanup_strbuf_ struct strbuf records = STRBUF_INIT;
+    _cleanup_error_ struct error err = ERROR_INIT;
+    int rc = tls_session_read(conn->tls, data, length, &plain, &records, &err);
 
-    BIO_write(conn->network_in, data, (int)length);
-    if (!SSL_is_init_finished(conn->ssl)) {
-        int rc = SSL_do_handshake(conn->ssl);
-        flush_tls(conn);
-        if (rc <= 0) {
-            int reason = SSL_get_error(conn->ssl, rc);
-
-            if (reason != SSL_ERROR_WANT_READ && reason != SSL_ERROR_WANT_WRITE) {
-                log_info("streaming: TLS handshake with %s failed: %s", conn->peer,
-                         ERR_reason_error_string(ERR_get_error()) ?: "unknown error");
-                ERR_clear_error();
-                close_handles(conn);
-            }
-            return;
-        }
+    write_socket(conn, records.data, records.length);
+    if (plain.length > 0) {
+        deliver(conn, plain.data, plain.length);
+        if (conn->state != CONN_OPEN)
+            return; /* the handler closed the connection */
     }
-    for (;;) {
-        int n = SSL_read(conn->ssl, plain, sizeof(plain));
-
-        if (n > 0) {
-            deliver(conn, plain, (size_t)n);
-            if (conn->state != CONN_OPEN)
-                return;
-            continue;
-        }
-        int reason = SSL_get_error(conn->ssl, n);
-        flush_tls(conn);
-        if (reason == SSL_ERROR_ZERO_RETURN)
-            deliver_eof(conn);
-        else if (reason != SSL_ERROR_WANT_READ && reason != SSL_ERROR_WANT_WRITE) {
-            ERR_clear_error();
-            close_handles(conn);
-        }
-        return;
+    if (rc == 1) {
+        deliver_eof(conn);
+    } else if (rc < 0 && conn->state != CONN_CLOSED) {
+        /* A failure after the handshake (a bad record) closes without a log line. */
+        if (!tls_session_handshake_done(conn->tls))
+            log_info("streaming: TLS handshake with %s failed: %s", conn->peer, err.message);
+        close_handles(conn);
     }
 }
-
-#endif
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -260,14 +216,10 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
     if (nread > 0 && conn->state == CONN_OPEN) {
         touch(conn);
-#ifdef HOSTCRI_STREAMING_TLS
-        if (conn->ssl) {
+        if (conn->tls)
             read_tls(conn, buf->base, (size_t)nread);
-            free(buf->base);
-            return;
-        }
-#endif
-        deliver(conn, buf->base, (size_t)nread);
+        else
+            deliver(conn, buf->base, (size_t)nread);
     } else if (nread < 0) {
         uv_read_stop(stream);
         if (conn->state == CONN_CLOSING)
@@ -284,7 +236,8 @@ static void start_reading(struct conn *conn)
         uv_read_start((uv_stream_t *)&conn->tcp, alloc_cb, read_cb);
 }
 
-struct conn *conn_accept(uv_stream_t *listener, SSL_CTX *tls, conn_freed_cb freed, void *owner)
+struct conn *conn_accept(uv_stream_t *listener, struct tls_server *tls, conn_freed_cb freed,
+                         void *owner)
 {
     struct conn *conn = xcalloc(1, sizeof(*conn));
     struct sockaddr_storage address;
@@ -315,19 +268,8 @@ struct conn *conn_accept(uv_stream_t *listener, SSL_CTX *tls, conn_freed_cb free
             uv_ip4_name((struct sockaddr_in *)&address, conn->peer, sizeof(conn->peer));
     }
 
-#ifdef HOSTCRI_STREAMING_TLS
-    if (tls != NULL) {
-        conn->ssl = SSL_new(tls);
-        conn->network_in = BIO_new(BIO_s_mem());
-        conn->network_out = BIO_new(BIO_s_mem());
-        if (conn->ssl == NULL || conn->network_in == NULL || conn->network_out == NULL)
-            abort(); /* allocation failure */
-        SSL_set_bio(conn->ssl, conn->network_in, conn->network_out);
-        SSL_set_accept_state(conn->ssl);
-    }
-#else
-    (void)tls;
-#endif
+    if (tls != NULL)
+        conn->tls = tls_session_new(tls);
     return conn;
 }
 
@@ -370,12 +312,12 @@ static void start_close(struct conn *conn)
 
     conn->state = CONN_CLOSING;
     uv_timer_stop(&conn->timer);
-#ifdef HOSTCRI_STREAMING_TLS
-    if (conn->ssl) {
-        SSL_shutdown(conn->ssl);
-        flush_tls(conn);
+    if (conn->tls) {
+        _cleanup_strbuf_ struct strbuf records = STRBUF_INIT;
+
+        tls_session_shutdown(conn->tls, &records);
+        write_socket(conn, records.data, records.length);
     }
-#endif
     req->data = conn;
     if (uv_shutdown(req, (uv_stream_t *)&conn->tcp, shutdown_cb) < 0) {
         free(req);

@@ -7,13 +7,6 @@
 
 #include <uv.h>
 
-#ifdef HOSTCRI_STREAMING_TLS
-#include <openssl/ssl.h>
-#else
-/* A build without OpenSSL (Windows) passes NULL for the TLS context of conn_accept. */
-typedef struct streaming_no_tls SSL_CTX;
-#endif
-
 /*
  * Byte links and the client connection of the streaming server.
  *
@@ -58,15 +51,18 @@ static inline void link_write(const struct streaming_link *link, const void *dat
 }
 
 struct conn;
+struct tls_server;
 
 /* Called when a connection is freed, so that its owner can forget it. */
 typedef void (*conn_freed_cb)(void *owner, struct conn *conn);
 
 /*
- * Accepts a pending connection from listener. With tls not NULL the connection speaks TLS
- * (OpenSSL memory BIOs between the socket and the handler). Returns NULL when accept fails.
+ * Accepts a pending connection from listener. With tls not NULL the connection speaks TLS (a
+ * tls_session between the socket and the handler). tls must outlive the connection. Returns
+ * NULL when accept fails.
  */
-struct conn *conn_accept(uv_stream_t *listener, SSL_CTX *tls, conn_freed_cb freed, void *owner);
+struct conn *conn_accept(uv_stream_t *listener, struct tls_server *tls, conn_freed_cb freed,
+                         void *owner);
 
 /* Sets the handler that receives what the connection reads, and starts reading. */
 void conn_set_handler(struct conn *conn, const struct streaming_handler_ops *ops, void *handler);

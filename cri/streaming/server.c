@@ -9,11 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#ifdef HOSTCRI_STREAMING_TLS
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#endif
-
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/util.h"
@@ -21,6 +16,7 @@
 #include "cri/streaming/http.h"
 #include "cri/streaming/request.h"
 #include "cri/streaming/spdy_handler.h"
+#include "cri/streaming/tls.h"
 #include "cri/streaming/token.h"
 #include "cri/streaming/websocket.h"
 #include "cri/streaming/ws_handler.h"
@@ -45,7 +41,7 @@ struct streaming_server {
     struct streaming_config config;
     struct streaming_backend backend;
     void *backend_data;
-    SSL_CTX *tls;
+    struct tls_server *tls; /* NULL without TLS */
     char *base_url;
     struct token_cache tokens;
     struct http_conn *conns;
@@ -85,10 +81,7 @@ static void maybe_free_server(struct streaming_server *server)
     if (!server->stopping || !server->listener_closed || server->conns != NULL)
         return;
     token_cache_free(&server->tokens);
-#ifdef HOSTCRI_STREAMING_TLS
-    if (server->tls)
-        SSL_CTX_free(server->tls);
-#endif
+    tls_server_free(server->tls);
     free(server->base_url);
     free((char *)server->config.address);
     free((char *)server->config.tls_cert_file);
@@ -489,31 +482,7 @@ static int load_tls(struct streaming_server *server, struct error *err)
     if (config->tls_cert_file == NULL || config->tls_key_file == NULL)
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "streaming TLS needs both a certificate and a key file");
-
-#ifndef HOSTCRI_STREAMING_TLS
-    /* NOTE: the Windows build has no OpenSSL yet, so a configured certificate is an error
-     * rather than a server that silently speaks plain HTTP. */
-    return error_set(err, ERROR_INVALID_ARGUMENT,
-                     "TLS for the streaming server is not supported on Windows yet: remove the "
-                     "streaming TLS certificate and key from the configuration");
-#else
-    server->tls = SSL_CTX_new(TLS_server_method());
-    if (server->tls == NULL)
-        abort(); /* allocation failure */
-    SSL_CTX_set_min_proto_version(server->tls, TLS1_2_VERSION);
-    if (SSL_CTX_use_certificate_chain_file(server->tls, config->tls_cert_file) != 1 ||
-        SSL_CTX_use_PrivateKey_file(server->tls, config->tls_key_file, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(server->tls) != 1) {
-        char reason[256];
-
-        ERR_error_string_n(ERR_get_error(), reason, sizeof(reason));
-        ERR_clear_error();
-        return error_set(err, ERROR_INVALID_ARGUMENT,
-                         "load streaming TLS certificate %s and key %s: %s", config->tls_cert_file,
-                         config->tls_key_file, reason);
-    }
-    return 0;
-#endif
+    return tls_server_new(config->tls_cert_file, config->tls_key_file, &server->tls, err);
 }
 
 /* Binds and listens; fills the base URL with the real port. */
