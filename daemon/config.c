@@ -548,6 +548,29 @@ static int load_registry(const struct yaml_source *source, const char *host, yam
     return 0;
 }
 
+/*
+ * A registry key is matched against the host[:port] of image references, so a key with a
+ * scheme or a path would never match and its settings would be ignored without a word.
+ */
+static int check_registry_host(const struct yaml_source *source, yaml_node_t *key_node,
+                               const char *host, struct error *err)
+{
+    const char *scheme_end = strstr(host, "://");
+    _cleanup_free_ char *problem = NULL;
+
+    if (scheme_end != NULL)
+        problem = xasprintf("invalid registry \"%s\": write host[:port] without the scheme, "
+                            "as in \"%s\", and set insecure: true for plain HTTP",
+                            host, scheme_end + 3);
+    else if (strpbrk(host, "/ \t@?#") != NULL)
+        problem = xasprintf("invalid registry \"%s\": write host[:port] only, as in image "
+                            "names (no path, user or spaces)",
+                            host);
+    else
+        return 0;
+    return yaml_error(source, key_node, err, problem, "registries");
+}
+
 /* Reads "registries:", a mapping of registry host to its settings. */
 static int load_registries(struct hostcri_config *config, const struct yaml_source *source,
                            yaml_node_t *mapping, struct error *err)
@@ -565,6 +588,8 @@ static int load_registries(struct hostcri_config *config, const struct yaml_sour
         if (host == NULL || host[0] == '\0' || value_node->type != YAML_MAPPING_NODE)
             return yaml_error(source, key_node, err,
                               "expected host[:port] with a mapping of settings", "registries");
+        if (check_registry_host(source, key_node, host, err) < 0)
+            return -1;
         config->registries = xrealloc(config->registries,
                                       (config->registry_count + 1) * sizeof(*config->registries));
         registry = &config->registries[config->registry_count++];

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "daemon/config.h"
 
 static char *write_temp_yaml(const char *text)
@@ -217,6 +218,37 @@ static void registry_unknown_key_named(void **state)
     free(path);
 }
 
+static void registry_key_with_scheme_or_path_rejected(void **state)
+{
+    static const struct {
+        const char *key;
+        const char *message_part;
+    } cases[] = {
+        {"http://127.0.0.1:29700", "without the scheme, as in \"127.0.0.1:29700\""},
+        {"r.example/library", "host[:port] only"},
+        {"user@r.example", "host[:port] only"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        _cleanup_free_ char *yaml =
+            xasprintf("registries:\n  \"%s\":\n    insecure: true\n", cases[i].key);
+        char *path = write_temp_yaml(yaml);
+        struct hostcri_config config;
+        struct error err = ERROR_INIT;
+
+        config_init_defaults(&config);
+        assert_int_equal(config_load_file(&config, path, &err), -1);
+        assert_non_null(strstr(err.message, cases[i].key));
+        assert_non_null(strstr(err.message, cases[i].message_part));
+        assert_non_null(strstr(err.message, "line 2"));
+        error_clear(&err);
+        config_free(&config);
+        unlink(path);
+        free(path);
+    }
+}
+
 static void list_flag_is_comma_separated(void **state)
 {
     char *argv[] = {"hostcri", "--runtime-handlers=a,b,c", "--accept-non-host-network-pods",
@@ -273,6 +305,7 @@ int main(void)
         cmocka_unit_test(invalid_yaml_reports_line),
         cmocka_unit_test(json_has_every_key),
         cmocka_unit_test(registries_and_lists),
+        cmocka_unit_test(registry_key_with_scheme_or_path_rejected),
         cmocka_unit_test(registry_unknown_key_named),
         cmocka_unit_test(list_flag_is_comma_separated),
         cmocka_unit_test(default_output_loads),
