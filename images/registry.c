@@ -594,16 +594,32 @@ static int fetch_body_cb(void *data, const char *bytes, size_t length)
     return fetch->body_cb(fetch->data, bytes, length);
 }
 
-/* The fix for a TLS failure, appended to its message; "" for other failures. */
-static const char *tls_failure_hint(int curl_code, const char *curl_error)
+/* The fix for a TLS failure, to append to its message; "" for other failures. */
+static char *tls_failure_hint(const struct registry_fetch *fetch, int curl_code,
+                              const char *curl_error)
 {
+    const struct registry_endpoint *endpoint = current_endpoint(fetch);
+    const char *certs_dir = fetch->client->options->certs_dir;
+
+    if (curl_code == CURLE_PEER_FAILED_VERIFICATION && endpoint->ca_file != NULL)
+        return xasprintf(" (the certificate does not verify against %s: put the CA that signed "
+                         "the registry's certificate there, or set insecure: true for \"%s\" "
+                         "under registries:)",
+                         endpoint->ca_file, endpoint->host);
+    if (curl_code == CURLE_PEER_FAILED_VERIFICATION && certs_dir != NULL)
+        return xasprintf(" (put the registry's CA certificate in %s/%s/ca.crt, or set insecure: "
+                         "true for \"%s\" under registries:)",
+                         certs_dir, endpoint->host, endpoint->host);
     if (curl_code == CURLE_PEER_FAILED_VERIFICATION)
-        return " (put the registry's CA certificate in <images.certs_dir>/<host:port>/ca.crt, "
-               "or set insecure: true for this registry under registries:)";
+        return xasprintf(" (set images.certs_dir and put the registry's CA certificate in "
+                         "<images.certs_dir>/%s/ca.crt, or set insecure: true for \"%s\" under "
+                         "registries:)",
+                         endpoint->host, endpoint->host);
     if (curl_code == CURLE_SSL_CONNECT_ERROR && strstr(curl_error, "wrong version number"))
-        return " (the registry may speak plain HTTP: set insecure: true for this registry under "
-               "registries:)";
-    return "";
+        return xasprintf(" (the registry may speak plain HTTP: set insecure: true for \"%s\" "
+                         "under registries:)",
+                         endpoint->host);
+    return xstrdup("");
 }
 
 static void handle_connection_failure(struct registry_fetch *fetch,
@@ -611,12 +627,13 @@ static void handle_connection_failure(struct registry_fetch *fetch,
 {
     _cleanup_error_ struct error err = ERROR_INIT;
     _cleanup_free_ char *what = object_name(fetch);
+    _cleanup_free_ char *hint = NULL;
 
     if (is_retryable_curl_code(response->curl_code) && schedule_retry(fetch, response->curl_error))
         return;
+    hint = tls_failure_hint(fetch, response->curl_code, response->curl_error);
     error_set(&err, ERROR_UNAVAILABLE, "registry %s: fetching %s failed: %s%s",
-              current_endpoint(fetch)->host, what, response->curl_error,
-              tls_failure_hint(response->curl_code, response->curl_error));
+              current_endpoint(fetch)->host, what, response->curl_error, hint);
     fail_endpoint(fetch, &err, RANK_CONNECTION);
 }
 

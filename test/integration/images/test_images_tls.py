@@ -62,10 +62,24 @@ def test_missing_client_certificate_fails(images, mtls_registry):
     assert f'pull "{reference}": registry {proxy.host}' in raised.value.details()
 
 
-def test_unknown_ca_fails(images, mtls_registry):
+def test_unknown_ca_names_the_file_to_create(images, mtls_registry):
     proxy, host_dir = mtls_registry
     (host_dir / "ca.crt").unlink()
     with pytest.raises(grpc.RpcError) as raised:
         images.pull(f"{proxy.host}/test/busybox:1.0")
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "certificate" in raised.value.details()
+    assert f"put the registry's CA certificate in {host_dir}/ca.crt" in raised.value.details()
+    assert f'set insecure: true for "{proxy.host}"' in raised.value.details()
+
+
+def test_wrong_ca_names_the_file_in_use(images, mtls_registry, tmp_path):
+    proxy, host_dir = mtls_registry
+    other = tmp_path / "other-pki"
+    other.mkdir()
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            "/CN=another-ca", "-keyout", "ca.key", "-out", "ca.crt", cwd=other)
+    shutil.copy(other / "ca.crt", host_dir / "ca.crt")
+    with pytest.raises(grpc.RpcError) as raised:
+        images.pull(f"{proxy.host}/test/busybox:1.0")
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert f"does not verify against {host_dir}/ca.crt" in raised.value.details()
