@@ -219,6 +219,15 @@ static int inherit_cpuset(const struct cgroup_env *env, const char *dir, const c
     return cgroup_write_file(env, dir, name, value, err);
 }
 
+/* The error for a cgroup file or directory that this user may not write. */
+static int not_permitted(const char *path, struct error *err)
+{
+    return error_set(err, ERROR_FAILED_PRECONDITION,
+                     "cannot write %s: %s; run hostcri as root, or set runtime.cgroup_root to a "
+                     "cgroup tree that this user may write",
+                     path, strerror(errno));
+}
+
 /* Creates path below hierarchy_dir one component at a time. */
 static int create_in_hierarchy(const struct cgroup_env *env, const char *hierarchy_dir,
                                const char *path, bool v2, bool leaf, bool cpuset, char ***created,
@@ -237,6 +246,8 @@ static int create_in_hierarchy(const struct cgroup_env *env, const char *hierarc
         dir = next;
         if (mkdir(dir, 0755) == 0)
             list_append(created, dir);
+        else if (errno == EACCES || errno == EPERM)
+            return not_permitted(dir, err);
         else if (errno != EEXIST)
             return error_set_errno(err, ERROR_INTERNAL, errno, "create cgroup %s", dir);
         if (cpuset && (inherit_cpuset(env, dir, "cpuset.cpus", err) < 0 ||
@@ -281,6 +292,23 @@ int cgroup_create(const struct cgroup_env *env, const char *path, bool leaf, cha
         if (create_in_hierarchy(env, env->v1[i], path, false, leaf, i == CGROUP_V1_CPUSET, created,
                                 err) < 0)
             return -1;
+    }
+    return 0;
+}
+
+int cgroup_check_writable(const struct cgroup_env *env, const char *path, struct error *err)
+{
+    for (int i = -1; i < CGROUP_V1_COUNT; i++) {
+        const char *hierarchy_dir = i < 0 ? env->unified : env->v1[i];
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *procs = NULL;
+
+        if (hierarchy_dir == NULL || (i >= 0 && v1_duplicate(env, i)))
+            continue;
+        dir = cgroup_dir(hierarchy_dir, path);
+        procs = xasprintf("%s/cgroup.procs", dir);
+        if (access(procs, W_OK) < 0)
+            return not_permitted(procs, err);
     }
     return 0;
 }

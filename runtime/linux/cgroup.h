@@ -98,6 +98,13 @@ int cgroup_create(const struct cgroup_env *env, const char *path, bool leaf, cha
                   struct error *err);
 
 /*
+ * Checks that this process may move processes into path in every hierarchy (write access to
+ * cgroup.procs). Returns 0, or -1 with ERROR_FAILED_PRECONDITION naming the cgroup, for a
+ * daemon that does not run as root and was given no delegated cgroup tree.
+ */
+int cgroup_check_writable(const struct cgroup_env *env, const char *path, struct error *err);
+
+/*
  * Removes the directories in created, last first (they must be the list made by
  * cgroup_create). Missing ones are skipped. ERROR_FAILED_PRECONDITION when one is busy
  * (processes or child cgroups remain); the others are still tried.

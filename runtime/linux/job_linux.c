@@ -129,10 +129,11 @@ int job_runtime_new(uv_loop_t *loop, const struct job_config *config, struct job
         monitor_cgroup_path(runtime, &runtime->monitor_cgroup, err) < 0 ||
         cgroup_create(&runtime->cgroups, runtime->monitor_cgroup, true,
                       &runtime->monitor_cgroup_created, err) < 0 ||
+        cgroup_check_writable(&runtime->cgroups, runtime->monitor_cgroup, err) < 0 ||
         job_make_dirs(runtime->state_dir, err) < 0) {
         job_runtime_free(runtime);
         *out = NULL;
-        return error_prefix(err, "set up the job backend");
+        return -1; /* runtime_new names the step */
     }
     if (access(runtime->monitor_path, X_OK) < 0)
         log_warn("monitor program %s is not executable: %s; containers cannot start",

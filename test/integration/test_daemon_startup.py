@@ -1,7 +1,10 @@
 """Start-up checks and messages: the monitor path, config file errors and the start line."""
 
+import os
+import shutil
 import socket
 import subprocess
+import tempfile
 
 from daemon import Daemon, find_binary
 
@@ -95,3 +98,22 @@ def test_metrics_address_in_use_names_option(tmp_path):
     assert f"listen for metrics on {address}" in result.stderr
     assert "metrics.address" in result.stderr
     assert "--metrics-address" in result.stderr
+
+
+def test_non_root_daemon_refuses_to_start():
+    """A daemon that cannot create or join cgroups says so at start, not at the first pod."""
+    nobody = 65534
+    home = tempfile.mkdtemp(prefix="hostcri-nonroot-", dir="/tmp")
+    try:
+        os.chmod(home, 0o755)
+        os.chown(home, nobody, nobody)
+        args = ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups",
+                find_binary(), "--listen", f"unix://{home}/hostcri.sock", "--root",
+                f"{home}/root", "--state", f"{home}/state"]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert result.returncode != 0
+        assert "run hostcri as root" in result.stderr
+        assert "runtime.cgroup_root" in result.stderr
+        assert not os.path.exists(f"{home}/hostcri.sock")
+    finally:
+        shutil.rmtree(home)
