@@ -1,5 +1,7 @@
 #include "runtime/linux/cgroup.h"
 
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/strbuf.h"
@@ -66,12 +68,41 @@ static int expand_slice(const char *slice, char **path, struct error *err)
     return 0;
 }
 
+/* True when every component of a normalized path names a slice. */
+static bool all_slices(const char *path)
+{
+    static const char suffix[] = ".slice";
+
+    for (const char *part = path; *part != '\0';) {
+        const char *end = strchrnul(part, '/');
+
+        if ((size_t)(end - part) <= strlen(suffix) ||
+            strncmp(end - strlen(suffix), suffix, strlen(suffix)) != 0)
+            return false;
+        part = *end == '/' ? end + 1 : end;
+    }
+    return true;
+}
+
 int cgroup_path_from_parent(enum job_cgroup_driver driver, const char *parent, char **path,
                             struct error *err)
 {
     if (driver == JOB_CGROUP_DRIVER_SYSTEMD && strchr(parent, '/') == NULL)
         return expand_slice(parent, path, err);
-    return normalize_cgroupfs(parent, path, err);
+    if (normalize_cgroupfs(parent, path, err) < 0)
+        return -1;
+    /* A systemd driver given a cgroupfs path means the kubelet and hostcri disagree. */
+    if (driver == JOB_CGROUP_DRIVER_SYSTEMD && !all_slices(*path)) {
+        free(*path);
+        *path = NULL;
+        return error_set(err, ERROR_INVALID_ARGUMENT,
+                         "invalid systemd cgroup parent \"%s\": expected a slice name such as "
+                         "kubepods-besteffort.slice; a cgroupfs path means that the kubelet "
+                         "uses the cgroupfs driver: set hostcri's cgroup_driver to the "
+                         "kubelet's cgroupDriver",
+                         parent);
+    }
+    return 0;
 }
 
 char *cgroup_container_path(enum job_cgroup_driver driver, const char *pod_path, const char *id)

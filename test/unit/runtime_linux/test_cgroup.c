@@ -155,6 +155,9 @@ static void path_systemd(void **state)
     check_path(JOB_CGROUP_DRIVER_SYSTEMD, "/kubepods.slice/kubepods-pod9.slice",
                "kubepods.slice/kubepods-pod9.slice");
     check_invalid(JOB_CGROUP_DRIVER_SYSTEMD, "kubepods");
+    check_invalid(JOB_CGROUP_DRIVER_SYSTEMD, "/kubepods/besteffort");
+    check_invalid(JOB_CGROUP_DRIVER_SYSTEMD, "/kubepods.slice/pod1234");
+    check_invalid(JOB_CGROUP_DRIVER_SYSTEMD, "/kubepods.slice/.slice");
     check_invalid(JOB_CGROUP_DRIVER_SYSTEMD, "kubepods--pod1.slice");
     check_invalid(JOB_CGROUP_DRIVER_SYSTEMD, "-kubepods.slice");
     check_invalid(JOB_CGROUP_DRIVER_SYSTEMD, ".slice");
