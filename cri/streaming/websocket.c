@@ -1,63 +1,53 @@
 /*
- * WebSocket handshake helpers and the channel session on top of libwslay's event API. wslay
- * reads through a callback, so feeding bytes sets them as the pending input and runs
- * wslay_event_recv until that callback reports WOULDBLOCK.
+ * WebSocket handshake helpers and the channel session on top of websocket_frame.h. The session
+ * keeps one queue of outgoing frames, so every frame (pongs and close frames included) goes out
+ * in the order it was queued.
  */
 #include "cri/streaming/websocket.h"
 
-/* A build without libwslay (the Windows prefix for now) has no WebSocket transport. */
-#ifdef HOSTCRI_STREAMING_WEBSOCKET
-
-#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-#include <wslay/wslay.h>
-
+#include "common/base64.h"
+#include "common/sha1.h"
 #include "common/util.h"
 #include "cri/streaming/random.h"
+#include "cri/streaming/websocket_frame.h"
 
 #define WEBSOCKET_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define CLOSE_SIGNAL_CHANNEL 255
 
 struct websocket_session {
-    wslay_event_context_ptr ctx;
+    bool server; /* receives masked frames and sends unmasked ones */
     struct websocket_protocol_info info;
     struct websocket_callbacks callbacks;
     void *data;
+    struct websocket_parser *parser;
+    struct strbuf queue; /* frames not yet flushed */
 
-    const uint8_t *input; /* bytes of the current feed call */
-    size_t input_length;
-    struct strbuf *output; /* target of the current flush call */
-
-    bool close_queued;
-    /* A close requested by websocket_session_close goes to wslay only after the data that was
-     * queued before it, because wslay sends control frames ahead of queued messages. */
-    bool close_pending;
-    uint16_t close_code;
-    char *close_reason;
-    bool protocol_error;
+    bool close_sent; /* a close frame is queued or flushed; nothing may follow it */
+    bool close_received;
+    bool failed;
     char *error_message;
 };
 
 int websocket_accept_key(const char *key, char out[WEBSOCKET_ACCEPT_LENGTH + 1], struct error *err)
 {
-    unsigned char decoded[32];
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    size_t key_length = key ? strlen(key) : 0;
+    _cleanup_free_ unsigned char *decoded = NULL;
+    size_t decoded_length = 0;
+    uint8_t digest[SHA1_DIGEST_LENGTH];
 
-    /* 16 random bytes in base64 are 24 characters ending with "==". */
-    if (key_length != 24 || key[22] != '=' || key[23] != '=' ||
-        EVP_DecodeBlock(decoded, (const unsigned char *)key, 24) != 18)
+    /* The key is 16 random bytes in base64: 24 characters ending with "==". */
+    if (key == NULL || strlen(key) != 24 || base64_decode(key, 24, &decoded, &decoded_length) < 0 ||
+        decoded_length != 16)
         return error_set(err, ERROR_INVALID_ARGUMENT, "invalid Sec-WebSocket-Key \"%s\"",
                          key ? key : "");
 
     _cleanup_free_ char *joined = xasprintf("%s%s", key, WEBSOCKET_GUID);
-    SHA1((const unsigned char *)joined, strlen(joined), digest);
-    EVP_EncodeBlock((unsigned char *)out, digest, sizeof(digest));
+    sha1_buffer(joined, strlen(joined), digest);
+    _cleanup_free_ char *encoded = base64_encode(digest, sizeof(digest));
+    snprintf(out, WEBSOCKET_ACCEPT_LENGTH + 1, "%s", encoded);
     return 0;
 }
 
@@ -124,160 +114,175 @@ int websocket_protocol_info(const char *protocol, struct websocket_protocol_info
     return -1;
 }
 
-static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                       void *user_data)
-{
-    struct websocket_session *session = user_data;
-    size_t n = len < session->input_length ? len : session->input_length;
-
-    if (n == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    memcpy(buf, session->input, n);
-    session->input += n;
-    session->input_length -= n;
-    return (ssize_t)n;
-}
-
-static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                       void *user_data)
-{
-    struct websocket_session *session = user_data;
-
-    if (session->output == NULL) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    strbuf_append(session->output, data, len);
-    return (ssize_t)len;
-}
-
-static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user_data)
+/* The masking key of a client frame, or NULL for a server frame. */
+static const uint8_t *frame_mask(struct websocket_session *session, uint8_t key[4])
 {
     struct error err = ERROR_INIT;
 
-    if (streaming_random_bytes(buf, len, &err) < 0) {
-        error_clear(&err);
-        return -1;
+    if (session->server)
+        return NULL;
+    /* Client sessions serve the tests and the Windows test client; they have no error path. */
+    if (streaming_random_bytes(key, WEBSOCKET_MASK_LENGTH, &err) < 0) {
+        fprintf(stderr, "hostcri: no random bytes for a WebSocket masking key: %s\n", err.message);
+        abort();
     }
-    return 0;
+    return key;
 }
 
-static void frame_start_cb(wslay_event_context_ptr ctx,
-                           const struct wslay_event_on_frame_recv_start_arg *arg, void *user_data)
+/* Queues one frame whose payload is prefix followed by payload. Dropped after a close frame. */
+static void queue_frame(struct websocket_session *session, uint8_t opcode, const void *prefix,
+                        size_t prefix_length, const void *payload, size_t length)
 {
-    struct websocket_session *session = user_data;
+    uint8_t key[WEBSOCKET_MASK_LENGTH];
+    const uint8_t *mask;
 
-    if (session->callbacks.on_frame)
-        session->callbacks.on_frame(session->data, arg->fin, arg->opcode, arg->payload_length);
+    if (session->close_sent)
+        return;
+    mask = frame_mask(session, key);
+    websocket_frame_write_header(&session->queue, true, opcode, prefix_length + length, mask);
+    websocket_frame_write_payload(&session->queue, prefix, prefix_length, mask, 0);
+    websocket_frame_write_payload(&session->queue, payload, length, mask, prefix_length);
 }
 
-/* Marks a protocol error; the close frame goes out with the next flush. */
-static void protocol_error(struct websocket_session *session, const char *message)
+/* Queues a close frame; code 0 sends one without a status code. Nothing is queued after it. */
+static void queue_close(struct websocket_session *session, uint16_t code, const char *reason)
 {
-    if (!session->protocol_error) {
-        session->protocol_error = true;
+    uint8_t status[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    size_t reason_length = reason ? strlen(reason) : 0;
+
+    /* The status code and the reason share the 125 bytes of a control frame. */
+    if (reason_length > WEBSOCKET_MAX_CONTROL_PAYLOAD - 2)
+        reason_length = WEBSOCKET_MAX_CONTROL_PAYLOAD - 2;
+    if (code == 0)
+        queue_frame(session, WEBSOCKET_OPCODE_CLOSE, NULL, 0, NULL, 0);
+    else
+        queue_frame(session, WEBSOCKET_OPCODE_CLOSE, status, 2, reason, reason_length);
+    session->close_sent = true;
+}
+
+/* Records a protocol error and queues close 1002; returns false to stop the parser. */
+static bool protocol_error(struct websocket_session *session, const char *message)
+{
+    if (!session->failed) {
+        session->failed = true;
         session->error_message = xstrdup(message);
     }
-    wslay_event_queue_close(session->ctx, WEBSOCKET_CLOSE_PROTOCOL_ERROR, NULL, 0);
-    wslay_event_shutdown_read(session->ctx);
-    session->close_queued = true;
+    queue_close(session, WEBSOCKET_CLOSE_PROTOCOL_ERROR, NULL);
+    return false;
 }
 
 /* Decodes a base64 text message ('0' + channel, then base64) and passes it on. */
-static void deliver_base64(struct websocket_session *session, const uint8_t *msg, size_t length)
+static bool deliver_base64(struct websocket_session *session, const uint8_t *msg, size_t length)
 {
-    if (length < 1 || msg[0] < '0' || msg[0] > '9' || (length - 1) % 4 != 0) {
-        protocol_error(session, "invalid base64 channel message");
-        return;
-    }
+    _cleanup_free_ unsigned char *decoded = NULL;
+    size_t decoded_length = 0;
 
-    size_t text_length = length - 1;
-    _cleanup_free_ uint8_t *decoded = xmalloc(text_length / 4 * 3 + 1);
-    int n = EVP_DecodeBlock(decoded, msg + 1, (int)text_length);
-    if (n < 0) {
-        protocol_error(session, "invalid base64 in a channel message");
-        return;
-    }
-    /* EVP_DecodeBlock counts padding characters as zero bytes. */
-    for (size_t i = text_length; i > 0 && msg[i] == '='; i--)
-        n--;
-    session->callbacks.on_message(session->data, (unsigned)(msg[0] - '0'), decoded, (size_t)n);
+    if (length < 1 || msg[0] < '0' || msg[0] > '9')
+        return protocol_error(session, "invalid base64 channel message");
+    if (base64_decode((const char *)msg + 1, length - 1, &decoded, &decoded_length) < 0)
+        return protocol_error(session, "invalid base64 in a channel message");
+    session->callbacks.on_message(session->data, (unsigned)(msg[0] - '0'), decoded, decoded_length);
+    return true;
 }
 
-static void deliver_binary(struct websocket_session *session, const uint8_t *msg, size_t length)
+static bool deliver_binary(struct websocket_session *session, const uint8_t *msg, size_t length)
 {
     if (session->info.framing == WEBSOCKET_FRAMING_RAW) {
         session->callbacks.on_message(session->data, 0, msg, length);
-        return;
+        return true;
     }
     /* An empty message carries no channel; the Go servers skip it too. */
     if (length == 0)
-        return;
+        return true;
     if (session->info.close_signal && msg[0] == CLOSE_SIGNAL_CHANNEL) {
-        if (length != 2) {
-            protocol_error(session, "invalid close signal: expected 2 bytes");
-            return;
-        }
+        if (length != 2)
+            return protocol_error(session, "invalid close signal: expected 2 bytes");
         if (session->callbacks.on_close_signal)
             session->callbacks.on_close_signal(session->data, msg[1]);
-        return;
+        return true;
     }
     session->callbacks.on_message(session->data, msg[0], msg + 1, length - 1);
+    return true;
 }
 
-static void msg_recv_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-                        void *user_data)
+static bool on_message_cb(void *data, uint8_t opcode, const uint8_t *payload, size_t length)
 {
-    struct websocket_session *session = user_data;
+    struct websocket_session *session = data;
 
-    if (session->protocol_error)
-        return;
-    switch (arg->opcode) {
-    case WSLAY_TEXT_FRAME:
-        if (session->info.framing == WEBSOCKET_FRAMING_BASE64)
-            deliver_base64(session, arg->msg, arg->msg_length);
-        else
-            deliver_binary(session, arg->msg, arg->msg_length);
-        break;
-    case WSLAY_BINARY_FRAME:
-        deliver_binary(session, arg->msg, arg->msg_length);
-        break;
-    case WSLAY_CONNECTION_CLOSE:
-        if (session->callbacks.on_close)
-            session->callbacks.on_close(session->data, arg->status_code);
-        break;
-    default:
-        /* wslay replies to pings itself; pongs need no action. */
-        break;
+    /* Text messages carry base64 in the base64 framings and raw bytes in the others. */
+    if (opcode == WEBSOCKET_OPCODE_TEXT && session->info.framing == WEBSOCKET_FRAMING_BASE64)
+        return deliver_base64(session, payload, length);
+    return deliver_binary(session, payload, length);
+}
+
+/* Status codes a peer may send (RFC 6455 section 7.4): 1000-1003, 1007-1014, 3000-4999. */
+static bool is_valid_close_code(uint16_t code)
+{
+    if (code >= 3000 && code <= 4999)
+        return true;
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
+}
+
+/* A received close frame: echoes its status code once, and stops reading. */
+static bool receive_close(struct websocket_session *session, const uint8_t *payload, size_t length)
+{
+    uint16_t code = 0;
+
+    if (length == 1)
+        return protocol_error(session, "close frame with a 1-byte payload");
+    if (length >= 2) {
+        code = (uint16_t)(payload[0] << 8 | payload[1]);
+        if (!is_valid_close_code(code))
+            return protocol_error(session, "close frame with an invalid status code");
     }
+    session->close_received = true;
+    if (!session->close_sent)
+        queue_close(session, code, NULL);
+    if (session->callbacks.on_close)
+        session->callbacks.on_close(session->data,
+                                    code ? code : WEBSOCKET_CLOSE_NO_STATUS_RECEIVED);
+    return false;
+}
+
+static bool on_control_cb(void *data, uint8_t opcode, const uint8_t *payload, size_t length)
+{
+    struct websocket_session *session = data;
+
+    switch (opcode) {
+    case WEBSOCKET_OPCODE_PING:
+        queue_frame(session, WEBSOCKET_OPCODE_PONG, NULL, 0, payload, length);
+        return true;
+    case WEBSOCKET_OPCODE_CLOSE:
+        return receive_close(session, payload, length);
+    default:
+        return true; /* a pong needs no action */
+    }
+}
+
+static void on_frame_cb(void *data, bool fin, uint8_t opcode, uint64_t payload_length)
+{
+    struct websocket_session *session = data;
+
+    if (session->callbacks.on_frame)
+        session->callbacks.on_frame(session->data, fin, opcode, payload_length);
 }
 
 struct websocket_session *
 websocket_session_new(bool server, const struct websocket_protocol_info *info, size_t max_message,
                       const struct websocket_callbacks *callbacks, void *data)
 {
-    static const struct wslay_event_callbacks wslay_callbacks = {
-        .recv_callback = recv_cb,
-        .send_callback = send_cb,
-        .genmask_callback = genmask_cb,
-        .on_frame_recv_start_callback = frame_start_cb,
-        .on_msg_recv_callback = msg_recv_cb,
+    static const struct websocket_frame_callbacks frame_callbacks = {
+        .on_frame = on_frame_cb,
+        .on_message = on_message_cb,
+        .on_control = on_control_cb,
     };
     struct websocket_session *session = xcalloc(1, sizeof(*session));
-    int rc;
 
+    session->server = server;
     session->info = *info;
     session->callbacks = *callbacks;
     session->data = data;
-    if (server)
-        rc = wslay_event_context_server_init(&session->ctx, &wslay_callbacks, session);
-    else
-        rc = wslay_event_context_client_init(&session->ctx, &wslay_callbacks, session);
-    if (rc != 0)
-        abort(); /* WSLAY_ERR_NOMEM is the only failure */
-    wslay_event_config_set_max_recv_msg_length(session->ctx, max_message);
+    session->parser = websocket_parser_new(server, max_message, &frame_callbacks, session);
     return session;
 }
 
@@ -285,115 +290,80 @@ void websocket_session_free(struct websocket_session *session)
 {
     if (session == NULL)
         return;
-    wslay_event_context_free(session->ctx);
+    websocket_parser_free(session->parser);
+    strbuf_free(&session->queue);
     free(session->error_message);
-    free(session->close_reason);
     free(session);
 }
 
 int websocket_session_feed(struct websocket_session *session, const void *data, size_t length,
                            struct error *err)
 {
-    session->input = data;
-    session->input_length = length;
-    while (session->input_length > 0 && wslay_event_get_read_enabled(session->ctx) &&
-           !session->protocol_error) {
-        if (wslay_event_recv(session->ctx) != 0) {
-            protocol_error(session, "WebSocket read failed");
-            break;
-        }
-    }
-    session->input = NULL;
-    session->input_length = 0;
+    struct error parse_err = ERROR_INIT;
 
-    if (session->protocol_error)
+    if (!session->failed && !session->close_received &&
+        websocket_parser_feed(session->parser, data, length, &parse_err) < 0) {
+        session->failed = true;
+        session->error_message = xstrdup(parse_err.message);
+        queue_close(session, websocket_parser_close_code(session->parser), NULL);
+        error_clear(&parse_err);
+    }
+    if (session->failed)
         return error_set(err, ERROR_INVALID_ARGUMENT, "WebSocket protocol error: %s",
                          session->error_message);
-    /* wslay stops reading after a protocol violation (unmasked frame, oversized message). */
-    if (!wslay_event_get_read_enabled(session->ctx) &&
-        !wslay_event_get_close_received(session->ctx)) {
-        uint16_t code = wslay_event_get_status_code_sent(session->ctx);
-
-        return error_set(err, ERROR_INVALID_ARGUMENT, "WebSocket protocol error (close code %u)",
-                         code);
-    }
     return 0;
-}
-
-static void queue(struct websocket_session *session, uint8_t opcode, const uint8_t *msg,
-                  size_t length)
-{
-    struct wslay_event_msg arg = {.opcode = opcode, .msg = msg, .msg_length = length};
-
-    /* Fails only after the close frame was queued; later output is dropped on purpose. */
-    if (!session->close_queued)
-        (void)wslay_event_queue_msg(session->ctx, &arg);
 }
 
 void websocket_session_send(struct websocket_session *session, unsigned channel, const void *data,
                             size_t length)
 {
-    _cleanup_free_ uint8_t *message = NULL;
+    uint8_t prefix = (uint8_t)channel;
 
     switch (session->info.framing) {
     case WEBSOCKET_FRAMING_RAW:
-        queue(session, WSLAY_BINARY_FRAME, data, length);
+        queue_frame(session, WEBSOCKET_OPCODE_BINARY, NULL, 0, data, length);
         return;
     case WEBSOCKET_FRAMING_BINARY:
-        message = xmalloc(length + 1);
-        message[0] = (uint8_t)channel;
-        if (length > 0)
-            memcpy(message + 1, data, length);
-        queue(session, WSLAY_BINARY_FRAME, message, length + 1);
+        queue_frame(session, WEBSOCKET_OPCODE_BINARY, &prefix, 1, data, length);
         return;
-    case WEBSOCKET_FRAMING_BASE64:
-        message = xmalloc(2 + (length + 2) / 3 * 4);
-        message[0] = (uint8_t)('0' + channel);
-        int n = length > 0 ? EVP_EncodeBlock(message + 1, data, (int)length) : 0;
-        queue(session, WSLAY_TEXT_FRAME, message, (size_t)n + 1);
+    case WEBSOCKET_FRAMING_BASE64: {
+        _cleanup_free_ char *encoded = base64_encode(data, length);
+
+        prefix = (uint8_t)('0' + channel);
+        queue_frame(session, WEBSOCKET_OPCODE_TEXT, &prefix, 1, encoded, strlen(encoded));
         return;
+    }
     }
 }
 
 void websocket_session_close(struct websocket_session *session, uint16_t code, const char *reason)
 {
-    if (session->close_queued)
-        return;
-    session->close_queued = true;
-    session->close_pending = true;
-    session->close_code = code;
-    session->close_reason = xstrdup(reason ? reason : "");
+    if (!session->close_sent)
+        queue_close(session, code, reason);
 }
 
 void websocket_session_flush(struct websocket_session *session, struct strbuf *out)
 {
-    session->output = out;
-    while (wslay_event_want_write(session->ctx)) {
-        if (wslay_event_send(session->ctx) != 0)
-            break;
+    if (session->queue.length == 0)
+        return;
+    if (out->length == 0) {
+        /* Hand the queue's buffer over instead of copying it. */
+        struct strbuf swap = *out;
+
+        *out = session->queue;
+        session->queue = swap;
+        return;
     }
-    if (session->close_pending) {
-        session->close_pending = false;
-        (void)wslay_event_queue_close(session->ctx, session->close_code,
-                                      (const uint8_t *)session->close_reason,
-                                      strlen(session->close_reason));
-        while (wslay_event_want_write(session->ctx)) {
-            if (wslay_event_send(session->ctx) != 0)
-                break;
-        }
-    }
-    session->output = NULL;
+    strbuf_append(out, session->queue.data, session->queue.length);
+    strbuf_reset(&session->queue);
 }
 
 bool websocket_session_closing(const struct websocket_session *session)
 {
-    return session->close_queued || wslay_event_get_close_received(session->ctx) ||
-           wslay_event_get_close_sent(session->ctx);
+    return session->close_sent || session->close_received;
 }
 
 bool websocket_session_close_received(const struct websocket_session *session)
 {
-    return wslay_event_get_close_received(session->ctx);
+    return session->close_received;
 }
-
-#endif

@@ -9,9 +9,10 @@
 #include "common/strbuf.h"
 
 /*
- * WebSocket for the Kubernetes streaming protocols: the accept key and subprotocol choice of
- * the HTTP upgrade, and a session on top of libwslay that carries channel messages (byte 0 is
- * the channel) in binary or base64 text form, or raw binary messages for a tunnel.
+ * WebSocket (RFC 6455) for the Kubernetes streaming protocols: the accept key and subprotocol
+ * choice of the HTTP upgrade, and a session on top of the frame codec of websocket_frame.h that
+ * carries channel messages (byte 0 is the channel) in binary or base64 text form, or raw binary
+ * messages for a tunnel. A session answers pings and the peer's close frame by itself.
  */
 
 /* Exec and attach subprotocols. v5 adds the close signal [255, channel] (stdin EOF). */
@@ -57,6 +58,8 @@ int websocket_protocol_info(const char *protocol, struct websocket_protocol_info
 
 #define WEBSOCKET_CLOSE_NORMAL 1000
 #define WEBSOCKET_CLOSE_PROTOCOL_ERROR 1002
+/* Reported to on_close for a close frame without a status code; never sent. */
+#define WEBSOCKET_CLOSE_NO_STATUS_RECEIVED 1005
 #define WEBSOCKET_CLOSE_TOO_BIG 1009
 #define WEBSOCKET_CLOSE_INTERNAL_ERROR 1011
 
@@ -65,7 +68,8 @@ struct websocket_callbacks {
     void (*on_message)(void *data, unsigned channel, const uint8_t *payload, size_t length);
     /* v5 close signal for channel. */
     void (*on_close_signal)(void *data, unsigned channel);
-    /* The peer sent a close frame; the reply is already queued. */
+    /* The peer sent a close frame (code 1005 when it had no status code). The reply, a close
+     * frame with the same code, is already queued unless the session sent its close first. */
     void (*on_close)(void *data, uint16_t code);
     /* Optional: the start of every frame, control frames included (tests and logs). */
     void (*on_frame)(void *data, bool fin, uint8_t opcode, uint64_t payload_length);
@@ -74,33 +78,43 @@ struct websocket_callbacks {
 struct websocket_session;
 
 /*
- * Creates a session. server true expects masked frames from the peer and sends unmasked ones
- * (a client session does the opposite). Messages longer than max_message are rejected with
- * close 1009. Callbacks run from websocket_session_feed.
+ * Creates a session. server true expects masked frames from the peer and sends unmasked ones.
+ * A client session does the opposite and masks each frame with a random key; it aborts when the
+ * system has no random bytes. Messages longer than max_message are rejected with close 1009.
+ * Callbacks run from websocket_session_feed. Never returns NULL.
  */
 struct websocket_session *
 websocket_session_new(bool server, const struct websocket_protocol_info *info, size_t max_message,
                       const struct websocket_callbacks *callbacks, void *data);
 
+/* Frees the session and the frames it has not flushed. Safe on NULL. */
 void websocket_session_free(struct websocket_session *session);
 
 /*
- * Processes received bytes: runs the callbacks for each complete message and queues pongs and
- * close replies. Returns 0, or -1 on a protocol error (unmasked frame, bad close signal,
- * invalid base64, message too big); a close frame is then queued and the caller should flush
- * and close the connection.
+ * Processes received bytes, which may split frames anywhere: runs the callbacks for each
+ * complete message and queues pongs (with the ping's payload) and the close reply. Bytes after
+ * the peer's close frame are ignored. Returns 0, or -1 on a protocol error (see
+ * websocket_parser_feed, and also a bad close signal, invalid base64 or an invalid close
+ * frame); a close frame with code 1002 or 1009 is then queued, every later call fails too, and
+ * the caller should flush and close the connection.
  */
 int websocket_session_feed(struct websocket_session *session, const void *data, size_t length,
                            struct error *err);
 
-/* Queues one message on channel (ignored in raw framing, where data goes as it is). */
+/*
+ * Queues one message on channel as a single frame (channel ignored in raw framing, where data
+ * goes as it is). Dropped once a close frame is queued.
+ */
 void websocket_session_send(struct websocket_session *session, unsigned channel, const void *data,
                             size_t length);
 
-/* Queues a close frame with code and an optional reason; later sends are dropped. */
+/*
+ * Queues a close frame with code and an optional reason (cut to 123 bytes) behind the frames
+ * already queued. Later sends, pongs and closes are dropped.
+ */
 void websocket_session_close(struct websocket_session *session, uint16_t code, const char *reason);
 
-/* Appends every queued frame to out. */
+/* Moves every queued frame, in queue order, to the end of out. */
 void websocket_session_flush(struct websocket_session *session, struct strbuf *out);
 
 /* True once the session has queued its close frame (by itself or in reply to the peer). */

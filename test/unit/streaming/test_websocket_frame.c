@@ -1,7 +1,7 @@
 /*
- * The WebSocket frame codec (websocket_frame.h): input split anywhere, the three length
- * encodings, fragmented messages with control frames between the fragments, and the protocol
- * errors with their close codes.
+ * The WebSocket frame codec (websocket_frame.h) and the session rules built on it: input split
+ * anywhere, the three length encodings, fragmented messages with control frames between the
+ * fragments, the protocol errors and their close codes, pings and the close handshake.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -338,6 +338,167 @@ static void test_frame_64bit_length_top_bit(void **state)
     expect_rejected(&wire, SIZE_MAX, WEBSOCKET_CLOSE_PROTOCOL_ERROR);
 }
 
+/* Session: collects close codes and the payload of one decoded message. */
+struct peer {
+    int closes;
+    uint16_t close_code;
+    struct strbuf message;
+};
+
+static void peer_message(void *data, unsigned channel, const uint8_t *payload, size_t length)
+{
+    struct peer *peer = data;
+
+    strbuf_append(&peer->message, payload, length);
+}
+
+static void peer_close(void *data, uint16_t code)
+{
+    struct peer *peer = data;
+
+    peer->closes++;
+    peer->close_code = code;
+}
+
+static const struct websocket_callbacks peer_callbacks = {
+    .on_message = peer_message,
+    .on_close = peer_close,
+};
+
+static struct websocket_session *raw_session(bool server, struct peer *peer)
+{
+    struct websocket_protocol_info info = {WEBSOCKET_FRAMING_RAW, 0, false};
+
+    return websocket_session_new(server, &info, 1 << 20, &peer_callbacks, peer);
+}
+
+static void test_session_ping_answered_with_pong(void **state)
+{
+    _cleanup_strbuf_ struct strbuf wire = STRBUF_INIT;
+    _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+    struct peer peer = {0};
+    struct error err = ERROR_INIT;
+    struct websocket_session *server = raw_session(true, &peer);
+
+    client_frame(&wire, true, WEBSOCKET_OPCODE_PING, "payload", 7);
+    assert_int_equal(websocket_session_feed(server, wire.data, wire.length, &err), 0);
+    websocket_session_flush(server, &out);
+    /* An unmasked pong with the same payload. */
+    assert_int_equal(out.length, 9);
+    assert_int_equal((uint8_t)out.data[0], 0x80 | WEBSOCKET_OPCODE_PONG);
+    assert_int_equal((uint8_t)out.data[1], 7);
+    assert_memory_equal(out.data + 2, "payload", 7);
+    websocket_session_free(server);
+    strbuf_free(&peer.message);
+}
+
+/* The close echo, decoded by a client session. */
+static void test_session_close_echo(void **state)
+{
+    static const uint8_t going_away[] = {0x03, 0xe9}; /* 1001 */
+    _cleanup_strbuf_ struct strbuf wire = STRBUF_INIT;
+    _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+    struct peer server_peer = {0}, client_peer = {0};
+    struct error err = ERROR_INIT;
+    struct websocket_session *server = raw_session(true, &server_peer);
+    struct websocket_session *client = raw_session(false, &client_peer);
+
+    client_frame(&wire, true, WEBSOCKET_OPCODE_CLOSE, going_away, 2);
+    /* Bytes after the close frame are ignored. */
+    client_frame(&wire, true, WEBSOCKET_OPCODE_BINARY, "late", 4);
+    assert_int_equal(websocket_session_feed(server, wire.data, wire.length, &err), 0);
+    assert_int_equal(server_peer.closes, 1);
+    assert_int_equal(server_peer.close_code, 1001);
+    assert_int_equal(server_peer.message.length, 0);
+    assert_true(websocket_session_close_received(server));
+    assert_true(websocket_session_closing(server));
+
+    /* Nothing goes out after the echo: no data, no second close. */
+    websocket_session_send(server, 0, "data", 4);
+    websocket_session_close(server, WEBSOCKET_CLOSE_NORMAL, "bye");
+    websocket_session_flush(server, &out);
+    assert_int_equal(out.length, 4);
+    assert_memory_equal(out.data, "\x88\x02\x03\xe9", 4);
+    assert_int_equal(websocket_session_feed(client, out.data, out.length, &err), 0);
+    assert_int_equal(client_peer.close_code, 1001);
+
+    websocket_session_free(server);
+    websocket_session_free(client);
+}
+
+static void test_session_close_without_code(void **state)
+{
+    _cleanup_strbuf_ struct strbuf wire = STRBUF_INIT;
+    _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+    struct peer peer = {0};
+    struct error err = ERROR_INIT;
+    struct websocket_session *server = raw_session(true, &peer);
+
+    client_frame(&wire, true, WEBSOCKET_OPCODE_CLOSE, NULL, 0);
+    assert_int_equal(websocket_session_feed(server, wire.data, wire.length, &err), 0);
+    assert_int_equal(peer.close_code, WEBSOCKET_CLOSE_NO_STATUS_RECEIVED);
+    websocket_session_flush(server, &out);
+    assert_int_equal(out.length, 2);
+    assert_memory_equal(out.data, "\x88\x00", 2);
+    websocket_session_free(server);
+}
+
+static void test_session_invalid_close_frames(void **state)
+{
+    static const char *const payloads[] = {"\x03", "\x03\xed", "\x00\x00", "\x13\x88"};
+    static const size_t lengths[] = {1, 2, 2, 2}; /* 1-byte payload, 1005, 0, 5000 */
+
+    for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
+        _cleanup_strbuf_ struct strbuf wire = STRBUF_INIT;
+        _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+        struct peer peer = {0};
+        struct error err = ERROR_INIT;
+        struct websocket_session *server = raw_session(true, &peer);
+
+        client_frame(&wire, true, WEBSOCKET_OPCODE_CLOSE, payloads[i], lengths[i]);
+        assert_int_equal(websocket_session_feed(server, wire.data, wire.length, &err), -1);
+        error_clear(&err);
+        assert_int_equal(peer.closes, 0);
+        websocket_session_flush(server, &out);
+        assert_int_equal(out.length, 4);
+        assert_memory_equal(out.data, "\x88\x02\x03\xea", 4);
+        websocket_session_free(server);
+    }
+}
+
+/* A requested close follows the data queued before it; a client masks every frame. */
+static void test_session_close_after_data(void **state)
+{
+    _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+    struct peer client_peer = {0}, server_peer = {0};
+    struct error err = ERROR_INIT;
+    struct websocket_session *client = raw_session(false, &client_peer);
+    struct websocket_session *server = raw_session(true, &server_peer);
+
+    websocket_session_send(client, 0, "first", 5);
+    websocket_session_close(client, WEBSOCKET_CLOSE_NORMAL, NULL);
+    websocket_session_send(client, 0, "dropped", 7);
+    websocket_session_flush(client, &out);
+    assert_int_equal((uint8_t)out.data[1], 0x80 | 5);
+    assert_int_equal(websocket_session_feed(server, out.data, out.length, &err), 0);
+    assert_int_equal(server_peer.message.length, 5);
+    assert_memory_equal(server_peer.message.data, "first", 5);
+    assert_int_equal(server_peer.close_code, WEBSOCKET_CLOSE_NORMAL);
+
+    /* The server's echo reaches the client, which sends nothing more. */
+    strbuf_reset(&out);
+    websocket_session_flush(server, &out);
+    assert_int_equal(websocket_session_feed(client, out.data, out.length, &err), 0);
+    assert_int_equal(client_peer.close_code, WEBSOCKET_CLOSE_NORMAL);
+    strbuf_reset(&out);
+    websocket_session_flush(client, &out);
+    assert_int_equal(out.length, 0);
+
+    strbuf_free(&server_peer.message);
+    websocket_session_free(client);
+    websocket_session_free(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +514,11 @@ int main(void)
         cmocka_unit_test(test_frame_fragmented_control),
         cmocka_unit_test(test_frame_bad_fragment_sequence),
         cmocka_unit_test(test_frame_64bit_length_top_bit),
+        cmocka_unit_test(test_session_ping_answered_with_pong),
+        cmocka_unit_test(test_session_close_echo),
+        cmocka_unit_test(test_session_close_without_code),
+        cmocka_unit_test(test_session_invalid_close_frames),
+        cmocka_unit_test(test_session_close_after_data),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
