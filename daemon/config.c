@@ -70,7 +70,8 @@ struct option_def {
 
 static const struct option_def options[] = {
     {"listen", "listen", OPTION_ENDPOINT, FIELD(listen), DEFAULT_LISTEN, NULL,
-     "endpoint the CRI server listens on (unix:///path or npipe:////./pipe/name)"},
+     "endpoint the CRI server listens on (unix:///path, a bare /path, or "
+     "npipe:////./pipe/name)"},
     {"root", "root", OPTION_PATH, FIELD(root_dir), DEFAULT_ROOT, NULL,
      "directory for persistent state: images, layers, container data"},
     {"state", "state", OPTION_PATH, FIELD(state_dir), DEFAULT_STATE, NULL,
@@ -370,14 +371,33 @@ static int parse_value(struct hostcri_config *config, const struct option_def *d
     return 0;
 }
 
+/* The '|'-separated choices as words: "a|b|c" becomes "a, b or c". */
+static char *choices_in_words(const char *choices)
+{
+    struct strbuf words = STRBUF_INIT;
+    const char *last = strrchr(choices, '|');
+
+    for (const char *c = choices; *c != '\0'; c++) {
+        if (*c != '|')
+            strbuf_append_char(&words, *c);
+        else
+            strbuf_append_str(&words, c == last ? " or " : ", ");
+    }
+    return strbuf_steal(&words);
+}
+
 /* Applies one value; source names where it came from ("flag --x", "config file F"). */
 static int apply_option(struct hostcri_config *config, const struct option_def *def,
                         const char *value, const char *source, struct error *err)
 {
-    if (parse_value(config, def, value) < 0)
-        return error_set(err, ERROR_INVALID_ARGUMENT, "%s: invalid value \"%s\" for %s: use %s",
-                         source, value, def->key, expected_form(def));
-    return 0;
+    _cleanup_free_ char *form = NULL;
+
+    if (parse_value(config, def, value) == 0)
+        return 0;
+    form =
+        def->type == OPTION_CHOICE ? choices_in_words(def->choices) : xstrdup(expected_form(def));
+    return error_set(err, ERROR_INVALID_ARGUMENT, "%s: invalid value \"%s\" for %s: use %s", source,
+                     value, def->key, form);
 }
 
 static const struct option_def *find_by_key(const char *key)

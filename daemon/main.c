@@ -216,9 +216,7 @@ static int start_streaming(struct daemon *daemon, struct error *err)
     if (streaming_server_start(daemon->loop, &streaming_config, runtime_service_streaming_backend(),
                                daemon->services.runtime, &daemon->services.streaming, err) < 0)
         return error_prefix(err, "start the streaming server on %s", config->streaming_address);
-    log_info("streaming server for Exec, Attach and PortForward on %s",
-             streaming_server_base_url(daemon->services.streaming));
-    return 0;
+    return 0; /* the server logs its URL */
 }
 
 /* Closes the subsystems; their handles close on the following loop run. */

@@ -249,6 +249,21 @@ static void registry_key_with_scheme_or_path_rejected(void **state)
     }
 }
 
+static void choice_error_lists_the_choices_in_words(void **state)
+{
+    char *argv[] = {"hostcri", "--cgroup-driver=cgroup", NULL};
+    struct hostcri_config config;
+    struct error err = ERROR_INIT;
+
+    (void)state;
+    config_init_defaults(&config);
+    assert_int_equal(parse(&config, 2, argv, &err), -1);
+    assert_non_null(strstr(err.message, "invalid value \"cgroup\" for cgroup_driver: use "
+                                        "cgroupfs or systemd"));
+    error_clear(&err);
+    config_free(&config);
+}
+
 static void list_flag_is_comma_separated(void **state)
 {
     char *argv[] = {"hostcri", "--runtime-handlers=a,b,c", "--accept-non-host-network-pods",
@@ -306,6 +321,7 @@ int main(void)
         cmocka_unit_test(json_has_every_key),
         cmocka_unit_test(registries_and_lists),
         cmocka_unit_test(registry_key_with_scheme_or_path_rejected),
+        cmocka_unit_test(choice_error_lists_the_choices_in_words),
         cmocka_unit_test(registry_unknown_key_named),
         cmocka_unit_test(list_flag_is_comma_separated),
         cmocka_unit_test(default_output_loads),
