@@ -118,7 +118,7 @@ function Wait-ServiceRunning {
             return
         }
         if ($service.Status -eq 'Stopped') {
-            throw "service $serviceName stopped during start-up: see its log file (log_file in $ConfigFile)"
+            throw "service $serviceName stopped during start-up: see its log file (log_file in $ConfigFile; by default C:\ProgramData\hostcri\run\hostcri.log)"
         }
         Start-Sleep -Seconds 1
     }
