@@ -29,7 +29,7 @@ pipe_name=hostcri-wine-test-$$
 endpoint="npipe:////./pipe/$pipe_name"
 service_pipe_name=hostcri-wine-service-$$
 # Windows system DLLs; anything else would have to ship beside hostcri.exe.
-allowed_dlls='^(kernel32|msvcrt|advapi32|bcrypt|crypt32|ws2_32|iphlpapi|psapi|user32|userenv|shell32|ole32|dbghelp|ntdll|secur32|normaliz|wldap32|shlwapi)\.dll$'
+allowed_dlls='^(kernel32|msvcrt|advapi32|bcrypt|crypt32|ncrypt|ws2_32|iphlpapi|psapi|user32|userenv|shell32|ole32|dbghelp|ntdll|secur32|normaliz|wldap32|shlwapi)\.dll$'
 
 passed=0
 failed=0

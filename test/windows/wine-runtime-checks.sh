@@ -26,17 +26,6 @@ check_runtime_service() {
     rm -rf "$test_dir" "$WINEPREFIX/drive_c/hpc"
     mkdir -p "$test_dir"
 
-    # TLS for the streaming server needs OpenSSL, which the Windows build lacks: a configured
-    # certificate stops the start instead of serving plain HTTP.
-    timeout 120 wine "$build_dir/hostcri.exe" --listen "npipe:////./pipe/$pipe_name-tls" \
-        --root C:/hostcri-tls-test --state C:/hostcri-tls-test/state \
-        --streaming-tls-cert C:/missing/cert.pem --streaming-tls-key C:/missing/key.pem \
-        >"$build_dir/hostcri-streaming-tls.log" 2>&1
-    status=$?
-    result "a streaming TLS certificate is rejected on Windows" \
-        "$([ $status = 1 ] && grep -q 'not supported on Windows yet' "$build_dir/hostcri-streaming-tls.log"; echo $?)" \
-        "status $status: $(tail -n 1 "$build_dir/hostcri-streaming-tls.log" | tr -d '\r')"
-
     # A variable of the daemon's own that no container may see (cri_runtime_client.c).
     HOSTCRI_WINE_DAEMON_ONLY=1 wine "$build_dir/hostcri.exe" --config "Z:$config" --listen "npipe:////./pipe/$pipe_name" \
         --root "$root_dir" --state "$root_dir/state" --log-level debug >"$log" 2>&1 &
