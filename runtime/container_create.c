@@ -269,17 +269,23 @@ static int build_process(const struct runtime *runtime, const char *id,
     return 0;
 }
 
+/*
+ * The container's log file: log_path under the sandbox's log_directory, even when log_path
+ * starts with a separator, as containerd joins them. Without a log_directory only an absolute
+ * log_path names a file.
+ */
 static char *log_path_of(const struct sandbox *sandbox, const Runtime__V1__ContainerConfig *config)
 {
     const char *dir = sandbox->record.config->log_directory;
+    const char *relative = config->log_path;
 
     if (str_empty(config->log_path))
         return NULL;
-    if (config->log_path[0] == '/')
-        return xstrdup(config->log_path);
     if (str_empty(dir))
-        return NULL; /* a relative path without the sandbox's directory names no file */
-    return xasprintf("%s/%s", dir, config->log_path);
+        return config->log_path[0] == '/' ? xstrdup(config->log_path) : NULL;
+    while (*relative == '/')
+        relative++;
+    return xasprintf("%s/%s", dir, relative);
 }
 
 static struct container *new_container(struct runtime *runtime, char *id,

@@ -1,5 +1,7 @@
 """Pod sandbox and container lifecycle through the real daemon."""
 
+import os
+
 import grpc
 
 from runtime_helpers import rpc_error, wait_for
@@ -269,3 +271,19 @@ def test_create_request_validation(api, rt, runtime, images):
         metadata=api.PodSandboxMetadata(name="x", namespace="ns"))))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "config.metadata.uid" in error.details()
+
+
+def test_log_path_is_joined_under_log_directory(runtime, images):
+    """containerd joins log_path under log_directory even when log_path starts with '/'."""
+    sandbox_id = runtime.run_pod(name="logjoin")
+    log_directory = runtime.config_of(sandbox_id).log_directory
+    config = runtime.container_config("abs", images["busybox:1.0"], command=["echo", "joined"])
+    config.log_path = "/abs/0.log"
+    container_id = runtime.cri.runtime("CreateContainer", pod_sandbox_id=sandbox_id,
+                                       config=config,
+                                       sandbox_config=runtime.config_of(sandbox_id)).container_id
+    runtime.start(container_id)
+    status = runtime.wait_exited(container_id)
+    assert status.log_path == f"{log_directory}/abs/0.log"
+    runtime.wait_log(container_id, "joined")
+    assert not os.path.exists("/abs/0.log")
