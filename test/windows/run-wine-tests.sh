@@ -56,6 +56,7 @@ install_missing_tools() {
     local missing=""
     command -v wine >/dev/null || missing="$missing wine wine64"
     command -v protoc-c >/dev/null || missing="$missing protobuf-c-compiler"
+    command -v sqlite3 >/dev/null || missing="$missing sqlite3"
     [ -z "$missing" ] && return 0
     echo "installing:$missing"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing \
