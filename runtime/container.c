@@ -9,6 +9,7 @@
 #include "runtime/container_hostprocess.h"
 #include "runtime/defer.h"
 #include "runtime/process.h"
+#include "runtime/rootfs_dirs.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/state.h"
 
@@ -39,6 +40,21 @@ int container_save(struct container *container, struct error *err)
 char *container_dir(const struct container *container)
 {
     return xasprintf("%s/containers/%s", container->runtime->root_dir, container->record.id);
+}
+
+char *runtime_rootfs_records_dir(const struct runtime *runtime)
+{
+    return xasprintf("%s/rootfs", runtime->root_dir);
+}
+
+/* The container's mount point: the stored one, else (an older record) the runtime's default. */
+static char *mount_point_of(const struct container *container,
+                            const struct container_process *process)
+{
+    if (process->mount_point)
+        return xstrdup(process->mount_point);
+    return container_hostprocess_mount_point(container->runtime->rootfs_mount_point,
+                                             container->record.id);
 }
 
 /* Moves the container to state and logs a transition the state machine does not allow. */
@@ -115,7 +131,8 @@ static int fill_spec(const struct container *container, const struct container_p
         .user = {process->username, process->has_uid, process->uid, process->has_gid, process->gid,
                  process->groups, process->n_groups, process->strict_groups},
         .rootfs = {(const char *const *)process->layers, strv_length(process->layers), dir,
-                   process->readonly_rootfs, NULL},
+                   process->readonly_rootfs,
+                   CONTAINER_HOSTPROCESS_RULES ? NULL : process->mount_point},
         .mounts = mounts,
         .n_mounts = process->n_mounts,
         .log_path = container->record.log_path,
@@ -145,12 +162,12 @@ static int start_job(struct container *container, struct sandbox *sandbox, struc
     struct job_container_spec spec;
     _cleanup_free_ struct job_mount *mounts = NULL;
     _cleanup_free_ char *dir = container_dir(container);
-    _cleanup_free_ char *mount_point = container_hostprocess_mount_point(
-        container->runtime->rootfs_mount_point, container->record.id);
+    _cleanup_free_ char *mount_point = NULL;
     int rc;
 
     if (process_from_json(container->record.process, &process, err) < 0)
         return -1;
+    mount_point = mount_point_of(container, &process);
     rc = container_hostprocess_prepare_start(mount_point, &process, err);
     mounts = xcalloc(process.n_mounts, sizeof(*mounts));
     fill_spec(container, &process, &spec, mounts, dir);
@@ -279,20 +296,26 @@ static void rootfs_copied_cb(struct container *container, const struct error *co
 
 /*
  * Starts the copy of a Windows container's files into its root file system on the thread pool.
- * Then rootfs_copied_cb starts the job.
+ * Then rootfs_copied_cb starts the job. The directory is recorded first (rootfs_dirs.h), which
+ * fails when it exists and hostcri did not create it. Older records without a stored mount
+ * point keep the runtime's default directory unrecorded, as they were made.
  */
 static int start_rootfs_copy(struct container *container, struct error *err)
 {
     struct container_process process;
-    _cleanup_free_ char *mount_point = container_hostprocess_mount_point(
-        container->runtime->rootfs_mount_point, container->record.id);
-    int rc;
+    _cleanup_free_ char *mount_point = NULL;
+    _cleanup_free_ char *records_dir = runtime_rootfs_records_dir(container->runtime);
+    int rc = 0;
 
     if (process_from_json(container->record.process, &process, err) < 0)
         return -1;
-    rc = container_hostprocess_copy_start(container->runtime->loop, container, mount_point,
-                                          (const char *const *)process.layers, rootfs_copied_cb,
-                                          err);
+    mount_point = mount_point_of(container, &process);
+    if (process.mount_point)
+        rc = rootfs_dirs_claim(records_dir, container->record.id, mount_point, err);
+    if (rc == 0)
+        rc = container_hostprocess_copy_start(container->runtime->loop, container, mount_point,
+                                              (const char *const *)process.layers, rootfs_copied_cb,
+                                              err);
     process_clear(&process);
     return rc;
 }
@@ -331,12 +354,34 @@ int runtime_container_start(struct runtime *runtime, const char *id, runtime_don
     return 0;
 }
 
+/*
+ * Removes the Windows root file system: the recorded directory (rootfs_dirs.h), or for an older
+ * record without a stored mount point the runtime's default directory, as it was made.
+ */
+static int remove_rootfs(struct container *container, struct error *err)
+{
+    struct container_process process;
+    _cleanup_free_ char *records_dir = runtime_rootfs_records_dir(container->runtime);
+    _cleanup_free_ char *mount_point = NULL;
+    _cleanup_error_ struct error parse_err = ERROR_INIT;
+
+    if (!CONTAINER_HOSTPROCESS_RULES)
+        return 0;
+    if (process_from_json(container->record.process, &process, &parse_err) == 0 &&
+        process.mount_point == NULL)
+        mount_point = mount_point_of(container, &process);
+    process_clear(&process);
+    if (mount_point)
+        return container_hostprocess_remove_rootfs(mount_point, err);
+    if (rootfs_dirs_release(records_dir, container->record.id, err) < 0)
+        return error_prefix(err, "remove the root file system");
+    return 0;
+}
+
 int container_remove_stopped(struct container *container, struct error *err)
 {
     struct runtime *runtime = container->runtime;
     _cleanup_free_ char *dir = container_dir(container);
-    _cleanup_free_ char *mount_point =
-        container_hostprocess_mount_point(runtime->rootfs_mount_point, container->record.id);
     _cleanup_free_ char *id = NULL;
     _cleanup_free_ char *sandbox_id = NULL;
 
@@ -348,8 +393,7 @@ int container_remove_stopped(struct container *container, struct error *err)
                          container->record.id);
     if (container->job && job_container_remove(container->job, err) < 0)
         return error_prefix(err, "remove container %s", container->record.id);
-    if (runtime_remove_tree(dir, err) < 0 ||
-        container_hostprocess_remove_rootfs(mount_point, err) < 0)
+    if (runtime_remove_tree(dir, err) < 0 || remove_rootfs(container, err) < 0)
         return error_prefix(err, "remove container %s", container->record.id);
     if (store_delete_container(runtime->store, container->record.id, err) < 0)
         return -1;

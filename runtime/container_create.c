@@ -10,6 +10,7 @@
 #include "runtime/container_hostprocess.h"
 #include "runtime/image_info.h"
 #include "runtime/message.h"
+#include "runtime/pod_annotations.h"
 #include "runtime/process.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/signals.h"
@@ -89,8 +90,14 @@ static int build_env(const struct runtime *runtime, const Runtime__V1__Container
     return 0;
 }
 
-static int build_user(const Runtime__V1__ContainerConfig *config, const struct image_info *image,
-                      struct container_process *process, struct error *err)
+/*
+ * Chooses the user from the image's USER, then the Windows and Linux security contexts. A pod
+ * with the inherit-user annotation runs as the runtime's own user: no name and no ids, so the
+ * job backend keeps its own credentials (on Windows, the monitor's process token).
+ */
+static int build_user(const struct sandbox *sandbox, const Runtime__V1__ContainerConfig *config,
+                      const struct image_info *image, struct container_process *process,
+                      struct error *err)
 {
     const Runtime__V1__LinuxContainerSecurityContext *sc =
         config->linux ? config->linux->security_context : NULL;
@@ -98,6 +105,11 @@ static int build_user(const Runtime__V1__ContainerConfig *config, const struct i
         config->windows ? config->windows->security_context : NULL;
     struct spec_image_user image_user;
 
+    if (pod_annotations_inherit_user(sandbox->record.config)) {
+        log_debug("container %s inherits the runtime's user (pod annotation %s)",
+                  config->metadata->name, POD_ANNOTATION_INHERIT_USER);
+        return 0;
+    }
     if (spec_parse_image_user(image->user, &image_user, err) < 0)
         return -1;
     process->username = steal_pointer(&image_user.username);
@@ -243,20 +255,39 @@ static int stop_signal_of(const Runtime__V1__ContainerConfig *config,
     return number;
 }
 
-static int build_process(const struct runtime *runtime, const char *id,
-                         const Runtime__V1__ContainerConfig *config, const struct image_info *image,
-                         struct container_process *process, struct error *err)
+/* The root of the container's root file system: the pod's rootfs-location, else the runtime's. */
+static int rootfs_root(const struct runtime *runtime, const struct sandbox *sandbox,
+                       const char **root, struct error *err)
 {
-    _cleanup_free_ char *mount_point =
-        container_hostprocess_mount_point(runtime->rootfs_mount_point, id);
+    const char *location;
 
+    if (pod_annotations_rootfs_location(sandbox->record.config, CONTAINER_HOSTPROCESS_RULES,
+                                        &location, err) < 0)
+        return -1;
+    *root = location ? location : runtime->rootfs_mount_point;
+    return 0;
+}
+
+static int build_process(const struct runtime *runtime, const struct sandbox *sandbox,
+                         const char *id, const Runtime__V1__ContainerConfig *config,
+                         const struct image_info *image, struct container_process *process,
+                         struct error *err)
+{
+    const char *root;
+    _cleanup_free_ char *mount_point = NULL;
+
+    if (rootfs_root(runtime, sandbox, &root, err) < 0)
+        return -1;
+    mount_point = container_hostprocess_mount_point(root, id);
+    process->mount_point = xstrdup(mount_point);
     if (spec_merge_command(image->entrypoint, image->cmd, config->command, config->n_command,
                            config->args, config->n_args, &process->argv, err) < 0)
         return error_prefix(err, "container %s", config->metadata->name);
     spec_substitute_strv(process->argv, mount_point);
     process->working_dir = spec_working_dir(config->working_dir, image->working_dir, mount_point);
     if (build_env(runtime, config, image, mount_point, process, err) < 0 ||
-        build_user(config, image, process, err) < 0 || build_mounts(config, process, err) < 0)
+        build_user(sandbox, config, image, process, err) < 0 ||
+        build_mounts(config, process, err) < 0)
         return -1;
     build_resources(config, process);
     process->layers = spec_strv_copy(image->layers, strv_length(image->layers));
@@ -328,7 +359,7 @@ int runtime_container_create(struct runtime *runtime, const char *sandbox_id,
         check_name_free(runtime, sandbox, config->metadata, err) < 0 ||
         check_host_process_flag(sandbox, config, err) < 0 ||
         image_info_resolve(runtime->images, config->image->image, &image, err) < 0 ||
-        build_process(runtime, new_id, config, &image, &process, err) < 0)
+        build_process(runtime, sandbox, new_id, config, &image, &process, err) < 0)
         goto out;
 
     container = new_container(runtime, steal_pointer(&new_id), sandbox, config, &image, &process);

@@ -69,7 +69,7 @@ void container_hostprocess_finish_env(char ***env, const char *mount_point,
     _cleanup_free_ char *with_separator = NULL;
 
     if (CONTAINER_HOSTPROCESS_RULES) {
-        spec_hostprocess_finish_env(env, mount_point, default_path, system_root());
+        spec_hostprocess_finish_env(env, mount_point, NULL, system_root());
         return;
     }
     with_separator = xasprintf("%s/", mount_point);
@@ -273,14 +273,36 @@ static bool is_regular_file(const char *path, void *data)
     return regular;
 }
 
+/*
+ * Returns process->env followed by the PATH that a container without one gets at start. That
+ * PATH extends the Path of the user's default environment (winenv_merge), which only the job
+ * backend reads, after its logon, so the daemon's own Path stands in for it here. A PATH of the
+ * container comes first, and the lookup takes the first PATH in any case. Caller frees.
+ * NOTE: a program found only through the user's own Path, not the daemon's, is reported
+ * missing.
+ */
+static char **lookup_env(const struct container_process *process, const char *mount_point)
+{
+    size_t length = strv_length(process->env);
+    char **env = spec_strv_copy(process->env, length);
+    const char *own_path = getenv("PATH");
+    _cleanup_free_ char *path =
+        spec_hostprocess_extend_path(own_path ? own_path : "", mount_point, system_root());
+
+    env = xrealloc(env, (length + 2) * sizeof(char *));
+    env[length] = xasprintf("PATH=%s", path);
+    env[length + 1] = NULL;
+    return env;
+}
+
 static int resolve_program(const char *mount_point, struct container_process *process,
                            struct error *err)
 {
+    _cleanup_strv_ char **env = lookup_env(process, mount_point);
     char *program;
 
-    if (spec_hostprocess_find_program(process->argv[0], process->working_dir, mount_point,
-                                      process->env, system_root(), is_regular_file, NULL, &program,
-                                      err) < 0)
+    if (spec_hostprocess_find_program(process->argv[0], process->working_dir, mount_point, env,
+                                      system_root(), is_regular_file, NULL, &program, err) < 0)
         return -1;
     free(process->argv[0]);
     process->argv[0] = program;

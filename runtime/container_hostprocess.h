@@ -50,7 +50,9 @@ int container_hostprocess_check_mount(const Runtime__V1__Mount *mount, struct er
 /*
  * Finishes the merged and substituted environment of a container whose mount point is
  * mount_point: with the HostProcess rules as spec_hostprocess_finish_env does (PATH, PATHEXT,
- * SYSTEMROOT, CONTAINER_SANDBOX_MOUNT_POINT), else with spec_extend_path and the variable.
+ * SYSTEMROOT, CONTAINER_SANDBOX_MOUNT_POINT), where a container without PATH keeps none and
+ * gets its user's Path at start (winenv_merge), and default_path is not used. Otherwise with
+ * spec_extend_path, which starts from default_path, and the variable.
  */
 void container_hostprocess_finish_env(char ***env, const char *mount_point,
                                       const char *default_path);

@@ -1,10 +1,13 @@
 /* Restart recovery: reconciles each loaded container record with its job. */
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "runtime/container_hostprocess.h"
 #include "runtime/process.h"
+#include "runtime/rootfs_dirs.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/state.h"
 
@@ -124,6 +127,20 @@ static void orphan_unlink(struct orphan *orphan)
     }
 }
 
+/* Removes the recorded root file system of an orphan, once its processes are gone. */
+static void orphan_remove_rootfs(struct orphan *orphan)
+{
+    _cleanup_free_ char *records_dir = runtime_rootfs_records_dir(orphan->runtime);
+    _cleanup_error_ struct error err = ERROR_INIT;
+
+    if (!CONTAINER_HOSTPROCESS_RULES)
+        return;
+    if (rootfs_dirs_release(records_dir, orphan->id, &err) < 0)
+        log_warn_id("container", orphan->id,
+                    "removing the root file system of the job without a record failed: %s",
+                    err.message);
+}
+
 static void orphan_remove(struct orphan *orphan)
 {
     _cleanup_error_ struct error err = ERROR_INIT;
@@ -133,6 +150,7 @@ static void orphan_remove(struct orphan *orphan)
                     err.message);
     else
         log_info_id("container", orphan->id, "removed the job without a record");
+    orphan_remove_rootfs(orphan);
     orphan_unlink(orphan);
     job_container_release(orphan->job);
     free(orphan->id);
@@ -183,4 +201,25 @@ void runtime_release_orphans(struct runtime *runtime)
         free(orphan->id);
         free(orphan);
     }
+}
+
+static bool rootfs_in_use(const char *container_id, void *data)
+{
+    struct runtime *runtime = data;
+
+    if (runtime_find_container(runtime, container_id, NULL) != NULL)
+        return true;
+    for (const struct orphan *orphan = runtime->orphans; orphan; orphan = orphan->next) {
+        if (strcmp(orphan->id, container_id) == 0)
+            return true; /* orphan_remove releases it once the job is empty */
+    }
+    return false;
+}
+
+void runtime_sweep_rootfs_dirs(struct runtime *runtime)
+{
+    _cleanup_free_ char *records_dir = runtime_rootfs_records_dir(runtime);
+
+    if (CONTAINER_HOSTPROCESS_RULES)
+        rootfs_dirs_sweep(records_dir, rootfs_in_use, runtime);
 }

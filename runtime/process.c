@@ -79,6 +79,8 @@ char *process_to_json(const struct container_process *process)
     json_object_set_new(root, "argv", strv_to_json(process->argv));
     json_object_set_new(root, "env", strv_to_json(process->env));
     json_object_set_new(root, "workingDir", json_string(process->working_dir));
+    if (process->mount_point)
+        json_object_set_new(root, "mountPoint", json_string(process->mount_point));
     json_object_set_new(root, "user", user_to_json(process));
     json_object_set_new(root, "mounts", mounts_to_json(process));
     json_object_set_new(root, "layers", strv_to_json(process->layers));
@@ -186,6 +188,7 @@ static int fields_from_json(json_t *root, struct container_process *out, struct 
     if (out->argv[0] == NULL)
         return error_set(err, ERROR_DATA_LOSS, "process field argv is empty");
     out->working_dir = xstrdup_or_null(working_dir);
+    out->mount_point = xstrdup_or_null(json_string_value(json_object_get(root, "mountPoint")));
     out->readonly_rootfs = json_is_true(json_object_get(root, "readonlyRootfs"));
     out->stop_signal = (int)json_integer_value(json_object_get(root, "stopSignal"));
     out->has_oom_score_adj = json_is_integer(oom);
@@ -220,6 +223,7 @@ void process_clear(struct container_process *process)
     strv_free(process->argv);
     strv_free(process->env);
     free(process->working_dir);
+    free(process->mount_point);
     free(process->username);
     free(process->groups);
     for (size_t i = 0; i < process->n_mounts; i++) {

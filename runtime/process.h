@@ -36,6 +36,10 @@ struct container_process {
     char **argv; /* NULL-terminated */
     char **env;  /* NULL-terminated "KEY=value" */
     char *working_dir;
+    /* The directory CONTAINER_SANDBOX_MOUNT_POINT names, from the runtime's rootfs_mount_point
+     * or the pod's rootfs-location annotation. NULL in records made before hostcri stored it,
+     * which mean the runtime's rootfs_mount_point. */
+    char *mount_point;
     char *username; /* or NULL */
     bool has_uid;
     uint32_t uid;

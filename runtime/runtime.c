@@ -194,6 +194,7 @@ int runtime_open(uv_loop_t *loop, const struct runtime_config *config, struct im
     }
     recover_sandboxes(runtime);
     recover_containers(runtime);
+    runtime_sweep_rootfs_dirs(runtime);
     if (images)
         images_set_in_use_hook(images, image_in_use_cb, runtime);
     runtime_cpu_sampler_start(runtime, config->cpu_sample_interval_ms);

@@ -11,7 +11,8 @@
  *   container_create.c    CreateContainer: image, command, environment, user, mounts
  *   container.c           StartContainer, exits, RemoveContainer, ReopenContainerLog
  *   container_stop.c      StopContainer and the waiters that share one exit
- *   container_recover.c   reconnecting containers and removing orphan jobs after a restart
+ *   container_recover.c   reconnecting containers, removing orphan jobs and root file systems
+ *                         after a restart
  *   container_status.c    ContainerStatus, ListContainers
  *   container_update.c    UpdateContainerResources
  *   container_exec.c      ExecSync and exec for the streaming server
@@ -192,6 +193,15 @@ void container_exit_cb(struct job_container *job, const struct job_exit_status *
 
 /* Writes the container's record; logs and returns -1 on failure. */
 int container_save(struct container *container, struct error *err);
+
+/* Returns the directory of the root file system records (rootfs_dirs.h): <root>/rootfs. */
+char *runtime_rootfs_records_dir(const struct runtime *runtime);
+
+/*
+ * Removes the recorded root file systems whose container neither has a record nor is an
+ * orphan job being killed, as a daemon that was killed leaves them (Windows rules only).
+ */
+void runtime_sweep_rootfs_dirs(struct runtime *runtime);
 
 /* Returns the directory of the container's writable layer: <root>/containers/<id>. */
 char *container_dir(const struct container *container);

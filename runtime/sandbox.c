@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "runtime/container_hostprocess.h"
 #include "runtime/defer.h"
+#include "runtime/pod_annotations.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/sandbox_rules.h"
 #include "runtime/state.h"
@@ -88,9 +89,12 @@ int runtime_sandbox_run(struct runtime *runtime, const Runtime__V1__PodSandboxCo
                         const char *runtime_handler, char **id, struct error *err)
 {
     struct sandbox *sandbox;
+    const char *rootfs_location;
 
     if (sandbox_rules_check_config(config, err) < 0 ||
         check_host_process(runtime, config, err) < 0 ||
+        pod_annotations_rootfs_location(config, CONTAINER_HOSTPROCESS_RULES, &rootfs_location,
+                                        err) < 0 ||
         check_runtime_handler(runtime, runtime_handler, err) < 0 ||
         check_name_free(runtime, config->metadata, err) < 0)
         return -1;

@@ -145,26 +145,34 @@ static void drop_empty_values(char **env)
         env[kept] = NULL;
 }
 
+char *spec_hostprocess_extend_path(const char *path, const char *rootfs_dir,
+                                   const char *system_root)
+{
+    size_t path_length = strlen(path);
+
+    return xasprintf("%s%s%.*s\\;%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem", path,
+                     path_length == 0 || path[path_length - 1] == ';' ? "" : ";",
+                     (int)trimmed_length(rootfs_dir), rootfs_dir, system_root, system_root);
+}
+
 void spec_hostprocess_finish_env(char ***env, const char *rootfs_dir, const char *default_path,
                                  const char *system_root)
 {
     _cleanup_free_ char *mount_point =
         xasprintf("%.*s\\", (int)trimmed_length(rootfs_dir), rootfs_dir);
     const char *path;
-    _cleanup_free_ char *extended = NULL;
-    size_t path_length;
 
     if (*env == NULL)
         *env = xcalloc(1, sizeof(char *));
     drop_empty_values(*env);
     path = env_value(*env, "PATH");
     if (path == NULL)
-        path = default_path ? default_path : "";
-    path_length = strlen(path);
-    extended = xasprintf("%s%s%s;%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem", path,
-                         path_length == 0 || path[path_length - 1] == ';' ? "" : ";", mount_point,
-                         system_root, system_root);
-    env_set(env, "PATH", extended);
+        path = default_path;
+    if (path != NULL) {
+        _cleanup_free_ char *extended = spec_hostprocess_extend_path(path, rootfs_dir, system_root);
+
+        env_set(env, "PATH", extended);
+    }
     if (env_value(*env, "PATHEXT") == NULL)
         env_set(env, "PATHEXT", SPEC_HOSTPROCESS_PATHEXT);
     if (env_value(*env, "SYSTEMROOT") == NULL)

@@ -40,11 +40,19 @@ int spec_hostprocess_check_mount_destination(const char *container_path, struct 
 char *spec_hostprocess_mount_link(const char *rootfs_dir, const char *container_path);
 
 /*
+ * Returns path with "<rootfs_dir>\" and the PowerShell and Wbem directories under system_root
+ * appended, after a ";" unless path is empty or ends with one. Caller frees.
+ */
+char *spec_hostprocess_extend_path(const char *path, const char *rootfs_dir,
+                                   const char *system_root);
+
+/*
  * Finishes a container's environment, a NULL-terminated vector of "NAME=value" heap strings
  * that *env owns (it is reallocated):
  *   - variables with an empty value are dropped;
- *   - PATH (default_path when missing) gets "<rootfs_dir>\" and the PowerShell and Wbem
- *     directories under system_root appended, after a ";" unless it ends with one;
+ *   - PATH (default_path when missing) is extended with spec_hostprocess_extend_path. With
+ *     neither, PATH stays unset, so that the job backend extends the Path of the user's
+ *     default environment instead (winenv_merge);
  *   - PATHEXT is SPEC_HOSTPROCESS_PATHEXT and SYSTEMROOT is system_root when missing;
  *   - CONTAINER_SANDBOX_MOUNT_POINT is "<rootfs_dir>\", with its trailing backslash.
  */

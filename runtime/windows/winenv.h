@@ -7,7 +7,8 @@
  * variables, never the daemon's own. Then come the container's variables, which the runtime
  * core has already finished (spec_hostprocess_finish_env). A later variable replaces an earlier
  * one of the same name in any case, at the earlier one's position. SYSTEMROOT is added when
- * neither part has it.
+ * neither part has it. A container that sets no PATH gets the user's own Path, extended as the
+ * core extends a container's PATH (spec_hostprocess_extend_path).
  *
  * Portable C with no Windows headers, so the Linux unit tests cover it; winenv_windows.c reads
  * the user's default environment.
@@ -22,8 +23,11 @@
  * Returns user_env followed by container_env ("NAME=value" strings, each NULL-terminated and
  * either may be NULL) with duplicates removed: names compare without regard to case, and the
  * later entry takes the earlier one's place. An entry without "=" is kept as it is. A name may
- * start with "=" ("=C:=C:\x"). SYSTEMROOT=system_root is appended when missing. Caller frees
- * the vector (strv_free).
+ * start with "=" ("=C:=C:\x"). SYSTEMROOT=system_root is appended when missing. When
+ * container_env sets CONTAINER_SANDBOX_MOUNT_POINT but no PATH, the user's Path keeps its
+ * place and spelling and is extended with that directory and the system_root folders of
+ * spec_hostprocess_extend_path (or PATH is those alone when user_env has none either). Caller
+ * frees the vector (strv_free).
  */
 char **winenv_merge(const char *const *user_env, const char *const *container_env,
                     const char *system_root);

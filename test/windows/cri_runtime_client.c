@@ -8,6 +8,11 @@
  *   cri_runtime_client.exe run \\.\pipe\NAME IMAGE TEST_DIR [ROOTFS_ROOT]
  *     TEST_DIR is an empty directory for the logs, mount sources and pid files; ROOTFS_ROOT is
  *     the daemon's rootfs_mount_point (default C:\hpc).
+ *   cri_runtime_client.exe crash-setup \\.\pipe\NAME IMAGE TEST_DIR [ROOTFS_ROOT]
+ *     creates the containers of the restart check of wine-runtime-checks.sh and prints
+ *     "ID <name> <container id>" for each (run_crash_setup).
+ *   cri_runtime_client.exe crash-finish \\.\pipe\NAME KEPT_ID TEST_DIR [ROOTFS_ROOT]
+ *     checks the daemon after its restart and removes every pod (run_crash_finish).
  *   cri_runtime_client.exe tree PID_FILE
  *     starts "cri_runtime_client.exe sleep", writes "<own pid> <child pid>" to PID_FILE and
  *     sleeps: the process tree that a StopContainer must kill.
@@ -237,6 +242,8 @@ struct pod {
     Runtime__V1__PodSandboxMetadata metadata;
     Runtime__V1__WindowsPodSandboxConfig windows;
     Runtime__V1__WindowsSandboxSecurityContext security_context;
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry annotation;
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry *annotations[1];
     char log_directory[MAX_PATH];
     char *id;
 };
@@ -257,6 +264,17 @@ static void pod_init(struct pod *pod, const char *name, bool host_process)
     pod->windows.security_context = &pod->security_context;
     pod->config.windows = &pod->windows;
     pod->id = NULL;
+}
+
+/* Sets the pod's only annotation. */
+static void pod_set_annotation(struct pod *pod, const char *key, const char *value)
+{
+    runtime__v1__pod_sandbox_config__annotations_entry__init(&pod->annotation);
+    pod->annotation.key = (char *)key;
+    pod->annotation.value = (char *)value;
+    pod->annotations[0] = &pod->annotation;
+    pod->config.annotations = pod->annotations;
+    pod->config.n_annotations = 1;
 }
 
 static void test_non_host_process_pod_rejected(void)
@@ -460,8 +478,8 @@ static void stop_container(const struct container *c, int64_t timeout, const cha
     call_expecting(RUNTIME "StopContainer", &request.base, GRPC_OK, name, NULL);
 }
 
-/* Removes c and checks that its root file system directory went with it. */
-static void remove_container(const struct container *c)
+/* Removes c and checks that its root file system directory under root went with it. */
+static void remove_container_at(const struct container *c, const char *root)
 {
     Runtime__V1__RemoveContainerRequest request = RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
     char rootfs[MAX_PATH];
@@ -470,10 +488,16 @@ static void remove_container(const struct container *c)
     request.container_id = c->id;
     snprintf(name, sizeof(name), "RemoveContainer %s", c->metadata.name);
     call_expecting(RUNTIME "RemoveContainer", &request.base, GRPC_OK, name, NULL);
-    snprintf(rootfs, sizeof(rootfs), "%s\\%s", rootfs_root, c->id);
+    snprintf(rootfs, sizeof(rootfs), "%s\\%s", root, c->id);
     snprintf(name, sizeof(name), "RemoveContainer %s removes its root file system",
              c->metadata.name);
     check(!path_exists(rootfs), name, "%s still exists", rootfs);
+}
+
+/* Removes c and checks that its root file system directory in the default root went with it. */
+static void remove_container(const struct container *c)
+{
+    remove_container_at(c, rootfs_root);
 }
 
 /* Runs a container to its end and checks its exit code. */
@@ -557,34 +581,6 @@ static void check_log_line(const struct pod *pod, const struct container *c, con
     free(log);
 }
 
-/*
- * The environment of a container: CONTAINER_SANDBOX_MOUNT_POINT with its trailing backslash,
- * PATHEXT, and a PATH that ends with the root file system and the system directories.
- */
-static void test_environment(const struct pod *pod)
-{
-    static char *command[] = {"cmd", "/c", "set CONTAINER_SANDBOX_MOUNT_POINT& set PATH"};
-    char line[1024];
-    const char *system_root = getenv("SystemRoot") ? getenv("SystemRoot") : "C:\\Windows";
-    struct container c;
-
-    container_init(&c, "environment", command, 3);
-    run_to_exit(pod, &c, 0, "cmd /c set exits with 0");
-    if (c.id == NULL)
-        return;
-    snprintf(line, sizeof(line), "CONTAINER_SANDBOX_MOUNT_POINT=%s\\%s\\", rootfs_root, c.id);
-    check_log_line(pod, &c, line, "CONTAINER_SANDBOX_MOUNT_POINT ends with a backslash");
-    check_log_line(pod, &c, "PATHEXT=.COM;.EXE;.BAT;.CMD;",
-                   "PATHEXT lets extensionless programs run");
-    snprintf(line, sizeof(line),
-             "PATH=C:\\Windows\\System32;C:\\Windows;C:\\Windows\\System32\\Wbem;"
-             "C:\\Windows\\System32\\WindowsPowerShell\\v1.0;%s\\%s\\;"
-             "%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem",
-             rootfs_root, c.id, system_root, system_root);
-    check_log_line(pod, &c, line, "PATH ends with the root file system and system folders");
-    remove_container(&c);
-}
-
 /* Set in the daemon's environment by wine-runtime-checks.sh: no container may see it. */
 #define DAEMON_ONLY_VARIABLE "HOSTCRI_WINE_DAEMON_ONLY"
 
@@ -607,6 +603,78 @@ static int count_variable(const char *log, const char *name, char *value, size_t
         snprintf(value, value_size, "%.*s", (int)length, entry);
     }
     return count;
+}
+
+/*
+ * Returns the system Path that CreateEnvironmentBlock starts a user's Path with, from the
+ * registry with its variables expanded, or NULL.
+ */
+static char *system_path(void)
+{
+    static const char key[] = "SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment";
+    DWORD size = 0;
+    char *value;
+
+    if (RegGetValueA(HKEY_LOCAL_MACHINE, key, "Path", RRF_RT_REG_SZ, NULL, NULL, &size) !=
+        ERROR_SUCCESS)
+        return NULL;
+    value = calloc(1, size + 1);
+    if (RegGetValueA(HKEY_LOCAL_MACHINE, key, "Path", RRF_RT_REG_SZ, NULL, value, &size) !=
+        ERROR_SUCCESS) {
+        free(value);
+        return NULL;
+    }
+    return value;
+}
+
+/*
+ * The environment of a container: CONTAINER_SANDBOX_MOUNT_POINT with its trailing backslash and
+ * PATHEXT. The container sets no PATH, so it gets the Path of its user's default environment,
+ * which starts with the system Path, followed by the root file system and the system folders.
+ */
+static void test_environment(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c", "set CONTAINER_SANDBOX_MOUNT_POINT& set PATH"};
+    char line[1024];
+    char suffix[1024];
+    char value[4096] = "";
+    char path[MAX_PATH * 2];
+    const char *system_root = getenv("SystemRoot") ? getenv("SystemRoot") : "C:\\Windows";
+    char *system = system_path();
+    char *log;
+    size_t value_length;
+    size_t suffix_length;
+    struct container c;
+
+    container_init(&c, "environment", command, 3);
+    run_to_exit(pod, &c, 0, "cmd /c set exits with 0");
+    if (c.id == NULL) {
+        free(system);
+        return;
+    }
+    snprintf(line, sizeof(line), "CONTAINER_SANDBOX_MOUNT_POINT=%s\\%s\\", rootfs_root, c.id);
+    check_log_line(pod, &c, line, "CONTAINER_SANDBOX_MOUNT_POINT ends with a backslash");
+    check_log_line(pod, &c, "PATHEXT=.COM;.EXE;.BAT;.CMD;",
+                   "PATHEXT lets extensionless programs run");
+    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c.log_path);
+    log = read_file(path);
+    check(count_variable(log, "PATH", value, sizeof(value)) == 1, "PATH appears once", "log %s",
+          log ? log : "(no file)");
+    snprintf(suffix, sizeof(suffix),
+             ";%s\\%s\\;%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem", rootfs_root,
+             c.id, system_root, system_root);
+    value_length = strlen(value);
+    suffix_length = strlen(suffix);
+    check(value_length > suffix_length && strcmp(value + value_length - suffix_length, suffix) == 0,
+          "PATH ends with the root file system and system folders", "\"%s\" does not end with %s",
+          value, suffix);
+    check(system && strncmp(value + strlen("PATH="), system, strlen(system)) == 0,
+          "PATH starts with the user's default Path",
+          "\"%s\" does not start with the system Path %s", value,
+          system ? system : "(not in the registry)");
+    free(log);
+    free(system);
+    remove_container(&c);
 }
 
 /*
@@ -856,7 +924,7 @@ static void test_exec_environment(const struct container *c)
     Runtime__V1__ExecSyncResponse *response;
     struct grpc_result result;
     char *output = NULL;
-    char line[64];
+    char line[MAX_PATH + 80];
 
     request.container_id = c->id;
     request.cmd = cmd;
@@ -875,6 +943,10 @@ static void test_exec_environment(const struct container *c)
     snprintf(line, sizeof(line), "\n%s=", DAEMON_ONLY_VARIABLE);
     check(output && strstr(output, line) == NULL,
           "ExecSync does not see the daemon's own environment", "output %s",
+          output ? output : "(none)");
+    snprintf(line, sizeof(line), ";%s\\%s\\;", rootfs_root, c->id);
+    check(output && strstr(output, line) != NULL,
+          "ExecSync gets the user's Path with the root file system", "no %s in %s", line,
           output ? output : "(none)");
     free(output);
     free_message(response);
@@ -909,6 +981,323 @@ static void test_tree_kill(const struct pod *pod)
     remove_container(&c);
 }
 
+/* ---- Pod annotations --------------------------------------------------------------------- */
+
+#define INHERIT_USER_ANNOTATION "microsoft.com/hostprocess-inherit-user"
+#define ROOTFS_LOCATION_ANNOTATION "microsoft.com/hostprocess-rootfs-location"
+#define UNKNOWN_USER "hostcri-no-such-user"
+
+/* Stops and removes a pod that runs beside the main pod. */
+static void remove_pod(const struct pod *pod)
+{
+    Runtime__V1__StopPodSandboxRequest stop = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
+    Runtime__V1__RemovePodSandboxRequest remove = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+    char name[128];
+
+    stop.pod_sandbox_id = pod->id;
+    remove.pod_sandbox_id = pod->id;
+    snprintf(name, sizeof(name), "StopPodSandbox %s", pod->metadata.name);
+    call_expecting(RUNTIME "StopPodSandbox", &stop.base, GRPC_OK, name, NULL);
+    snprintf(name, sizeof(name), "RemovePodSandbox %s", pod->metadata.name);
+    call_expecting(RUNTIME "RemovePodSandbox", &remove.base, GRPC_OK, name, NULL);
+}
+
+/* Runs cmd in c with ExecSync. Returns its stdout as a new string, or NULL when the call
+ * failed; *exit_code is the process's exit code. */
+static char *exec_sync_output(const struct container *c, char **cmd, size_t n_cmd, int *exit_code)
+{
+    Runtime__V1__ExecSyncRequest request = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
+    Runtime__V1__ExecSyncResponse *response;
+    struct grpc_result result;
+    char *output = NULL;
+
+    request.container_id = c->id;
+    request.cmd = cmd;
+    request.n_cmd = n_cmd;
+    request.timeout = 30;
+    response = call(RUNTIME "ExecSync", &request.base, &runtime__v1__exec_sync_response__descriptor,
+                    &result);
+    *exit_code = response ? response->exit_code : -1000;
+    if (response) {
+        output = calloc(1, response->stdout.len + 1);
+        memcpy(output, response->stdout.data, response->stdout.len);
+    }
+    free_message(response);
+    grpc_result_clear(&result);
+    return output;
+}
+
+static void test_rootfs_location_rejected(void)
+{
+    Runtime__V1__RunPodSandboxRequest request = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+    static const char *const values[] = {"relative\\pods", "\\\\server\\share\\pods",
+                                         "C:\\pods\\..\\Windows"};
+    char name[160];
+    struct pod pod;
+
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        pod_init(&pod, "bad-rootfs-location", true);
+        pod_set_annotation(&pod, ROOTFS_LOCATION_ANNOTATION, values[i]);
+        request.config = &pod.config;
+        snprintf(name, sizeof(name), "RunPodSandbox rejects rootfs-location %s", values[i]);
+        call_expecting(RUNTIME "RunPodSandbox", &request.base, GRPC_INVALID_ARGUMENT, name,
+                       ROOTFS_LOCATION_ANNOTATION);
+    }
+}
+
+/*
+ * A container of a pod with rootfs-location gets its files, CONTAINER_SANDBOX_MOUNT_POINT,
+ * working directory and PATH under <location>\<id>, and RemoveContainer removes only that
+ * folder.
+ */
+static void test_rootfs_location_container(const struct pod *pod, const char *location)
+{
+    static char *command[] = {
+        "cmd", "/c",
+        "echo mount=%CONTAINER_SANDBOX_MOUNT_POINT%& set CONTAINER_SANDBOX_MOUNT_POINT& cd& "
+        "set PATH& "
+        "if exist %CONTAINER_SANDBOX_MOUNT_POINT%\\hostcri-test\\hello.txt (echo image files "
+        "found)"};
+    char rootfs[MAX_PATH];
+    char line[MAX_PATH + 64];
+    char path[MAX_PATH * 2];
+    char value[4096] = "";
+    char *log;
+    struct container c;
+
+    container_init(&c, "location-echo", command, 3);
+    run_to_exit(pod, &c, 0, "container under rootfs-location exits with 0");
+    if (c.id == NULL)
+        return;
+    snprintf(rootfs, sizeof(rootfs), "%s\\%s", location, c.id);
+    snprintf(line, sizeof(line), "mount=%s", rootfs);
+    check_log_line(pod, &c, line, "echo %CONTAINER_SANDBOX_MOUNT_POINT% prints <location>\\<id>");
+    check_log_line(pod, &c, rootfs, "working directory is <location>\\<id>");
+    snprintf(line, sizeof(line), "CONTAINER_SANDBOX_MOUNT_POINT=%s\\", rootfs);
+    check_log_line(pod, &c, line, "CONTAINER_SANDBOX_MOUNT_POINT is <location>\\<id>\\");
+    check_log_line(pod, &c, "image files found", "image files are under <location>\\<id>");
+    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c.log_path);
+    log = read_file(path);
+    snprintf(line, sizeof(line), ";%s\\;", rootfs);
+    count_variable(log, "PATH", value, sizeof(value));
+    check(strstr(value, line) != NULL, "PATH has <location>\\<id>\\", "%s lacks %s", value, line);
+    free(log);
+    snprintf(path, sizeof(path), "%s\\hostcri-test\\hello.txt", rootfs);
+    check(path_exists(path), "rootfs-location folder keeps the files until removal", "no %s", path);
+
+    remove_container_at(&c, location);
+    check(path_exists(location), "RemoveContainer keeps the rootfs-location folder", "%s is gone",
+          location);
+}
+
+/* A <location>\<id> folder that hostcri did not create fails the start and stays. */
+static void test_rootfs_location_foreign(const struct pod *pod, const char *location)
+{
+    static char *command[] = {"cmd", "/c", "exit 0"};
+    Runtime__V1__RemoveContainerRequest remove = RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
+    char rootfs[MAX_PATH];
+    char marker[MAX_PATH + 16];
+    struct container c;
+
+    container_init(&c, "location-foreign", command, 3);
+    if (!create_container(pod, &c, GRPC_OK, "CreateContainer location-foreign", NULL))
+        return;
+    snprintf(rootfs, sizeof(rootfs), "%s\\%s", location, c.id);
+    snprintf(marker, sizeof(marker), "%s\\mine.txt", rootfs);
+    CreateDirectoryA(rootfs, NULL);
+    write_file(marker, "not hostcri's\r\n");
+    start_container(&c, GRPC_FAILED_PRECONDITION,
+                    "StartContainer fails on a folder hostcri did not create", "already exists");
+    remove.container_id = c.id;
+    call_expecting(RUNTIME "RemoveContainer", &remove.base, GRPC_OK,
+                   "RemoveContainer location-foreign", NULL);
+    check(path_exists(marker), "RemoveContainer leaves a folder hostcri did not create",
+          "%s is gone", marker);
+    DeleteFileA(marker);
+    RemoveDirectoryA(rootfs);
+}
+
+static void test_rootfs_location(void)
+{
+    char location[MAX_PATH];
+    struct pod pod;
+
+    test_rootfs_location_rejected();
+    snprintf(location, sizeof(location), "%s\\pods", test_dir);
+    pod_init(&pod, "rootfs-location", true);
+    pod_set_annotation(&pod, ROOTFS_LOCATION_ANNOTATION, location);
+    if (!run_pod(&pod))
+        return;
+    check(!path_exists(location), "rootfs-location folder is made only at the first start",
+          "%s exists", location);
+    test_rootfs_location_container(&pod, location);
+    test_rootfs_location_foreign(&pod, location);
+    remove_pod(&pod);
+    free(pod.id);
+}
+
+/* Without the inherit-user annotation, an unknown user fails the start. */
+static void test_unknown_user(const struct pod *pod)
+{
+    static char *command[] = {"cmd", "/c", "exit 0"};
+    struct container c;
+
+    container_init(&c, "unknown-user", command, 3);
+    c.security_context.run_as_username = UNKNOWN_USER;
+    if (!create_container(pod, &c, GRPC_OK, "CreateContainer unknown-user", NULL))
+        return;
+    start_container(&c, GRPC_NOT_FOUND, "StartContainer fails for an unknown user", UNKNOWN_USER);
+    remove_container(&c);
+}
+
+/*
+ * With inherit-user "true" the same unknown user is ignored: the container and its exec run as
+ * the daemon's own user.
+ */
+static void test_inherit_user(void)
+{
+    static char *exec_command[] = {"cmd", "/c", "echo exec"};
+    char *command[] = {self_path, "sleep"};
+    struct container c;
+    struct pod pod;
+    char *output;
+    int code;
+
+    pod_init(&pod, "inherit-user", true);
+    pod_set_annotation(&pod, INHERIT_USER_ANNOTATION, "true");
+    if (!run_pod(&pod))
+        return;
+    container_init(&c, "inherit-user", command, 2);
+    c.security_context.run_as_username = UNKNOWN_USER;
+    if (create_container(&pod, &c, GRPC_OK, "CreateContainer inherit-user", NULL) &&
+        start_container(&c, GRPC_OK, "inherit-user ignores the unknown user name", NULL)) {
+        output = exec_sync_output(&c, exec_command, 3, &code);
+        check(output && code == 0 && strcmp(output, "exec\r\n") == 0,
+              "ExecSync runs in an inherit-user container", "exit code %d, output %s", code,
+              output ? output : "(none)");
+        free(output);
+        stop_container(&c, 0, "StopContainer inherit-user");
+        wait_for_exit(&c, NULL, 0);
+    }
+    if (c.id)
+        remove_container(&c);
+    remove_pod(&pod);
+    free(pod.id);
+}
+
+/* ---- Root file systems after a daemon was killed ------------------------------------------ */
+
+/*
+ * Creates the containers whose folders the daemon must find after wine-runtime-checks.sh killed
+ * it, and prints "ID <name> <container id>" for each: in a pod without annotations "lost",
+ * "lost-running" (still running when the daemon is killed), "lost-mount" (with a volume mount
+ * linked under its root file system) and "kept"; "lost-location" in a pod with rootfs-location
+ * <test_dir>\crash-pods.
+ */
+static int run_crash_setup(void)
+{
+    static char *exit_command[] = {"cmd", "/c", "exit 0"};
+    char *sleep_command[] = {self_path, "sleep"};
+    static const char *const exited[] = {"lost", "kept"};
+    char location[MAX_PATH];
+    char data_dir[MAX_PATH];
+    char marker[MAX_PATH + 16];
+    char name[64];
+    struct pod pod;
+    struct pod location_pod;
+    struct container c;
+    struct grpc_result result;
+    Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+
+    if (!test_pull())
+        return checks_finish();
+    pod_init(&pod, "crash", true);
+    snprintf(location, sizeof(location), "%s\\crash-pods", test_dir);
+    pod_init(&location_pod, "crash-location", true);
+    pod_set_annotation(&location_pod, ROOTFS_LOCATION_ANNOTATION, location);
+    if (!run_pod(&pod) || !run_pod(&location_pod))
+        return checks_finish();
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(name, sizeof(name), "%s exits with 0", exited[i]);
+        container_init(&c, exited[i], exit_command, 3);
+        run_to_exit(&pod, &c, 0, name);
+        if (c.id)
+            printf("ID %s %s\n", exited[i], c.id);
+    }
+    container_init(&c, "lost-location", exit_command, 3);
+    run_to_exit(&location_pod, &c, 0, "lost-location exits with 0");
+    if (c.id)
+        printf("ID lost-location %s\n", c.id);
+    container_init(&c, "lost-running", sleep_command, 2);
+    if (create_container(&pod, &c, GRPC_OK, "CreateContainer lost-running", NULL) &&
+        start_container(&c, GRPC_OK, "StartContainer lost-running", NULL))
+        printf("ID lost-running %s\n", c.id);
+
+    snprintf(data_dir, sizeof(data_dir), "%s\\crash-data", test_dir);
+    snprintf(marker, sizeof(marker), "%s\\marker.txt", data_dir);
+    CreateDirectoryA(data_dir, NULL);
+    write_file(marker, "kept\r\n");
+    container_init(&c, "lost-mount", exit_command, 3);
+    container_set_mount(&c, data_dir, "C:\\data");
+    if (!create_container(&pod, &c, GRPC_OK, "CreateContainer lost-mount", NULL))
+        return checks_finish();
+    start.container_id = c.id;
+    grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &start.base, &result);
+    if (result.grpc_status != GRPC_OK && checks_under_wine() && strstr(result.grpc_message, "link"))
+        expected_failure("StartContainer lost-mount links the volume",
+                         "Wine 8 creates neither junctions nor symbolic links");
+    else
+        check(result.grpc_status == GRPC_OK, "StartContainer lost-mount links the volume",
+              "grpc-status %d: %s", result.grpc_status, result.grpc_message);
+    grpc_result_clear(&result);
+    wait_for_exit(&c, NULL, 0);
+    printf("ID lost-mount %s\n", c.id);
+    return checks_finish();
+}
+
+/*
+ * After the restart: the container "kept" (id kept_id) is still listed with its root file
+ * system, the volume source of "lost-mount" kept its file, and removing every pod removes the
+ * kept folder too.
+ */
+static int run_crash_finish(const char *kept_id)
+{
+    Runtime__V1__ListPodSandboxRequest list = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+    Runtime__V1__ListPodSandboxResponse *pods;
+    struct grpc_result result;
+    struct container kept;
+    struct pod pod;
+    char rootfs[MAX_PATH];
+    char marker[MAX_PATH + 32];
+    Runtime__V1__ContainerStatusResponse *status;
+
+    container_init(&kept, "kept", NULL, 0);
+    kept.id = (char *)kept_id;
+    status = container_status(&kept);
+    check(status != NULL, "the container whose record stayed is still listed", "no status for %s",
+          kept_id);
+    free_message(status);
+    snprintf(rootfs, sizeof(rootfs), "%s\\%s", rootfs_root, kept_id);
+    check(path_exists(rootfs), "the root file system whose record stayed is kept", "%s is gone",
+          rootfs);
+    snprintf(marker, sizeof(marker), "%s\\crash-data\\marker.txt", test_dir);
+    check(path_exists(marker), "removing a lost root file system keeps the volume's files",
+          "%s is gone", marker);
+
+    pods = call(RUNTIME "ListPodSandbox", &list.base,
+                &runtime__v1__list_pod_sandbox_response__descriptor, &result);
+    grpc_result_clear(&result);
+    for (size_t i = 0; pods && i < pods->n_items; i++) {
+        pod_init(&pod, pods->items[i]->metadata->name, true);
+        pod.id = pods->items[i]->id;
+        remove_pod(&pod);
+    }
+    free_message(pods);
+    check(!path_exists(rootfs), "RemovePodSandbox removes the kept root file system",
+          "%s still exists", rootfs);
+    return checks_finish();
+}
+
 static void run_all(void)
 {
     struct pod pod;
@@ -931,6 +1320,9 @@ static void run_all(void)
     test_resources(&pod);
     test_missing_program(&pod);
     test_tree_kill(&pod);
+    test_unknown_user(&pod);
+    test_rootfs_location();
+    test_inherit_user();
     stop_and_remove_pod(&pod);
     free(pod.id);
 }
@@ -942,8 +1334,13 @@ int main(int argc, char **argv)
         return run_sleep();
     if (argc == 3 && strcmp(argv[1], "tree") == 0)
         return run_tree(argv[2]);
-    if ((argc != 5 && argc != 6) || strcmp(argv[1], "run") != 0) {
-        fprintf(stderr, "usage: %s run \\\\.\\pipe\\NAME IMAGE TEST_DIR [ROOTFS_ROOT]\n", argv[0]);
+    if ((argc != 5 && argc != 6) ||
+        (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "crash-setup") != 0 &&
+         strcmp(argv[1], "crash-finish") != 0)) {
+        fprintf(stderr,
+                "usage: %s run|crash-setup \\\\.\\pipe\\NAME IMAGE TEST_DIR [ROOTFS_ROOT]\n"
+                "       %s crash-finish \\\\.\\pipe\\NAME KEPT_ID TEST_DIR [ROOTFS_ROOT]\n",
+                argv[0], argv[0]);
         return 2;
     }
     pipe_name = argv[2];
@@ -952,6 +1349,10 @@ int main(int argc, char **argv)
     if (argc == 6)
         rootfs_root = argv[5];
     GetModuleFileNameA(NULL, self_path, sizeof(self_path));
+    if (strcmp(argv[1], "crash-setup") == 0)
+        return run_crash_setup();
+    if (strcmp(argv[1], "crash-finish") == 0)
+        return run_crash_finish(argv[3]);
     run_all();
     return checks_finish();
 }
