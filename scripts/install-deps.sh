@@ -11,7 +11,7 @@ mode=${1:-build}
 build_packages="build-essential cmake pkg-config
     libuv1-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
     libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev
-    libsqlite3-dev libyaml-dev libwslay-dev"
+    libsqlite3-dev libyaml-dev"
 
 test_packages="libcmocka-dev clang libclang-rt-14-dev clang-format
     python3-grpcio python3-pytest python3-protobuf python3-h2 protobuf-compiler

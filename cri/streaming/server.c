@@ -52,7 +52,6 @@ struct streaming_server {
 static const char *const spdy_remote_command_protocols[] = {
     "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io", NULL};
 static const char *const spdy_port_forward_protocols[] = {"portforward.k8s.io", NULL};
-#ifdef HOSTCRI_STREAMING_WEBSOCKET
 static const char *const ws_remote_command_protocols[] = {WEBSOCKET_PROTOCOL_V5,
                                                           WEBSOCKET_PROTOCOL_V4,
                                                           WEBSOCKET_PROTOCOL_V4_BASE64,
@@ -62,7 +61,6 @@ static const char *const ws_remote_command_protocols[] = {WEBSOCKET_PROTOCOL_V5,
                                                           NULL};
 static const char *const ws_port_forward_protocols[] = {
     WEBSOCKET_PROTOCOL_SPDY_TUNNEL, WEBSOCKET_PROTOCOL_V4, WEBSOCKET_PROTOCOL_V4_BASE64, "", NULL};
-#endif
 
 void streaming_config_init(struct streaming_config *config)
 {
@@ -225,7 +223,6 @@ static void upgrade_spdy(struct http_conn *http, const struct http_request *requ
     switch_handler(http, &spdy_handler_ops, handler, head_length);
 }
 
-#ifdef HOSTCRI_STREAMING_WEBSOCKET
 /* Checks the WebSocket handshake; responds and returns NULL on failure, else the protocol. */
 static const char *check_websocket(struct http_conn *http, const struct http_request *request,
                                    const struct streaming_request *stream_request,
@@ -309,8 +306,6 @@ static void upgrade_websocket(struct http_conn *http, const struct http_request 
     switch_handler(http, &ws_handler_ops, handler, head_length);
 }
 
-#endif
-
 static void log_request(struct http_conn *http, const struct streaming_request *request,
                         bool websocket)
 {
@@ -337,15 +332,6 @@ static void route(struct http_conn *http, const struct http_request *request, si
     }
     bool websocket = http_request_header_has_token(request, "Upgrade", "websocket") &&
                      http_request_header_contains(request, "Connection", "upgrade");
-#ifndef HOSTCRI_STREAMING_WEBSOCKET
-    /* NOTE: without libwslay there is no WebSocket transport. The refusal comes before the
-     * token is spent, so that a client can fall back to SPDY/3.1 with the same URL. */
-    if (websocket) {
-        respond(http, 400, NULL,
-                "unable to upgrade: this hostcri build has no WebSocket support, use SPDY/3.1\n");
-        return;
-    }
-#endif
     /* The token is spent by this request, whatever happens next. */
     struct streaming_request *stream_request =
         token_cache_consume(&server->tokens, token, uv_hrtime());
@@ -357,12 +343,10 @@ static void route(struct http_conn *http, const struct http_request *request, si
     }
 
     log_request(http, stream_request, websocket);
-#ifdef HOSTCRI_STREAMING_WEBSOCKET
     if (websocket) {
         upgrade_websocket(http, request, stream_request, head_length);
         return;
     }
-#endif
     upgrade_spdy(http, request, stream_request, head_length);
 }
 

@@ -6,9 +6,6 @@
  */
 #include "cri/streaming/ws_handler.h"
 
-/* A build without libwslay (the Windows prefix for now) has no WebSocket transport. */
-#ifdef HOSTCRI_STREAMING_WEBSOCKET
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -366,7 +363,7 @@ static void on_close(void *data, uint16_t code)
     log_debug("streaming: WebSocket client closed with code %u", code);
     if (handler->tunnel != NULL)
         handler->tunnel_ops->eof(handler->tunnel);
-    /* wslay queued the close reply; send it and end the connection. */
+    /* The session queued the close reply; send it and end the connection. */
     handler->closing = true;
     websocket_session_flush(handler->ws, &handler->out);
     if (handler->out.length > 0 && !handler->link_gone)
@@ -398,7 +395,7 @@ static void handler_read(void *data, const char *bytes, size_t length)
             handler->link.ops->close(handler->link.data);
         return;
     }
-    /* Pongs and other replies that wslay queued while reading. */
+    /* Pongs and other replies that the session queued while reading. */
     flush(handler);
 }
 
@@ -480,5 +477,3 @@ struct ws_handler *ws_handler_new(const struct ws_handler_config *config,
         start_remote_command(handler);
     return handler;
 }
-
-#endif
