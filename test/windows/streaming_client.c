@@ -3,12 +3,14 @@
  * pipe it runs a HostProcess pod with one container that prints a line every half second, asks
  * for Exec, Attach and PortForward URLs, and speaks SPDY/3.1 to them over a plain TCP socket,
  * as kubectl does through the kubelet: the HTTP upgrade, SYN_STREAM frames for the streams, and
- * the frames that come back (cri/streaming/spdy.c writes and parses them). Prints one "PASS",
- * "FAIL" or "XFAIL" line per check and a summary.
+ * the frames that come back (cri/streaming/spdy.c writes and parses them). streaming_ws.c runs
+ * the same requests over WebSocket. Prints one "PASS", "FAIL" or "XFAIL" line per check and a
+ * summary.
  *
  * Usage:
  *   streaming_client.exe run \\.\pipe\NAME IMAGE TEST_DIR
- *   streaming_client.exe sleep     (the container's command)
+ *   streaming_client.exe sleep        (the container's command)
+ *   streaming_client.exe stdin-echo   (an exec's command: copies stdin to stdout, then exits 3)
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,6 +26,7 @@
 #include "api/api.pb-c.h"
 #include "cri/streaming/spdy.h"
 #include "pipe_grpc.h"
+#include "streaming_client.h"
 
 #define RUNTIME "/runtime.v1.RuntimeService/"
 #define IMAGES "/runtime.v1.ImageService/"
@@ -33,14 +36,12 @@
 static const char *pipe_name;
 static const char *image;
 static const char *test_dir;
-static char self_path[MAX_PATH];
+char streaming_self_path[MAX_PATH];
 
 /* ---- Calls over the pipe ----------------------------------------------------------------- */
 
-/* Calls method and unpacks the response with descriptor. NULL on failure, with the reason in
- * error. */
-static void *call(const char *method, const ProtobufCMessage *request,
-                  const ProtobufCMessageDescriptor *descriptor, char *error, size_t error_size)
+void *streaming_call(const char *method, const ProtobufCMessage *request,
+                     const ProtobufCMessageDescriptor *descriptor, char *error, size_t error_size)
 {
     struct pipe_grpc_call grpc;
     const uint8_t *message;
@@ -65,7 +66,7 @@ static void *call(const char *method, const ProtobufCMessage *request,
     return response;
 }
 
-static void free_message(void *message)
+void streaming_free_message(void *message)
 {
     if (message)
         protobuf_c_message_free_unpacked(message, NULL);
@@ -86,8 +87,7 @@ static void spdy_result_free(struct spdy_result *result)
         strbuf_free(&result->data[i]);
 }
 
-/* Connects to the host and port of url ("http://127.0.0.1:PORT/..."), and sets *path. */
-static SOCKET connect_url(const char *url, const char **path)
+SOCKET streaming_connect_url(const char *url, const char **path)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};
     char host[64];
@@ -112,7 +112,7 @@ static SOCKET connect_url(const char *url, const char **path)
     return sock;
 }
 
-static void send_all(SOCKET sock, const void *data, size_t length)
+void streaming_send_all(SOCKET sock, const void *data, size_t length)
 {
     const char *bytes = data;
 
@@ -136,7 +136,7 @@ static void spdy_exchange(const char *url, const char *protocol, const struct st
                           struct spdy_result *result)
 {
     const char *path;
-    SOCKET sock = connect_url(url, &path);
+    SOCKET sock = streaming_connect_url(url, &path);
     struct strbuf head = STRBUF_INIT;
     struct spdy_parser parser;
     struct spdy_frame frame = {0};
@@ -154,7 +154,7 @@ static void spdy_exchange(const char *url, const char *protocol, const struct st
                    "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
                    "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: %s\r\n\r\n",
                    path, protocol);
-    send_all(sock, head.data, head.length);
+    streaming_send_all(sock, head.data, head.length);
     strbuf_reset(&head);
     while ((end_of_head = strstr(head.data ? head.data : "", "\r\n\r\n")) == NULL &&
            (n = recv(sock, buffer, sizeof(buffer), 0)) > 0)
@@ -170,7 +170,7 @@ static void spdy_exchange(const char *url, const char *protocol, const struct st
         goto out;
     spdy_parser_init(&parser, NULL);
     spdy_parser_feed(&parser, end_of_head + 4, head.length - (size_t)(end_of_head + 4 - head.data));
-    send_all(sock, frames->data, frames->length);
+    streaming_send_all(sock, frames->data, frames->length);
     for (bool ended = false;;) {
         while (spdy_parser_next(&parser, &frame, &err) == 1) {
             if (frame.type == SPDY_DATA && frame.stream_id < 16)
@@ -180,7 +180,7 @@ static void spdy_exchange(const char *url, const char *protocol, const struct st
             strstr(result->data[stop_stream].data, stop_text)) {
             if (end == NULL)
                 break; /* the client leaves, as a detaching kubectl attach does */
-            send_all(sock, end->data, end->length);
+            streaming_send_all(sock, end->data, end->length);
             ended = true;
         }
         if ((n = recv(sock, buffer, sizeof(buffer), 0)) <= 0)
@@ -195,39 +195,10 @@ out:
     closesocket(sock);
 }
 
-/* Sends a WebSocket upgrade (v5.channel.k8s.io) to url and reads the status line of the answer. */
-static void websocket_status(const char *url, char *status_line, size_t size)
-{
-    const char *path;
-    SOCKET sock = connect_url(url, &path);
-    struct strbuf head = STRBUF_INIT;
-    char buffer[4096];
-    int n;
-
-    snprintf(status_line, size, "cannot connect to %s", url);
-    if (sock == INVALID_SOCKET)
-        return;
-    strbuf_appendf(&head,
-                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
-                   "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n",
-                   path);
-    send_all(sock, head.data, head.length);
-    strbuf_reset(&head);
-    while ((head.data == NULL || strstr(head.data, "\r\n") == NULL) &&
-           (n = recv(sock, buffer, sizeof(buffer), 0)) > 0)
-        strbuf_append(&head, buffer, (size_t)n);
-    if (head.data)
-        snprintf(status_line, size, "%.*s", (int)strcspn(head.data, "\r\n"), head.data);
-    strbuf_free(&head);
-    closesocket(sock);
-}
-
 /* Runs an exec of command over SPDY (v4.channel.k8s.io) and fills *result: stream 3 is stdout,
  * stream 1 the v4 status. */
 static bool exec_over_spdy(const char *container_id, char **command, size_t count, bool tty,
-                           bool websocket_first, struct spdy_result *result)
+                           struct spdy_result *result)
 {
     Runtime__V1__ExecRequest request = RUNTIME__V1__EXEC_REQUEST__INIT;
     Runtime__V1__ExecResponse *response;
@@ -242,21 +213,13 @@ static bool exec_over_spdy(const char *container_id, char **command, size_t coun
     request.n_cmd = count;
     request.tty = tty;
     request.stdout = true;
-    response = call(RUNTIME "Exec", &request.base, &runtime__v1__exec_response__descriptor, error,
-                    sizeof(error));
+    response = streaming_call(RUNTIME "Exec", &request.base,
+                              &runtime__v1__exec_response__descriptor, error, sizeof(error));
     if (!check(response && strncmp(response->url, "http://127.0.0.1:", 17) == 0,
                "Exec issues a URL of the streaming server on 127.0.0.1", "%s %s", error,
                response ? response->url : "")) {
-        free_message(response);
+        streaming_free_message(response);
         return false;
-    }
-    if (websocket_first) {
-        char status_line[128];
-
-        /* NOTE: a Windows build with libwslay would answer 101 here. */
-        websocket_status(response->url, status_line, sizeof(status_line));
-        check(strncmp(status_line, "HTTP/1.1 400", 12) == 0,
-              "a WebSocket upgrade is rejected without libwslay", "%s", status_line);
     }
     spdy_writer_init(&writer);
     spdy_write_syn_stream(&writer, &frames, 1, 0, 0, 0, error_headers, 1);
@@ -265,7 +228,7 @@ static bool exec_over_spdy(const char *container_id, char **command, size_t coun
     spdy_exchange(response->url, "v4.channel.k8s.io", &frames, 0, NULL, NULL, result);
     spdy_writer_free(&writer);
     strbuf_free(&frames);
-    free_message(response);
+    streaming_free_message(response);
     return check(result->upgraded, "the exec URL upgrades to SPDY/3.1", "%s", result->status_line);
 }
 
@@ -279,6 +242,21 @@ static __attribute__((noreturn)) void run_sleep(void)
     }
 }
 
+/* An exec's command for the WebSocket checks: copies stdin to stdout until end of file, writes
+ * "stdin closed" to stderr, and exits with status 3. */
+static __attribute__((noreturn)) void run_stdin_echo(void)
+{
+    char buffer[4096];
+    size_t n;
+
+    while ((n = fread(buffer, 1, sizeof(buffer), stdin)) > 0)
+        fwrite(buffer, 1, n, stdout);
+    fflush(stdout);
+    fprintf(stderr, "stdin closed\n");
+    fflush(stderr);
+    exit(3);
+}
+
 /* ---- The checks ----------------------------------------------------------------------------- */
 
 static void test_exec_hello(const char *container_id)
@@ -286,8 +264,7 @@ static void test_exec_hello(const char *container_id)
     char *command[] = {"cmd", "/c", "echo hello"};
     struct spdy_result result;
 
-    /* After the rejected WebSocket upgrade, SPDY works with the same URL, as kubectl falls back. */
-    if (exec_over_spdy(container_id, command, 3, false, true, &result)) {
+    if (exec_over_spdy(container_id, command, 3, false, &result)) {
         const char *out = result.data[3].data ? result.data[3].data : "";
         const char *status = result.data[1].data ? result.data[1].data : "";
 
@@ -304,7 +281,7 @@ static void test_exec_exit_code(const char *container_id)
     char *command[] = {"cmd", "/c", "exit 3"};
     struct spdy_result result;
 
-    if (exec_over_spdy(container_id, command, 3, false, false, &result)) {
+    if (exec_over_spdy(container_id, command, 3, false, &result)) {
         const char *status = result.data[1].data ? result.data[1].data : "";
 
         check(strstr(status, "\"ExitCode\"") && strstr(status, "\"3\""),
@@ -318,7 +295,7 @@ static void test_exec_tty(const char *container_id)
     char *command[] = {"cmd", "/c", "echo hello"};
     struct spdy_result result;
 
-    if (exec_over_spdy(container_id, command, 3, true, false, &result)) {
+    if (exec_over_spdy(container_id, command, 3, true, &result)) {
         const char *out = result.data[3].data ? result.data[3].data : "";
         bool ok = strstr(out, "hello") != NULL;
 
@@ -345,8 +322,8 @@ static void test_attach(const char *container_id)
 
     request.container_id = (char *)container_id;
     request.stdout = true;
-    response = call(RUNTIME "Attach", &request.base, &runtime__v1__attach_response__descriptor,
-                    error, sizeof(error));
+    response = streaming_call(RUNTIME "Attach", &request.base,
+                              &runtime__v1__attach_response__descriptor, error, sizeof(error));
     if (check(response && strncmp(response->url, "http://127.0.0.1:", 17) == 0,
               "Attach issues a URL of the streaming server", "%s", error)) {
         spdy_writer_init(&writer);
@@ -362,7 +339,7 @@ static void test_attach(const char *container_id)
         spdy_result_free(&result);
     }
     strbuf_free(&frames);
-    free_message(response);
+    streaming_free_message(response);
 }
 
 /* The pod's listener: answers "pong <what it read>" to one connection. */
@@ -377,7 +354,7 @@ static DWORD WINAPI pong_thread(LPVOID data)
         return 1;
     n = recv(peer, buffer + 5, sizeof(buffer) - 6, 0);
     if (n > 0)
-        send_all(peer, buffer, 5 + (size_t)n);
+        streaming_send_all(peer, buffer, 5 + (size_t)n);
     shutdown(peer, SD_SEND);
     closesocket(peer);
     return 0;
@@ -412,8 +389,9 @@ static void test_port_forward(const char *pod_id)
     request.pod_sandbox_id = (char *)pod_id;
     request.port = &port;
     request.n_port = 1;
-    response = call(RUNTIME "PortForward", &request.base,
-                    &runtime__v1__port_forward_response__descriptor, error, sizeof(error));
+    response =
+        streaming_call(RUNTIME "PortForward", &request.base,
+                       &runtime__v1__port_forward_response__descriptor, error, sizeof(error));
     if (check(response && strncmp(response->url, "http://127.0.0.1:", 17) == 0,
               "PortForward issues a URL of the streaming server", "%s", error)) {
         struct spdy_header error_headers[] = {{"streamtype", "error", 5},
@@ -440,7 +418,7 @@ static void test_port_forward(const char *pod_id)
               result.data[1].data ? result.data[1].data : "");
         spdy_result_free(&result);
     }
-    free_message(response);
+    streaming_free_message(response);
     strbuf_free(&frames);
     strbuf_free(&end);
     closesocket(listener);
@@ -456,10 +434,10 @@ static bool call_ok(const char *method, const ProtobufCMessage *request,
                     const ProtobufCMessageDescriptor *descriptor, const char *name)
 {
     char error[512];
-    void *response = call(method, request, descriptor, error, sizeof(error));
+    void *response = streaming_call(method, request, descriptor, error, sizeof(error));
     bool ok = check(response != NULL, name, "%s", error);
 
-    free_message(response);
+    streaming_free_message(response);
     return ok;
 }
 
@@ -486,7 +464,7 @@ static void run_all(void)
     Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
     Runtime__V1__StopPodSandboxRequest stop = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
     Runtime__V1__RemovePodSandboxRequest remove = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
-    char *command[] = {self_path, "sleep"};
+    char *command[] = {streaming_self_path, "sleep"};
     char log_directory[MAX_PATH], error[512];
 
     image_spec.image = (char *)image;
@@ -504,8 +482,9 @@ static void run_all(void)
     pod_windows.security_context = &pod_security;
     pod.windows = &pod_windows;
     run.config = &pod;
-    run_response = call(RUNTIME "RunPodSandbox", &run.base,
-                        &runtime__v1__run_pod_sandbox_response__descriptor, error, sizeof(error));
+    run_response =
+        streaming_call(RUNTIME "RunPodSandbox", &run.base,
+                       &runtime__v1__run_pod_sandbox_response__descriptor, error, sizeof(error));
     if (!check(run_response != NULL, "RunPodSandbox of the streaming pod", "%s", error))
         return;
 
@@ -522,8 +501,8 @@ static void run_all(void)
     create.config = &container;
     create.sandbox_config = &pod;
     create_response =
-        call(RUNTIME "CreateContainer", &create.base,
-             &runtime__v1__create_container_response__descriptor, error, sizeof(error));
+        streaming_call(RUNTIME "CreateContainer", &create.base,
+                       &runtime__v1__create_container_response__descriptor, error, sizeof(error));
     if (check(create_response != NULL, "CreateContainer of the sleeping container", "%s", error)) {
         start.container_id = create_response->container_id;
         if (call_ok(RUNTIME "StartContainer", &start.base,
@@ -533,9 +512,12 @@ static void run_all(void)
             test_exec_exit_code(create_response->container_id);
             test_exec_tty(create_response->container_id);
             test_attach(create_response->container_id);
+            streaming_ws_test_exec(create_response->container_id);
+            streaming_ws_test_attach(create_response->container_id);
         }
     }
     test_port_forward(run_response->pod_sandbox_id);
+    streaming_ws_test_port_forward(run_response->pod_sandbox_id);
 
     /* StopPodSandbox stops the container; RemovePodSandbox removes it. */
     stop.pod_sandbox_id = run_response->pod_sandbox_id;
@@ -544,8 +526,8 @@ static void run_all(void)
             &runtime__v1__stop_pod_sandbox_response__descriptor, "StopPodSandbox");
     call_ok(RUNTIME "RemovePodSandbox", &remove.base,
             &runtime__v1__remove_pod_sandbox_response__descriptor, "RemovePodSandbox");
-    free_message(create_response);
-    free_message(run_response);
+    streaming_free_message(create_response);
+    streaming_free_message(run_response);
 }
 
 int main(int argc, char **argv)
@@ -555,6 +537,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 2 && strcmp(argv[1], "sleep") == 0)
         run_sleep();
+    if (argc == 2 && strcmp(argv[1], "stdin-echo") == 0)
+        run_stdin_echo();
     if (argc != 5 || strcmp(argv[1], "run") != 0) {
         fprintf(stderr, "usage: %s run \\\\.\\pipe\\NAME IMAGE TEST_DIR\n", argv[0]);
         return 2;
@@ -562,7 +546,7 @@ int main(int argc, char **argv)
     pipe_name = argv[2];
     image = argv[3];
     test_dir = argv[4];
-    GetModuleFileNameA(NULL, self_path, sizeof(self_path));
+    GetModuleFileNameA(NULL, streaming_self_path, sizeof(streaming_self_path));
     WSAStartup(MAKEWORD(2, 2), &wsa);
     run_all();
     WSACleanup();
