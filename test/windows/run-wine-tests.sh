@@ -321,6 +321,8 @@ check_service() {
 source test/windows/wine-image-checks.sh
 # check_runtime_service: HostProcess pods and containers through the real hostcri.exe.
 source test/windows/wine-runtime-checks.sh
+# check_streaming_tls: the streaming server with a TLS certificate.
+source test/windows/wine-streaming-tls-checks.sh
 
 main() {
     local daemon_log daemon_pid
@@ -351,6 +353,7 @@ main() {
         run_test_program "$tests_build_dir/unit_$unit_test.exe"
     done
     check_runtime_service
+    check_streaming_tls
     check_image_service
     finish
 }
