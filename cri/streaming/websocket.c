@@ -121,7 +121,7 @@ static const uint8_t *frame_mask(struct websocket_session *session, uint8_t key[
 
     if (session->server)
         return NULL;
-    /* Client sessions serve the tests and the Windows test client; they have no error path. */
+    /* Only the tests and the Windows test client use client sessions, so there is no error path. */
     if (streaming_random_bytes(key, WEBSOCKET_MASK_LENGTH, &err) < 0) {
         fprintf(stderr, "hostcri: no random bytes for a WebSocket masking key: %s\n", err.message);
         abort();

@@ -10,9 +10,9 @@
 
 /*
  * WebSocket (RFC 6455) for the Kubernetes streaming protocols: the accept key and subprotocol
- * choice of the HTTP upgrade, and a session on top of the frame codec of websocket_frame.h that
- * carries channel messages (byte 0 is the channel) in binary or base64 text form, or raw binary
- * messages for a tunnel. A session answers pings and the peer's close frame by itself.
+ * choice of the HTTP upgrade, and a session on top of the frame codec of websocket_frame.h. The
+ * session carries channel messages (byte 0 is the channel) in binary or base64 text form, or raw
+ * binary messages for a tunnel. It replies to pings and to the peer's close frame by itself.
  */
 
 /* Exec and attach subprotocols. v5 adds the close signal [255, channel] (stdin EOF). */
@@ -93,10 +93,10 @@ void websocket_session_free(struct websocket_session *session);
 /*
  * Processes received bytes, which may split frames anywhere: runs the callbacks for each
  * complete message and queues pongs (with the ping's payload) and the close reply. Bytes after
- * the peer's close frame are ignored. Returns 0, or -1 on a protocol error (see
- * websocket_parser_feed, and also a bad close signal, invalid base64 or an invalid close
- * frame); a close frame with code 1002 or 1009 is then queued, every later call fails too, and
- * the caller should flush and close the connection.
+ * the peer's close frame are ignored. Returns 0, or -1 on a protocol error: the frame errors of
+ * websocket_parser_feed, a bad close signal, invalid base64 or an invalid close frame. A close
+ * frame with code 1002 or 1009 is then queued and every later call fails too. The caller should
+ * flush and close the connection.
  */
 int websocket_session_feed(struct websocket_session *session, const void *data, size_t length,
                            struct error *err);
