@@ -112,6 +112,16 @@ size_t strv_length(char *const *strv)
     return n;
 }
 
+char **strv_copy(char *const *strv)
+{
+    size_t n = strv_length(strv);
+    char **copy = xcalloc(n + 1, sizeof(char *));
+
+    for (size_t i = 0; i < n; i++)
+        copy[i] = xstrdup(strv[i]);
+    return copy;
+}
+
 void free_ptr(void *ptr)
 {
     free(*(void **)ptr);

@@ -39,6 +39,9 @@ void strv_free(char **strv);
 /* Number of strings in a NULL-terminated array (0 for NULL). */
 size_t strv_length(char *const *strv);
 
+/* Copies a NULL-terminated array and its strings; NULL gives an empty array, never NULL. */
+char **strv_copy(char *const *strv);
+
 void free_ptr(void *ptr);
 void strv_free_ptr(void *ptr);
 void close_ptr(int *fd);

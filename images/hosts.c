@@ -10,19 +10,6 @@
 static const char *const docker_hub_names[] = {"docker.io", "index.docker.io",
                                                "registry-1.docker.io"};
 
-static char **strv_copy(char *const *strv)
-{
-    size_t n = strv_length(strv);
-    char **copy;
-
-    if (strv == NULL)
-        return NULL;
-    copy = xcalloc(n + 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        copy[i] = xstrdup(strv[i]);
-    return copy;
-}
-
 void hosts_registry_config_copy(struct images_registry_config *dst,
                                 const struct images_registry_config *src)
 {

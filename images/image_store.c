@@ -60,28 +60,18 @@ void image_record_clear(struct image_record *record)
     memset(record, 0, sizeof(*record));
 }
 
-static char **strv_dup(char *const *strv)
-{
-    size_t n = strv_length(strv);
-    char **copy = xcalloc(n + 1, sizeof(char *));
-
-    for (size_t i = 0; i < n; i++)
-        copy[i] = xstrdup(strv[i]);
-    return copy;
-}
-
 void image_record_copy(struct image_record *dst, const struct image_record *src)
 {
     dst->id = xstrdup_or_null(src->id);
-    dst->repo_tags = strv_dup(src->repo_tags);
-    dst->repo_digests = strv_dup(src->repo_digests);
+    dst->repo_tags = strv_copy(src->repo_tags);
+    dst->repo_digests = strv_copy(src->repo_digests);
     dst->manifest_digest = xstrdup_or_null(src->manifest_digest);
     dst->size = src->size;
     dst->config_json = xstrdup_or_null(src->config_json);
-    dst->chain_ids = strv_dup(src->chain_ids);
-    dst->diff_ids = strv_dup(src->diff_ids);
-    dst->layer_digests = strv_dup(src->layer_digests);
-    dst->blobs = strv_dup(src->blobs);
+    dst->chain_ids = strv_copy(src->chain_ids);
+    dst->diff_ids = strv_copy(src->diff_ids);
+    dst->layer_digests = strv_copy(src->layer_digests);
+    dst->blobs = strv_copy(src->blobs);
     dst->pinned = src->pinned;
     dst->created_ns = src->created_ns;
 }
@@ -414,7 +404,7 @@ static char **merged_blobs(struct image_store *store, const struct image_record 
 {
     struct image_record existing = {0};
     size_t n = strv_length(record->blobs);
-    char **blobs = strv_dup(record->blobs);
+    char **blobs = strv_copy(record->blobs);
 
     if (image_store_get(store, record->id, &existing, NULL) < 0)
         return blobs;

@@ -7,19 +7,6 @@
 #include "images/images.h"
 #include "images/reference.h"
 
-static char **copy_strv(char *const *strv)
-{
-    size_t n = strv_length(strv);
-    char **copy;
-
-    if (strv == NULL)
-        return NULL;
-    copy = xcalloc(n + 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        copy[i] = xstrdup(strv[i]);
-    return copy;
-}
-
 /* The first of the NULL-terminated repo_digests that belongs to repository name, or NULL. */
 static const char *find_repo_digest(char *const *repo_digests, const char *name)
 {
@@ -97,15 +84,13 @@ int image_info_resolve(struct images *images, const char *reference, struct imag
         return -1;
     }
     out->id = xstrdup(resolved.id);
-    out->entrypoint = copy_strv(resolved.config.entrypoint);
-    out->cmd = copy_strv(resolved.config.cmd);
-    out->env = copy_strv(resolved.config.env);
+    out->entrypoint = strv_copy(resolved.config.entrypoint);
+    out->cmd = strv_copy(resolved.config.cmd);
+    out->env = strv_copy(resolved.config.env);
     out->working_dir = xstrdup_or_null(resolved.config.working_dir);
     out->user = xstrdup_or_null(resolved.config.user);
     out->stop_signal = xstrdup_or_null(resolved.config.stop_signal);
-    out->layers = copy_strv(resolved.layer_dirs);
-    if (out->layers == NULL)
-        out->layers = xcalloc(1, sizeof(char *));
+    out->layers = strv_copy(resolved.layer_dirs);
     images_resolved_clear(&resolved);
     return 0;
 }

@@ -14,16 +14,6 @@ struct image_config fake_image_config;
 static images_in_use_cb in_use_cb;
 static void *in_use_data;
 
-static char **copy_strv(char **strv)
-{
-    size_t n = strv_length(strv);
-    char **copy = xcalloc(n + 1, sizeof(char *));
-
-    for (size_t i = 0; i < n; i++)
-        copy[i] = xstrdup(strv[i]);
-    return copy;
-}
-
 int images_resolve(struct images *images, const char *ref_or_id, struct images_resolved *out,
                    struct error *err)
 {
@@ -33,13 +23,13 @@ int images_resolve(struct images *images, const char *ref_or_id, struct images_r
     out->id = xstrdup(FAKE_IMAGE_ID);
     out->repo_tag = xstrdup(FAKE_IMAGE_NAME);
     out->repo_digest = xstrdup(FAKE_IMAGE_DIGEST);
-    out->config.entrypoint = copy_strv(fake_image_config.entrypoint);
-    out->config.cmd = copy_strv(fake_image_config.cmd);
-    out->config.env = copy_strv(fake_image_config.env);
+    out->config.entrypoint = strv_copy(fake_image_config.entrypoint);
+    out->config.cmd = strv_copy(fake_image_config.cmd);
+    out->config.env = strv_copy(fake_image_config.env);
     out->config.working_dir = xstrdup_or_null(fake_image_config.working_dir);
     out->config.user = xstrdup_or_null(fake_image_config.user);
     out->config.stop_signal = xstrdup_or_null(fake_image_config.stop_signal);
-    out->layer_dirs = copy_strv((char *[]){"/layers/1/fs", NULL});
+    out->layer_dirs = strv_copy((char *[]){"/layers/1/fs", NULL});
     out->layer_count = 1;
     return 0;
 }
@@ -53,8 +43,8 @@ int images_status(struct images *images, const char *ref_or_id, struct image_rec
     if (strcmp(ref_or_id, FAKE_IMAGE_NAME) != 0 && strcmp(ref_or_id, FAKE_IMAGE_ID) != 0)
         return error_set(err, ERROR_NOT_FOUND, "image %s not found", ref_or_id);
     out->id = xstrdup(FAKE_IMAGE_ID);
-    out->repo_tags = copy_strv((char *[]){"docker.io/" FAKE_IMAGE_NAME, NULL});
-    out->repo_digests = copy_strv((char *[]){FAKE_IMAGE_DIGEST, NULL});
+    out->repo_tags = strv_copy((char *[]){"docker.io/" FAKE_IMAGE_NAME, NULL});
+    out->repo_digests = strv_copy((char *[]){FAKE_IMAGE_DIGEST, NULL});
     return 0;
 }
 
