@@ -8,7 +8,11 @@
  * A tty exec gets a pseudo console (ConPTY, Windows 10 1809 and later): its output pipe is
  * the caller's stdout, its input pipe the caller's stdin, and resize changes its size.
  *
- * NOTE: SIGTERM ends the process like SIGKILL, because the daemon shares no console with it.
+ * SIGTERM sends CTRL_BREAK_EVENT to a non-tty exec, which leads a process group on a hidden
+ * console of its own. The event only reaches processes on the sender's console, and the daemon
+ * and the container's monitor are on other consoles, so "hostcri-monitor.exe --ctrl-break"
+ * attaches to the exec's console to send it. Where that fails, and for a tty exec, SIGTERM ends
+ * the process like SIGKILL.
  */
 #include "runtime/windows/job_windows.h"
 
@@ -28,6 +32,8 @@
 #define SIGTERM_NUMBER 15
 #define DEFAULT_COLUMNS 80
 #define DEFAULT_ROWS 25
+/* How long job_exec_signal waits for the CTRL_BREAK_EVENT helper, in milliseconds. */
+#define CTRL_BREAK_WAIT_MS 5000
 
 struct job_exec {
     uintptr_t key; /* first, for the runtime's lookup */
@@ -328,8 +334,50 @@ int job_exec_pid(const struct job_exec *exec)
     return (int)exec->pid;
 }
 
+/*
+ * Runs "hostcri-monitor.exe --ctrl-break <pid>" without a console, in a process group of its
+ * own, and waits for it. Returns 0 when it delivered CTRL_BREAK_EVENT to the exec.
+ * NOTE: the wait blocks the loop thread, for at most CTRL_BREAK_WAIT_MS.
+ */
+static int send_ctrl_break(struct job_exec *exec, struct error *err)
+{
+    _cleanup_free_ char *pid_text = xasprintf("%lu", (unsigned long)exec->pid);
+    const char *argv[] = {exec->runtime->monitor_path, WINMON_CTRL_BREAK_OPTION, pid_text, NULL};
+    _cleanup_free_ wchar_t *command_line = process_windows_command_line(argv);
+    _cleanup_free_ wchar_t *program = text_windows_utf8_to_wide(exec->runtime->monitor_path);
+    STARTUPINFOW startup = {.cb = sizeof(startup)};
+    PROCESS_INFORMATION info;
+    DWORD code = 0;
+    DWORD waited;
+
+    if (command_line == NULL || program == NULL)
+        return error_set(err, ERROR_INVALID_ARGUMENT, "monitor path %s is not UTF-8",
+                         exec->runtime->monitor_path);
+    if (!CreateProcessW(program, command_line, NULL, NULL, FALSE,
+                        DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP, NULL, NULL, &startup, &info))
+        return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "run %s %s",
+                                 exec->runtime->monitor_path, WINMON_CTRL_BREAK_OPTION);
+    CloseHandle(info.hThread);
+    waited = WaitForSingleObject(info.hProcess, CTRL_BREAK_WAIT_MS);
+    if (waited != WAIT_OBJECT_0)
+        TerminateProcess(info.hProcess, 1);
+    else
+        GetExitCodeProcess(info.hProcess, &code);
+    CloseHandle(info.hProcess);
+    if (waited != WAIT_OBJECT_0)
+        return error_set(err, ERROR_DEADLINE_EXCEEDED, "%s %s did not end within %d ms",
+                         exec->runtime->monitor_path, WINMON_CTRL_BREAK_OPTION, CTRL_BREAK_WAIT_MS);
+    if (code != 0)
+        return error_set_windows(err, ERROR_INTERNAL, code,
+                                 "send CTRL_BREAK_EVENT to exec process %lu",
+                                 (unsigned long)exec->pid);
+    return 0;
+}
+
 int job_exec_signal(struct job_exec *exec, int signal, struct error *err)
 {
+    _cleanup_error_ struct error break_err = ERROR_INIT;
+
     if (signal != SIGKILL_NUMBER && signal != SIGTERM_NUMBER)
         return error_set(err, ERROR_FAILED_PRECONDITION,
                          "invalid signal %d for a Windows exec: only SIGTERM (15) and SIGKILL (9) "
@@ -339,6 +387,15 @@ int job_exec_signal(struct job_exec *exec, int signal, struct error *err)
         return error_set(err, ERROR_NOT_FOUND, "exec process %lu has exited",
                          (unsigned long)exec->pid);
     exec->signal = signal;
+    if (signal == SIGTERM_NUMBER && exec->pseudo_console == NULL) {
+        if (send_ctrl_break(exec, &break_err) == 0) {
+            log_debug_id("container", exec->container_id,
+                         "sent CTRL_BREAK_EVENT to exec process %lu", (unsigned long)exec->pid);
+            return 0;
+        }
+        log_warn_id("container", exec->container_id, "%s; terminating the process instead",
+                    break_err.message);
+    }
     if (!TerminateProcess(exec->process, TERMINATE_EXIT_CODE))
         return error_set_windows(err, ERROR_INTERNAL, GetLastError(), "terminate exec process %lu",
                                  (unsigned long)exec->pid);

@@ -15,6 +15,11 @@
  * grace period, then the job is terminated. Once the job is empty and the output drained, the
  * monitor writes the exit file, deletes a temporary user and exits. It holds a handle of the
  * job, so the container outlives the daemon.
+ *
+ *     hostcri-monitor.exe --ctrl-break <pid>
+ *
+ * sends CTRL_BREAK_EVENT to the process group of pid, an exec's process (job_exec_signal), and
+ * exits with 0 or the Windows error code.
  */
 #include "runtime/windows/monitor_windows.h"
 
@@ -316,14 +321,36 @@ static BOOL WINAPI ignore_control_event(DWORD event)
     return TRUE;
 }
 
+/*
+ * Sends CTRL_BREAK_EVENT to the process group that pid leads, from pid's own console: the event
+ * reaches only processes on the sender's console. The daemon starts this mode without a console
+ * and in a process group of its own, so the event never reaches this process. Returns 0, or the
+ * Windows error code of the step that failed.
+ */
+static int send_ctrl_break(const char *pid_text)
+{
+    char *end;
+    unsigned long pid = strtoul(pid_text, &end, 10);
+
+    if (pid == 0 || *end != '\0')
+        return ERROR_INVALID_PARAMETER;
+    FreeConsole();
+    if (!AttachConsole((DWORD)pid) || !GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, (DWORD)pid))
+        return (int)GetLastError();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct monitor monitor;
     struct error err = ERROR_INIT;
     _cleanup_free_ char *pid_path = NULL;
 
+    if (argc == 3 && strcmp(argv[1], WINMON_CTRL_BREAK_OPTION) == 0)
+        return send_ctrl_break(argv[2]);
     if (argc != 3) {
-        fprintf(stderr, "usage: hostcri-monitor.exe <container state dir> <report pipe handle>\n");
+        fprintf(stderr, "usage: hostcri-monitor.exe <container state dir> <report pipe handle>\n"
+                        "       hostcri-monitor.exe " WINMON_CTRL_BREAK_OPTION " <pid>\n");
         return 2;
     }
     memset(&monitor, 0, sizeof(monitor));

@@ -16,6 +16,10 @@
 #include "common/strbuf.h"
 #include "runtime/job.h"
 
+/* The option of "hostcri-monitor.exe --ctrl-break <pid>", which sends CTRL_BREAK_EVENT to the
+ * process group of pid from pid's console. */
+#define WINMON_CTRL_BREAK_OPTION "--ctrl-break"
+
 /* "<dir>\<name>". Returns a new string. */
 char *winmon_path(const char *dir, const char *name);
 

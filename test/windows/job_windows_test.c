@@ -691,6 +691,60 @@ static void test_tty_exec(struct job_container *container)
     job_exec_release(exec);
 }
 
+/* Reads what the pipe holds, waiting up to WAIT_LIMIT_MS for the first bytes. */
+static void read_some(HANDLE pipe, char *buffer, size_t size)
+{
+    OVERLAPPED overlapped = {.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL)};
+    DWORD n = 0;
+
+    buffer[0] = '\0';
+    if ((ReadFile(pipe, buffer, (DWORD)size - 1, NULL, &overlapped) ||
+         GetLastError() == ERROR_IO_PENDING) &&
+        WaitForSingleObject(overlapped.hEvent, WAIT_LIMIT_MS) == WAIT_OBJECT_0 &&
+        GetOverlappedResult(pipe, &overlapped, &n, FALSE))
+        buffer[n] = '\0';
+    else
+        CancelIo(pipe);
+    CloseHandle(overlapped.hEvent);
+}
+
+/*
+ * SIGTERM reaches a non-tty exec as CTRL_BREAK_EVENT, which this program's "--wait-break" mode
+ * turns into BREAK_EXIT_CODE. Where the event cannot be sent, SIGTERM ends the exec like
+ * SIGKILL.
+ */
+static void test_exec_sigterm(struct job_container *container)
+{
+    const char *const argv[] = {self_path, "--wait-break", NULL};
+    struct job_exec_spec spec = {.argv = argv};
+    struct exec_record record = {0};
+    struct job_exec_io io;
+    struct job_exec *exec = NULL;
+    struct error err = ERROR_INIT;
+    char ready[64];
+    int rc = job_exec_start(container, &spec, exec_exit_cb, &record, &exec, &io, &err);
+
+    if (!check(rc == 0, "exec waiting for CTRL_BREAK_EVENT starts", "%s", err.message)) {
+        error_clear(&err);
+        return;
+    }
+    read_some(io.stdout_fd, ready, sizeof(ready));
+    check(strstr(ready, "waiting") != NULL, "exec installs its CTRL_BREAK_EVENT handler",
+          "output \"%s\"", ready);
+    rc = job_exec_signal(exec, 15, &err);
+    check(rc == 0, "SIGTERM to an exec succeeds", "%s", err.message);
+    error_clear(&err);
+    run_until(exec_exited, &record);
+    check(record.calls == 1, "SIGTERM ends the exec", "%d calls", record.calls);
+    check_api(record.exit_code == BREAK_EXIT_CODE, "SIGTERM sends CTRL_BREAK_EVENT to an exec",
+              "Wine 8's GenerateConsoleCtrlEvent fails with an invalid handle on a console "
+              "that has no window, so the exec is terminated instead",
+              "exit code %d", record.exit_code);
+    CloseHandle(io.stdout_fd);
+    CloseHandle(io.stderr_fd);
+    job_exec_release(exec);
+}
+
 static void test_exec(struct job_pod *pod)
 {
     const char *const argv[] = {"ping.exe", "-n", "600", "127.0.0.1", NULL};
@@ -721,6 +775,7 @@ static void test_exec(struct job_pod *pod)
         job_exec_release(exec);
     }
     error_clear(&err);
+    test_exec_sigterm(container);
     test_tty_exec(container);
     job_container_kill_all(container, NULL);
     run_until(exit_reported, &record);
