@@ -7,6 +7,31 @@
 #include "common/util.h"
 #include "runtime/runtime_internal.h"
 
+#ifdef _WIN32
+#include <windows.h>
+
+#include "common/text_windows.h"
+
+/*
+ * Returns true when path is a reparse point. libuv's lstat reports junctions to a drive path and
+ * symbolic links as links, but other reparse points (a junction to a volume GUID path, for one)
+ * as their target, so a removal that trusted it would delete the target's content.
+ */
+static bool is_reparse_point(const char *path)
+{
+    _cleanup_free_ wchar_t *wide = text_windows_utf8_to_wide(path);
+    DWORD attributes = wide ? GetFileAttributesW(wide) : INVALID_FILE_ATTRIBUTES;
+
+    return attributes != INVALID_FILE_ATTRIBUTES && (attributes & FILE_ATTRIBUTE_REPARSE_POINT);
+}
+#else
+static bool is_reparse_point(const char *path)
+{
+    (void)path;
+    return false;
+}
+#endif
+
 int runtime_make_dirs(const char *path, int mode, struct error *err)
 {
     _cleanup_free_ char *copy = xstrdup(path);
@@ -74,7 +99,10 @@ static int remove_entry(const char *path, struct error *err)
         return 0;
     if (rc < 0)
         return error_set(err, ERROR_INTERNAL, "inspect %s: %s", path, uv_strerror(rc));
-    if (is_dir) {
+    if (is_dir && is_reparse_point(path)) {
+        /* RemoveDirectoryW removes the reparse point itself, whatever its target holds. */
+        rc = uv_fs_rmdir(NULL, &req, path, NULL);
+    } else if (is_dir) {
         if (remove_children(path, err) < 0)
             return -1;
         rc = uv_fs_rmdir(NULL, &req, path, NULL);
