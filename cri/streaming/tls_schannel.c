@@ -1,17 +1,17 @@
 /*
  * TLS for the streaming server through Schannel (Windows builds). The certificate chain and key
- * come from PEM files (tls_pem.c). The key is imported into a named key of the account that
- * runs hostcri (the user key store, not the machine's), because Schannel's server side needs a
- * persisted key. Keys that exist only in memory are reported to fail there with
- * SEC_E_NO_CREDENTIALS, which is why .NET's SslStream rejects ephemeral keys on Windows. The
- * key's name is unique to this process, and tls_server_free deletes the key.
+ * come from PEM files (tls_pem.c). The key goes into a named, persisted key of the account that
+ * runs hostcri (tls_schannel_keys.c), because Schannel's server side needs a persisted key:
+ * keys that exist only in memory are reported to fail there with SEC_E_NO_CREDENTIALS, which
+ * is why .NET's SslStream rejects ephemeral keys on Windows. tls_server_free deletes the key,
+ * and the next tls_server_new deletes the keys of hostcri processes that were killed.
  *
- * RSA keys go to the CryptoAPI provider "Microsoft Enhanced RSA and AES Cryptographic
- * Provider", EC keys to CNG's "Microsoft Software Key Storage Provider". Each connection runs
- * AcceptSecurityContext, EncryptMessage and DecryptMessage on memory buffers.
+ * Each connection runs AcceptSecurityContext, EncryptMessage and DecryptMessage on memory
+ * buffers.
  *
- * NOTE: a process that dies without tls_server_free leaves its key in the store. The next
- * process with the same id replaces it (RSA), or overwrites it (EC); others are not removed.
+ * NOTE: Schannel sends the chain that Windows builds from its certificate stores, so the
+ * intermediates of the file may not reach clients unless the machine's "Intermediate
+ * Certification Authorities" store has them. This is not checked on a real host yet.
  */
 #include "cri/streaming/tls.h"
 
@@ -38,22 +38,17 @@
 #include "common/text_windows.h"
 #include "common/util.h"
 #include "cri/streaming/tls_pem.h"
+#include "cri/streaming/tls_schannel_keys.h"
 
 /* PEM files larger than this are not certificates or keys. */
 #define MAX_PEM_FILE (1024 * 1024)
-#define KEY_NAME_PREFIX L"hostcri-streaming-tls-"
-#define ENCODING (X509_ASN_ENCODING | PKCS_7_ASN_ENCODING)
 
 struct tls_server {
     CredHandle credentials;
     bool credentials_valid;
-    HCERTSTORE store; /* the chain, so that Schannel can send the intermediates */
+    HCERTSTORE store; /* the chain */
     const CERT_CONTEXT *cert;
-    enum tls_key_type key_type;
-    wchar_t key_name[64];
-    HCRYPTPROV rsa_provider;        /* RSA: the key container */
-    NCRYPT_PROV_HANDLE ec_provider; /* EC: the key storage provider and the key */
-    NCRYPT_KEY_HANDLE ec_key;
+    struct tls_stored_key key;
 };
 
 struct tls_session {
@@ -69,28 +64,6 @@ struct tls_session {
 };
 
 /* ---- Loading the certificate and the key -------------------------------------------------- */
-
-/*
- * Sets err to "<context>: <system message> (0x<status>)" for a failed CryptoAPI, CNG or SSPI
- * call, whose status codes (NTE_*, SEC_E_*) read best in hexadecimal. Returns -1.
- */
-static int crypto_error(struct error *err, enum error_code code, unsigned long status,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int crypto_error(struct error *err, enum error_code code, unsigned long status,
-                        const char *fmt, ...)
-{
-    char message[256];
-    va_list args;
-
-    va_start(args, fmt);
-    _cleanup_free_ char *context = xvasprintf(fmt, args);
-    va_end(args);
-    windows_error_string(status, message, sizeof(message));
-    if (str_has_prefix(message, "Windows error "))
-        return error_set(err, code, "%s: error 0x%08lx", context, status);
-    return error_set(err, code, "%s: %s (0x%08lx)", context, message, status);
-}
 
 /* Reads a whole file named in UTF-8 into *text. */
 static int read_file(const char *path, struct strbuf *text, struct error *err)
@@ -138,7 +111,7 @@ static int load_chain(struct tls_server *server, const struct tls_pem_block *blo
 
     server->store = CertOpenStore(CERT_STORE_PROV_MEMORY, 0, 0, CERT_STORE_CREATE_NEW_FLAG, NULL);
     if (server->store == NULL)
-        return crypto_error(err, ERROR_INTERNAL, GetLastError(), "CertOpenStore failed");
+        return tls_crypto_error(err, ERROR_INTERNAL, GetLastError(), "CertOpenStore failed");
     for (size_t i = 0; i < count; i++) {
         if (strcmp(blocks[i].label, "CERTIFICATE") != 0)
             continue;
@@ -146,8 +119,8 @@ static int load_chain(struct tls_server *server, const struct tls_pem_block *blo
         if (!CertAddEncodedCertificateToStore(server->store, X509_ASN_ENCODING, blocks[i].der,
                                               (DWORD)blocks[i].length, CERT_STORE_ADD_ALWAYS,
                                               found == 1 ? &server->cert : NULL))
-            return crypto_error(err, ERROR_INVALID_ARGUMENT, GetLastError(),
-                                "certificate %zu of the file is invalid", found);
+            return tls_crypto_error(err, ERROR_INVALID_ARGUMENT, GetLastError(),
+                                    "certificate %zu of the file is invalid", found);
     }
     if (found == 0)
         return error_set(err, ERROR_INVALID_ARGUMENT,
@@ -155,195 +128,24 @@ static int load_chain(struct tls_server *server, const struct tls_pem_block *blo
     return 0;
 }
 
-/* Imports a PKCS#1 RSA key into a new CryptoAPI key container named server->key_name. */
-static int import_rsa(struct tls_server *server, const struct tls_private_key *key,
-                      struct error *err)
-{
-    BYTE *blob = NULL;
-    DWORD blob_size = 0;
-    HCRYPTKEY handle;
-
-    if (!CryptDecodeObjectEx(ENCODING, PKCS_RSA_PRIVATE_KEY, key->der, (DWORD)key->length,
-                             CRYPT_DECODE_ALLOC_FLAG, NULL, &blob, &blob_size))
-        return crypto_error(err, ERROR_INVALID_ARGUMENT, GetLastError(), "invalid RSA private key");
-    BOOL created =
-        CryptAcquireContextW(&server->rsa_provider, server->key_name, MS_ENH_RSA_AES_PROV_W,
-                             PROV_RSA_AES, CRYPT_NEWKEYSET | CRYPT_SILENT);
-    if (!created && GetLastError() == (DWORD)NTE_EXISTS) {
-        /* Left behind by an earlier process with the same id that did not stop cleanly. */
-        HCRYPTPROV stale;
-
-        CryptAcquireContextW(&stale, server->key_name, MS_ENH_RSA_AES_PROV_W, PROV_RSA_AES,
-                             CRYPT_DELETEKEYSET | CRYPT_SILENT);
-        created =
-            CryptAcquireContextW(&server->rsa_provider, server->key_name, MS_ENH_RSA_AES_PROV_W,
-                                 PROV_RSA_AES, CRYPT_NEWKEYSET | CRYPT_SILENT);
-    }
-    if (!created) {
-        DWORD error = GetLastError();
-
-        SecureZeroMemory(blob, blob_size);
-        LocalFree(blob);
-        server->rsa_provider = 0;
-        return crypto_error(err, ERROR_INTERNAL, error, "create the key container %ls",
-                            server->key_name);
-    }
-    BOOL imported = CryptImportKey(server->rsa_provider, blob, blob_size, 0, 0, &handle);
-    DWORD error = GetLastError();
-    SecureZeroMemory(blob, blob_size);
-    LocalFree(blob);
-    if (!imported)
-        return crypto_error(err, ERROR_INVALID_ARGUMENT, error,
-                            "CryptImportKey of the RSA private key failed");
-    CryptDestroyKey(handle);
-
-    CRYPT_KEY_PROV_INFO info = {
-        .pwszContainerName = server->key_name,
-        .pwszProvName = (wchar_t *)MS_ENH_RSA_AES_PROV_W,
-        .dwProvType = PROV_RSA_AES,
-        .dwKeySpec = AT_KEYEXCHANGE,
-    };
-    if (!CertSetCertificateContextProperty(server->cert, CERT_KEY_PROV_INFO_PROP_ID, 0, &info))
-        return crypto_error(err, ERROR_INTERNAL, GetLastError(), "tie the key to the certificate");
-    return 0;
-}
-
-/* Imports a PKCS#8 EC key into a new CNG key named server->key_name. */
-static int import_ec(struct tls_server *server, const struct tls_private_key *key,
-                     struct error *err)
-{
-    NCryptBuffer name = {(ULONG)((wcslen(server->key_name) + 1) * sizeof(wchar_t)),
-                         NCRYPTBUFFER_PKCS_KEY_NAME, server->key_name};
-    NCryptBufferDesc parameters = {NCRYPTBUFFER_VERSION, 1, &name};
-    SECURITY_STATUS status;
-
-    status = NCryptOpenStorageProvider(&server->ec_provider, MS_KEY_STORAGE_PROVIDER, 0);
-    if (status != ERROR_SUCCESS) {
-        server->ec_provider = 0;
-        return crypto_error(err, ERROR_INTERNAL, (unsigned long)status,
-                            "NCryptOpenStorageProvider failed");
-    }
-    status = NCryptImportKey(server->ec_provider, 0, NCRYPT_PKCS8_PRIVATE_KEY_BLOB, &parameters,
-                             &server->ec_key, key->der, (DWORD)key->length,
-                             NCRYPT_OVERWRITE_KEY_FLAG | NCRYPT_DO_NOT_FINALIZE_FLAG |
-                                 NCRYPT_SILENT_FLAG);
-    if (status != ERROR_SUCCESS) {
-        server->ec_key = 0;
-        return crypto_error(err, ERROR_INVALID_ARGUMENT, (unsigned long)status,
-                            "NCryptImportKey of the EC private key failed");
-    }
-    status = NCryptFinalizeKey(server->ec_key, NCRYPT_SILENT_FLAG);
-    if (status != ERROR_SUCCESS)
-        return crypto_error(err, ERROR_INVALID_ARGUMENT, (unsigned long)status,
-                            "NCryptFinalizeKey of the EC private key failed");
-
-    /* dwProvType 0 marks a CNG key. */
-    CRYPT_KEY_PROV_INFO info = {
-        .pwszContainerName = server->key_name,
-        .pwszProvName = (wchar_t *)MS_KEY_STORAGE_PROVIDER,
-    };
-    if (!CertSetCertificateContextProperty(server->cert, CERT_KEY_PROV_INFO_PROP_ID, 0, &info))
-        return crypto_error(err, ERROR_INTERNAL, GetLastError(), "tie the key to the certificate");
-    return 0;
-}
-
-/* Exports the RSA public key of provider's key (or of the certificate, with spki) without the
- * BLOBHEADER, whose algorithm field differs between the two. */
-static bool rsa_public_blob(HCRYPTPROV provider, const CERT_PUBLIC_KEY_INFO *spki,
-                            struct strbuf *out)
-{
-    HCRYPTKEY key;
-    DWORD size = 0;
-    bool ok;
-
-    if (spki ? !CryptImportPublicKeyInfo(provider, X509_ASN_ENCODING, (CERT_PUBLIC_KEY_INFO *)spki,
-                                         &key)
-             : !CryptGetUserKey(provider, AT_KEYEXCHANGE, &key))
-        return false;
-    ok = CryptExportKey(key, 0, PUBLICKEYBLOB, 0, NULL, &size) && size > sizeof(BLOBHEADER);
-    if (ok) {
-        BYTE *blob = xmalloc(size);
-
-        ok = CryptExportKey(key, 0, PUBLICKEYBLOB, 0, blob, &size);
-        if (ok)
-            strbuf_append(out, blob + sizeof(BLOBHEADER), size - sizeof(BLOBHEADER));
-        free(blob);
-    }
-    CryptDestroyKey(key);
-    return ok;
-}
-
-/* Exports an EC public key as X and Y, without the BCRYPT_ECCKEY_BLOB header. */
-static bool ec_public_blob(NCRYPT_KEY_HANDLE ncrypt_key, BCRYPT_KEY_HANDLE bcrypt_key,
-                           struct strbuf *out)
-{
-    BYTE blob[sizeof(BCRYPT_ECCKEY_BLOB) + 2 * 66];
-    ULONG size = 0;
-    bool ok = ncrypt_key ? NCryptExportKey(ncrypt_key, 0, BCRYPT_ECCPUBLIC_BLOB, NULL, blob,
-                                           sizeof(blob), &size, 0) == ERROR_SUCCESS
-                         : BCRYPT_SUCCESS(BCryptExportKey(bcrypt_key, NULL, BCRYPT_ECCPUBLIC_BLOB,
-                                                          blob, sizeof(blob), &size, 0));
-
-    if (ok && size > sizeof(BCRYPT_ECCKEY_BLOB))
-        strbuf_append(out, blob + sizeof(BCRYPT_ECCKEY_BLOB), size - sizeof(BCRYPT_ECCKEY_BLOB));
-    return ok;
-}
-
-/* Checks that the imported key is the private half of the certificate's public key. */
-static bool key_matches_certificate(struct tls_server *server)
-{
-    const CERT_PUBLIC_KEY_INFO *spki = &server->cert->pCertInfo->SubjectPublicKeyInfo;
-    _cleanup_strbuf_ struct strbuf from_key = STRBUF_INIT;
-    _cleanup_strbuf_ struct strbuf from_cert = STRBUF_INIT;
-    bool ok;
-
-    if (server->key_type == TLS_KEY_RSA) {
-        HCRYPTPROV verify;
-
-        if (!CryptAcquireContextW(&verify, NULL, MS_ENH_RSA_AES_PROV_W, PROV_RSA_AES,
-                                  CRYPT_VERIFYCONTEXT | CRYPT_SILENT))
-            return false;
-        ok = rsa_public_blob(server->rsa_provider, NULL, &from_key) &&
-             rsa_public_blob(verify, spki, &from_cert);
-        CryptReleaseContext(verify, 0);
-    } else {
-        BCRYPT_KEY_HANDLE cert_key;
-
-        if (!CryptImportPublicKeyInfoEx2(X509_ASN_ENCODING, (CERT_PUBLIC_KEY_INFO *)spki, 0, NULL,
-                                         &cert_key))
-            return false;
-        ok =
-            ec_public_blob(server->ec_key, 0, &from_key) && ec_public_blob(0, cert_key, &from_cert);
-        BCryptDestroyKey(cert_key);
-    }
-    return ok && from_key.length == from_cert.length &&
-           memcmp(from_key.data, from_cert.data, from_key.length) == 0;
-}
-
 static int load_key(struct tls_server *server, const char *key_file, struct error *err)
 {
-    static LONG counter;
     struct tls_pem_block *blocks = NULL;
     size_t count = 0;
     struct tls_private_key key = {0};
-    int rc;
 
-    swprintf(server->key_name, ARRAY_SIZE(server->key_name), KEY_NAME_PREFIX L"%lu-%ld",
-             (unsigned long)GetCurrentProcessId(), InterlockedIncrement(&counter));
-    rc = read_pem(key_file, &blocks, &count, err);
+    int rc = read_pem(key_file, &blocks, &count, err);
     if (rc == 0)
         rc = tls_private_key_from_pem(blocks, count, &key, err);
     tls_pem_blocks_free(blocks, count);
-    if (rc < 0)
-        return -1;
-    server->key_type = key.type;
-    rc = key.type == TLS_KEY_RSA ? import_rsa(server, &key, err) : import_ec(server, &key, err);
+    if (rc == 0)
+        rc = tls_stored_key_import(&server->key, server->cert, &key, err);
     tls_private_key_clear(&key);
     return rc;
 }
 
-/* Server credentials, TLS 1.2 and later. SCH_CREDENTIALS (Windows 10 1809 and later) also
- * enables TLS 1.3 where the system has it; older systems, and Wine 8, take SCHANNEL_CRED. */
+/* Server credentials, TLS 1.2 and later. SCH_CREDENTIALS is the form that allows TLS 1.3 where
+ * the system has it; systems that reject it, Wine 8 among them, take SCHANNEL_CRED. */
 static int acquire_credentials(struct tls_server *server, struct error *err)
 {
     TLS_PARAMETERS parameters = {
@@ -373,8 +175,8 @@ static int acquire_credentials(struct tls_server *server, struct error *err)
         status = AcquireCredentialsHandleW(NULL, (SEC_WCHAR *)UNISP_NAME_W, SECPKG_CRED_INBOUND,
                                            NULL, &legacy, NULL, NULL, &server->credentials, NULL);
     if (status != SEC_E_OK)
-        return crypto_error(err, ERROR_INVALID_ARGUMENT, (unsigned long)status,
-                            "AcquireCredentialsHandle for the certificate failed");
+        return tls_crypto_error(err, ERROR_INVALID_ARGUMENT, (unsigned long)status,
+                                "AcquireCredentialsHandle for the certificate failed");
     server->credentials_valid = true;
     return 0;
 }
@@ -386,6 +188,7 @@ int tls_server_new(const char *cert_file, const char *key_file, struct tls_serve
     struct tls_pem_block *blocks = NULL;
     size_t count = 0;
 
+    tls_stored_keys_delete_stale();
     int rc = read_pem(cert_file, &blocks, &count, err);
     if (rc == 0)
         rc = load_chain(server, blocks, count, err);
@@ -398,7 +201,7 @@ int tls_server_new(const char *cert_file, const char *key_file, struct tls_serve
         tls_server_free(server);
         return error_prefix(err, "load streaming TLS key %s", key_file);
     }
-    if (!key_matches_certificate(server)) {
+    if (!tls_stored_key_matches(&server->key, server->cert)) {
         tls_server_free(server);
         return error_set(err, ERROR_INVALID_ARGUMENT,
                          "load streaming TLS key %s: it is not the private key of the "
@@ -410,34 +213,9 @@ int tls_server_new(const char *cert_file, const char *key_file, struct tls_serve
         return error_prefix(err, "load streaming TLS certificate %s and key %s", cert_file,
                             key_file);
     }
-    log_debug("streaming: TLS key of %s in key container %ls", cert_file, server->key_name);
+    log_debug("streaming: TLS key of %s in key container %ls", cert_file, server->key.name);
     *out = server;
     return 0;
-}
-
-/* Deletes the key container or CNG key that load_key created. */
-static void delete_key(struct tls_server *server)
-{
-    HCRYPTPROV deleted;
-
-    if (server->rsa_provider != 0) {
-        CryptReleaseContext(server->rsa_provider, 0);
-        if (!CryptAcquireContextW(&deleted, server->key_name, MS_ENH_RSA_AES_PROV_W, PROV_RSA_AES,
-                                  CRYPT_DELETEKEYSET | CRYPT_SILENT))
-            log_warn("streaming: delete the TLS key container %ls: Windows error %lu",
-                     server->key_name, GetLastError());
-    }
-    if (server->ec_key != 0) {
-        SECURITY_STATUS status = NCryptDeleteKey(server->ec_key, NCRYPT_SILENT_FLAG);
-
-        if (status != ERROR_SUCCESS) {
-            log_warn("streaming: delete the TLS key %ls: status 0x%lx", server->key_name,
-                     (unsigned long)status);
-            NCryptFreeObject(server->ec_key);
-        }
-    }
-    if (server->ec_provider != 0)
-        NCryptFreeObject(server->ec_provider);
 }
 
 void tls_server_free(struct tls_server *server)
@@ -446,7 +224,7 @@ void tls_server_free(struct tls_server *server)
         return;
     if (server->credentials_valid)
         FreeCredentialsHandle(&server->credentials);
-    delete_key(server);
+    tls_stored_key_delete(&server->key);
     if (server->cert)
         CertFreeCertificateContext(server->cert);
     if (server->store)
@@ -463,7 +241,7 @@ void tls_server_free(struct tls_server *server)
 /* Sets err for a failed SSPI call. Returns -1. */
 static int security_error(struct error *err, const char *call, SECURITY_STATUS status)
 {
-    return crypto_error(err, ERROR_UNAVAILABLE, (unsigned long)status, "%s failed", call);
+    return tls_crypto_error(err, ERROR_UNAVAILABLE, (unsigned long)status, "%s failed", call);
 }
 
 struct tls_session *tls_session_new(struct tls_server *server)

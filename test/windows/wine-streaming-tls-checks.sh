@@ -2,7 +2,8 @@
 # check_streaming_tls after Wine has started and wine-image-checks.sh is sourced. openssl makes
 # certificates for 127.0.0.1. hostcri.exe must refuse to start, naming the file and the cause,
 # with a missing certificate or key, garbage instead of PEM, and a key of another certificate.
-# With an RSA certificate it serves https and deletes its key container when it stops. Then
+# With an RSA certificate it serves https and deletes its key container when it stops, and it
+# deletes the container that a killed daemon left behind. Then
 # streaming_tls_check.exe runs an exec over SPDY/3.1 inside TLS with Schannel as the client.
 #
 # Under Wine 8.0 the TLS handshake itself is an expected failure (XFAIL): its schannel has no
@@ -89,6 +90,40 @@ check_tls_start() {
         "$(wine_tls_key_containers | grep -q .; [ $? = 1 ]; echo $?)" "$(wine_tls_key_containers)"
 }
 
+# Kills a daemon with an RSA key, so that its key container stays behind, and starts another:
+# that one must delete the container of the killed process and keep its own.
+check_tls_stale_key() {
+    local cert=$1 key=$2 log=$build_dir/hostcri-tls-killed.log pid stale
+    : >"$log"
+    wine "$build_dir/hostcri.exe" --listen "npipe:////./pipe/hostcri-wine-tls-killed-$$" \
+        --root C:/hostcri-tls-killed --state C:/hostcri-tls-killed/state \
+        --streaming-tls-cert "$cert" --streaming-tls-key "$key" >>"$log" 2>&1 &
+    pid=$!
+    wait_for_daemon "$log" "$pid" || { result "a daemon to kill starts" 1; return; }
+    stale=$(wine_tls_key_containers | head -n 1)
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    result "a killed daemon leaves its key container behind" "$([ -n "$stale" ] &&
+        wine_tls_key_containers | grep -qx "$stale"; echo $?)" "containers: $(wine_tls_key_containers)"
+
+    log=$build_dir/hostcri-tls-after-kill.log
+    : >"$log"
+    wine "$build_dir/hostcri.exe" --listen "npipe:////./pipe/hostcri-wine-tls-killed-$$" \
+        --root C:/hostcri-tls-killed --state C:/hostcri-tls-killed/state --log-level debug \
+        --streaming-tls-cert "$cert" --streaming-tls-key "$key" >>"$log" 2>&1 &
+    pid=$!
+    wait_for_daemon "$log" "$pid"
+    result "the next daemon starts" $? "$(grep -m 1 'cannot start' "$log" | tr -d '\r')"
+    result "the next daemon deletes the killed daemon's key container" \
+        "$(wine_tls_key_containers | grep -qx "$stale"; [ $? = 1 ]; echo $?)" \
+        "containers: $(wine_tls_key_containers | tr '\n' ' ')"
+    grep -q "deleted the TLS key container $stale of a stopped process" "$log"
+    result "the next daemon logs the deleted key container" $? "no such line in $log"
+    result "the next daemon keeps its own key container" \
+        "$(wine_tls_key_containers | grep -q .; echo $?)" "no container found"
+    stop_tls_daemon "$pid"
+}
+
 check_tls_errors() {
     local dir=$1 win_dir="Z:$1"
     expect_tls_start_failure "a missing certificate file" C:/missing/cert.pem "$win_dir/rsa-key.pem" \
@@ -144,6 +179,7 @@ check_streaming_tls() {
     check_tls_errors "$dir"
     check_tls_start rsa-pkcs8 "RSA PKCS#8" "Z:$dir/rsa-cert.pem" "Z:$dir/rsa-key.pem"
     check_tls_start rsa-pkcs1 "RSA PKCS#1" "Z:$dir/rsa-cert.pem" "Z:$dir/rsa-key-pkcs1.pem"
+    check_tls_stale_key "Z:$dir/rsa-cert.pem" "Z:$dir/rsa-key.pem"
 
     # An EC key goes through NCryptImportKey, which Wine 8.0 does not implement for PKCS#8.
     local log=$build_dir/hostcri-tls-ec.log pid
