@@ -137,15 +137,8 @@ static void tcp_ended(void *data, int status)
 /* Pauses reading the client while any pod connection is full, as spdystream blocks its reader. */
 static void set_full(struct spdy_handler *handler, bool full)
 {
-    int before = handler->full_forwards;
-
-    handler->full_forwards += full ? 1 : -1;
-    if (handler->link_gone)
-        return;
-    if (before == 0 && handler->full_forwards > 0)
-        handler->link.ops->pause_read(handler->link.data, true);
-    else if (before > 0 && handler->full_forwards == 0)
-        handler->link.ops->pause_read(handler->link.data, false);
+    tcp_forward_count_full(&handler->full_forwards, full,
+                           handler->link_gone ? NULL : &handler->link);
 }
 
 static void tcp_full(void *data, bool full)

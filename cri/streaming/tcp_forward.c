@@ -257,3 +257,16 @@ void tcp_forward_close(struct tcp_forward *forward)
     else if (!uv_is_closing((uv_handle_t *)&forward->tcp))
         uv_close((uv_handle_t *)&forward->tcp, free_cb);
 }
+
+void tcp_forward_count_full(int *full_count, bool full, const struct streaming_link *link)
+{
+    int before = *full_count;
+
+    *full_count += full ? 1 : -1;
+    if (link == NULL)
+        return;
+    if (before == 0 && *full_count > 0)
+        link->ops->pause_read(link->data, true);
+    else if (before > 0 && *full_count == 0)
+        link->ops->pause_read(link->data, false);
+}

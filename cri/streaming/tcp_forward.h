@@ -7,6 +7,8 @@
 
 #include <uv.h>
 
+#include "cri/streaming/conn.h"
+
 /*
  * One port-forward TCP connection to a port of a host-network pod. The server connects only to
  * the loopback interface: 127.0.0.1 first, then ::1 when IPv4 refuses.
@@ -52,5 +54,13 @@ bool tcp_forward_is_full(const struct tcp_forward *forward);
 
 /* Closes the connection; no callback runs after this, and the memory is freed later. */
 void tcp_forward_close(struct tcp_forward *forward);
+
+/*
+ * Adds one (full true) or removes one (full false) forward whose pod side is full from
+ * *full_count, the count of one client connection. Reading from link stops while the count is
+ * above zero, so that the server does not queue unbounded bytes from the client for a slow pod.
+ * With link NULL (the link is gone) only the count changes. Loop thread only.
+ */
+void tcp_forward_count_full(int *full_count, bool full, const struct streaming_link *link);
 
 #endif
