@@ -362,7 +362,10 @@ static int decrypt_step(struct tls_session *session, struct strbuf *plain, struc
         return 2;
     }
     /* A TLS 1.2 renegotiation or TLS 1.3 post-handshake message: the records that follow go
-     * to AcceptSecurityContext. */
+     * to AcceptSecurityContext.
+     * NOTE: when no bytes follow, AcceptSecurityContext runs only once the peer sends more, and
+     * writes wait until then. Go clients (kubelet, crictl) do not renegotiate, and no real
+     * host has run this path yet. */
     if (status == SEC_I_RENEGOTIATE)
         session->renegotiating = true;
     return 1;

@@ -87,7 +87,13 @@ static int import_rsa(struct tls_stored_key *stored, const CERT_CONTEXT *cert,
     return 0;
 }
 
-/* Imports a PKCS#8 EC key into a new CNG key named stored->name. */
+/*
+ * Imports a PKCS#8 EC key into a new CNG key named stored->name.
+ *
+ * NOTE: NCryptImportKey's documentation warns that a service calling it from its start can
+ * deadlock, and the daemon loads the certificate before it reports SERVICE_RUNNING. Wine has
+ * no CNG import to try this with, so the EC path awaits a check on a real node.
+ */
 static int import_ec(struct tls_stored_key *stored, const CERT_CONTEXT *cert,
                      const struct tls_private_key *key, struct error *err)
 {
