@@ -211,6 +211,61 @@ void harness_read_to_eof(int fd, struct strbuf *out)
     }
 }
 
+char *harness_handshake(const struct harness *harness, const char *head, int *fd,
+                        struct strbuf *rest)
+{
+    *fd = harness_connect(harness);
+    harness_send(*fd, head, strlen(head));
+    return harness_read_response_head(*fd, rest);
+}
+
+char *harness_recorded_head(const char *name, const char *conn, const char *url,
+                            struct wire_bytes *bytes)
+{
+    struct wire_bytes recorded;
+
+    wire_read(name, conn, "c2s", &recorded);
+    size_t length = wire_head_length(&recorded);
+    assert_true(length > 0);
+    char *head = harness_rewrite_head((const char *)recorded.data, length, url);
+    if (bytes != NULL)
+        *bytes = recorded;
+    else
+        wire_bytes_free(&recorded);
+    return head;
+}
+
+struct streaming_request harness_exec_request(const char *const *cmd, size_t count, bool tty,
+                                              unsigned streams)
+{
+    return (struct streaming_request){
+        .kind = STREAMING_EXEC,
+        .container_id = "c0ffee",
+        .cmd = cmd,
+        .cmd_count = count,
+        .tty = tty,
+        .streams = streams,
+    };
+}
+
+void harness_check_status(const struct strbuf *received, const struct strbuf *recorded)
+{
+    json_error_t error;
+    json_t *ours = json_loadb(received->data, received->length, 0, &error);
+    json_t *theirs = json_loadb(recorded->data, recorded->length, 0, &error);
+
+    assert_non_null(ours);
+    assert_non_null(theirs);
+    assert_string_equal(json_string_value(json_object_get(ours, "status")),
+                        json_string_value(json_object_get(theirs, "status")));
+    assert_true(json_equal(json_object_get(ours, "reason"), json_object_get(theirs, "reason")) ||
+                json_object_get(theirs, "reason") == NULL);
+    assert_true(json_equal(json_object_get(ours, "details"), json_object_get(theirs, "details")) ||
+                json_object_get(theirs, "details") == NULL);
+    json_decref(ours);
+    json_decref(theirs);
+}
+
 /* Decoding what the server sends. */
 
 struct decoder {

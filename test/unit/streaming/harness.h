@@ -61,6 +61,32 @@ char *harness_read_response_head(int fd, struct strbuf *rest);
 /* Reads what the server sends until it closes the connection (or a timeout fails the test). */
 void harness_read_to_eof(int fd, struct strbuf *out);
 
+/*
+ * Connects and sends head, then reads the response head and returns it (the caller frees it).
+ * *fd receives the connection, and rest the bytes that followed the head.
+ */
+char *harness_handshake(const struct harness *harness, const char *head, int *fd,
+                        struct strbuf *rest);
+
+/*
+ * Returns the recorded client request head of case name (conn NULL for single-connection cases)
+ * rewritten for url, and the caller frees it. With bytes not NULL, *bytes receives all the
+ * recorded client bytes, for the frames after the head, and the caller frees them with
+ * wire_bytes_free.
+ */
+char *harness_recorded_head(const char *name, const char *conn, const char *url,
+                            struct wire_bytes *bytes);
+
+/* Returns an exec request for the container id "c0ffee" that the server tests use. */
+struct streaming_request harness_exec_request(const char *const *cmd, size_t count, bool tty,
+                                              unsigned streams);
+
+/*
+ * Compares a received Kubernetes Status (JSON) with the recorded one: the same status, and the
+ * same reason and details where the recording has them. Fails the test on a difference.
+ */
+void harness_check_status(const struct strbuf *received, const struct strbuf *recorded);
+
 /* One frame the client received. */
 struct received_frame {
     int kind;           /* spdy_frame_type, or the WebSocket opcode for WebSocket sessions */

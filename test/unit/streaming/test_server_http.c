@@ -39,17 +39,19 @@ static char *exchange(struct harness *harness, const char *head)
     return strbuf_steal(&response);
 }
 
-/* The recorded request head of a case (and connection) rewritten for url. */
-static char *recorded_head(const char *name, const char *conn, const char *url)
+/*
+ * Connects and sends head and the client frames after it before reading anything, then reads
+ * the response head. Returns the connection, and rest receives what followed the head.
+ */
+static int send_pipelined(struct harness *harness, const char *head, const void *frames,
+                          size_t length, struct strbuf *rest)
 {
-    struct wire_bytes bytes;
+    int fd = harness_connect(harness);
 
-    wire_read(name, conn, "c2s", &bytes);
-    size_t length = wire_head_length(&bytes);
-    assert_true(length > 0);
-    char *head = harness_rewrite_head((const char *)bytes.data, length, url);
-    wire_bytes_free(&bytes);
-    return head;
+    harness_send(fd, head, strlen(head));
+    harness_send(fd, frames, length);
+    free(harness_read_response_head(fd, rest));
+    return fd;
 }
 
 static void test_url_format(void **state)
@@ -129,13 +131,12 @@ static void test_token_reuse_not_found(void **state)
 
     harness_init(&harness, NULL);
     _cleanup_free_ char *url = harness_issue(&harness, &exec_request);
-    _cleanup_free_ char *first = recorded_head("spdy-token-reuse", "conn1", url);
-    _cleanup_free_ char *second = recorded_head("spdy-token-reuse", "conn2", url);
+    _cleanup_free_ char *first = harness_recorded_head("spdy-token-reuse", "conn1", url, NULL);
+    _cleanup_free_ char *second = harness_recorded_head("spdy-token-reuse", "conn2", url, NULL);
     harness_resume(&harness);
 
-    int fd = harness_connect(&harness);
-    harness_send(fd, first, strlen(first));
-    _cleanup_free_ char *upgraded = harness_read_response_head(fd, &rest);
+    int fd;
+    _cleanup_free_ char *upgraded = harness_handshake(&harness, first, &fd, &rest);
     assert_non_null(strstr(upgraded, "HTTP/1.1 101 Switching Protocols\r\n"));
     close(fd);
 
@@ -154,8 +155,8 @@ static void test_bad_protocol_recorded(void **state)
     harness_init(&harness, NULL);
     _cleanup_free_ char *url1 = harness_issue(&harness, &exec_request);
     _cleanup_free_ char *url2 = harness_issue(&harness, &exec_request);
-    _cleanup_free_ char *unknown = recorded_head("spdy-bad-protocol", "conn1", url1);
-    _cleanup_free_ char *missing = recorded_head("spdy-bad-protocol", "conn2", url2);
+    _cleanup_free_ char *unknown = harness_recorded_head("spdy-bad-protocol", "conn1", url1, NULL);
+    _cleanup_free_ char *missing = harness_recorded_head("spdy-bad-protocol", "conn2", url2, NULL);
     harness_resume(&harness);
 
     /* An unknown version: 403 with one accepted-version line per server protocol. */
@@ -213,7 +214,7 @@ static void test_expired_token_not_found(void **state)
     config.token_ttl_ms = 1;
     harness_init(&harness, &config);
     _cleanup_free_ char *url = harness_issue(&harness, &exec_request);
-    _cleanup_free_ char *head = recorded_head("spdy-exec-exit3", NULL, url);
+    _cleanup_free_ char *head = harness_recorded_head("spdy-exec-exit3", NULL, url, NULL);
     usleep(20 * 1000);
     harness_resume(&harness);
     _cleanup_free_ char *response = exchange(&harness, head);
@@ -247,7 +248,7 @@ static void test_wrong_kind_burns_token(void **state)
 
     harness_init(&harness, NULL);
     _cleanup_free_ char *url = harness_issue(&harness, &exec_request);
-    _cleanup_free_ char *head = recorded_head("spdy-exec-exit3", NULL, url);
+    _cleanup_free_ char *head = harness_recorded_head("spdy-exec-exit3", NULL, url, NULL);
     /* The same token on /attach/: 404, and the token is spent. */
     char *exec_path = strstr(head, "/exec/");
     _cleanup_free_ char *attach_head = xasprintf("POST /attach/%s", exec_path + strlen("/exec/"));
@@ -275,7 +276,7 @@ static void test_malformed_request_bad_request(void **state)
 
     harness_init(&harness, NULL);
     _cleanup_free_ char *url = harness_issue(&harness, &exec_request);
-    _cleanup_free_ char *head = recorded_head("spdy-exec-exit3", NULL, url);
+    _cleanup_free_ char *head = harness_recorded_head("spdy-exec-exit3", NULL, url, NULL);
     harness_resume(&harness);
     for (size_t i = 0; i < ARRAY_SIZE(malformed); i++) {
         _cleanup_free_ char *response = exchange(&harness, malformed[i]);
@@ -293,9 +294,8 @@ static void test_malformed_request_bad_request(void **state)
     assert_true(str_has_prefix(too_large, "HTTP/1.1 431 "));
 
     /* The server keeps serving. */
-    int fd = harness_connect(&harness);
-    harness_send(fd, head, strlen(head));
-    _cleanup_free_ char *upgraded = harness_read_response_head(fd, &rest);
+    int fd;
+    _cleanup_free_ char *upgraded = harness_handshake(&harness, head, &fd, &rest);
     assert_true(str_has_prefix(upgraded, "HTTP/1.1 101 "));
     close(fd);
     harness_pause(&harness);
@@ -360,16 +360,12 @@ static void test_stream_creation_timeout(void **state)
     config.stream_creation_timeout_ms = 200;
     harness_init(&harness, &config);
     _cleanup_free_ char *url = harness_issue(&harness, &exec_request);
-    wire_read("spdy-exec-exit3", NULL, "c2s", &bytes);
+    _cleanup_free_ char *head = harness_recorded_head("spdy-exec-exit3", NULL, url, &bytes);
     size_t head_length = wire_head_length(&bytes);
-    _cleanup_free_ char *head = harness_rewrite_head((const char *)bytes.data, head_length, url);
     harness_resume(&harness);
 
     /* Only the first of the three streams (the error stream, 49 bytes), then silence. */
-    int fd = harness_connect(&harness);
-    harness_send(fd, head, strlen(head));
-    harness_send(fd, bytes.data + head_length, 49);
-    free(harness_read_response_head(fd, &rest));
+    int fd = send_pipelined(&harness, head, bytes.data + head_length, 49, &rest);
     harness_read_to_eof(fd, &rest);
     close(fd);
 
@@ -404,13 +400,12 @@ static void test_idle_timeout_closes(void **state)
     config.stream_creation_timeout_ms = 0;
     harness_init(&harness, &config);
     _cleanup_free_ char *url = harness_issue(&harness, &exec_request);
-    _cleanup_free_ char *head = recorded_head("spdy-exec-exit3", NULL, url);
+    _cleanup_free_ char *head = harness_recorded_head("spdy-exec-exit3", NULL, url, NULL);
     harness_resume(&harness);
 
     /* Upgraded, then silent: the server closes the connection without a status. */
-    int fd = harness_connect(&harness);
-    harness_send(fd, head, strlen(head));
-    _cleanup_free_ char *response = harness_read_response_head(fd, &rest);
+    int fd;
+    _cleanup_free_ char *response = harness_handshake(&harness, head, &fd, &rest);
     assert_true(str_has_prefix(response, "HTTP/1.1 101 "));
     harness_read_to_eof(fd, &rest);
     assert_int_equal(rest.length, 0);
@@ -446,15 +441,12 @@ static void test_client_gone_kills_exec(void **state)
 
     harness_init(&harness, NULL);
     _cleanup_free_ char *url = harness_issue(&harness, &exec_request);
-    wire_read("spdy-exec-exit3", NULL, "c2s", &bytes);
+    _cleanup_free_ char *head = harness_recorded_head("spdy-exec-exit3", NULL, url, &bytes);
     size_t head_length = wire_head_length(&bytes);
-    _cleanup_free_ char *head = harness_rewrite_head((const char *)bytes.data, head_length, url);
     harness_resume(&harness);
 
-    int fd = harness_connect(&harness);
-    harness_send(fd, head, strlen(head));
-    harness_send(fd, bytes.data + head_length, bytes.length - head_length);
-    free(harness_read_response_head(fd, &rest));
+    int fd =
+        send_pipelined(&harness, head, bytes.data + head_length, bytes.length - head_length, &rest);
 
     /* Wait for the three SYN_REPLYs: the process starts with the last stream. */
     struct spdy_parser parser;
@@ -515,16 +507,13 @@ static void test_exec_start_failure_status(void **state)
     request.cmd_count = 1;
     harness_init(&harness, NULL);
     _cleanup_free_ char *url = harness_issue(&harness, &request);
-    wire_read("spdy-exec-exit3", NULL, "c2s", &bytes);
+    _cleanup_free_ char *head = harness_recorded_head("spdy-exec-exit3", NULL, url, &bytes);
     size_t head_length = wire_head_length(&bytes);
-    _cleanup_free_ char *head = harness_rewrite_head((const char *)bytes.data, head_length, url);
     harness_resume(&harness);
 
     /* The recorded client bytes are its three SYN_STREAMs (error, stdout, stderr). */
-    int fd = harness_connect(&harness);
-    harness_send(fd, head, strlen(head));
-    harness_send(fd, bytes.data + head_length, bytes.length - head_length);
-    free(harness_read_response_head(fd, &rest));
+    int fd =
+        send_pipelined(&harness, head, bytes.data + head_length, bytes.length - head_length, &rest);
     harness_read_to_eof(fd, &rest);
     close(fd);
     harness_pause(&harness);

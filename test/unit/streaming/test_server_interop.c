@@ -61,25 +61,21 @@ static const char *get(json_t *result, const char *key)
     return value;
 }
 
-static void skip_without_client(void)
+/* Skips the test when the Go client named by env_name was not built. */
+static void skip_without(const char *env_name)
 {
-    if (getenv("HOSTCRI_SPDYCLIENT") == NULL)
+    if (getenv(env_name) == NULL)
         skip();
 }
 
 static void test_interop_exit_code(void **state)
 {
     static const char *const cmd[] = {"sh", "-c", "echo hi; echo err >&2; exit 3"};
-    struct streaming_request request = {
-        .kind = STREAMING_EXEC,
-        .container_id = "c0ffee",
-        .cmd = cmd,
-        .cmd_count = 3,
-        .streams = STREAMING_STDOUT | STREAMING_STDERR,
-    };
+    struct streaming_request request =
+        harness_exec_request(cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
     json_error_t error;
 
-    skip_without_client();
+    skip_without("HOSTCRI_SPDYCLIENT");
     json_t *result = run_client(&request, "");
     assert_string_equal(get(result, "protocol"), "v4.channel.k8s.io");
     assert_string_equal(get(result, "stdout"), "hi\n");
@@ -100,15 +96,10 @@ static void test_interop_exit_code(void **state)
 static void test_interop_stdin_eof(void **state)
 {
     static const char *const cmd[] = {"cat"};
-    struct streaming_request request = {
-        .kind = STREAMING_EXEC,
-        .container_id = "c0ffee",
-        .cmd = cmd,
-        .cmd_count = 1,
-        .streams = STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR,
-    };
+    struct streaming_request request =
+        harness_exec_request(cmd, 1, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR);
 
-    skip_without_client();
+    skip_without("HOSTCRI_SPDYCLIENT");
     json_t *result = run_client(&request, "-stdin 'line1\nline2\n'");
     assert_string_equal(get(result, "stdout"), "line1\nline2\n");
     assert_string_equal(get(result, "stderr"), "");
@@ -119,15 +110,9 @@ static void test_interop_stdin_eof(void **state)
 static void test_interop_bulk_output(void **state)
 {
     static const char *const cmd[] = {"seq", "1", "200000"};
-    struct streaming_request request = {
-        .kind = STREAMING_EXEC,
-        .container_id = "c0ffee",
-        .cmd = cmd,
-        .cmd_count = 3,
-        .streams = STREAMING_STDOUT,
-    };
+    struct streaming_request request = harness_exec_request(cmd, 3, false, STREAMING_STDOUT);
 
-    skip_without_client();
+    skip_without("HOSTCRI_SPDYCLIENT");
     /* 1,288,895 bytes: more than the server's write backlog limit, so output pauses and resumes. */
     json_t *result = run_client(&request, "-stderr=false");
     assert_int_equal(strlen(get(result, "stdout")), 1288895);
@@ -136,24 +121,13 @@ static void test_interop_bulk_output(void **state)
     json_decref(result);
 }
 
-static void skip_without_ws_client(void)
-{
-    if (getenv("HOSTCRI_WSCLIENT") == NULL)
-        skip();
-}
-
 static void test_interop_ws5_stdin_close_signal(void **state)
 {
     static const char *const cmd[] = {"cat"};
-    struct streaming_request request = {
-        .kind = STREAMING_EXEC,
-        .container_id = "c0ffee",
-        .cmd = cmd,
-        .cmd_count = 1,
-        .streams = STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR,
-    };
+    struct streaming_request request =
+        harness_exec_request(cmd, 1, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR);
 
-    skip_without_ws_client();
+    skip_without("HOSTCRI_WSCLIENT");
     json_t *result = run_go_client("HOSTCRI_WSCLIENT", &request, "-mode exec -stdin 'hello\n'");
     assert_string_equal(get(result, "protocol"), "v5.channel.k8s.io");
     assert_true(json_is_true(json_object_get(result, "ready")));
@@ -167,15 +141,10 @@ static void test_interop_ws5_stdin_close_signal(void **state)
 static void test_interop_ws5_exit_code(void **state)
 {
     static const char *const cmd[] = {"sh", "-c", "echo hi; echo err >&2; exit 3"};
-    struct streaming_request request = {
-        .kind = STREAMING_EXEC,
-        .container_id = "c0ffee",
-        .cmd = cmd,
-        .cmd_count = 3,
-        .streams = STREAMING_STDOUT | STREAMING_STDERR,
-    };
+    struct streaming_request request =
+        harness_exec_request(cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
 
-    skip_without_ws_client();
+    skip_without("HOSTCRI_WSCLIENT");
     json_t *result = run_go_client("HOSTCRI_WSCLIENT", &request, "-mode exec");
     assert_string_equal(get(result, "stdout"), "hi\n");
     assert_string_equal(get(result, "stderr"), "err\n");
@@ -190,7 +159,7 @@ static void test_interop_ws_spdy_tunnel(void **state)
     struct streaming_request request = {.kind = STREAMING_PORT_FORWARD, .pod_sandbox_id = "p0d"};
     struct pod_server pod;
 
-    skip_without_ws_client();
+    skip_without("HOSTCRI_WSCLIENT");
     pod_server_start(&pod, 1);
     _cleanup_free_ char *args = xasprintf("-mode tunnel -port %u", pod.port);
     json_t *result = run_go_client("HOSTCRI_WSCLIENT", &request, args);

@@ -116,25 +116,6 @@ static size_t client_streams(json_t *timeline, uint32_t ids[16], const char *typ
     return count;
 }
 
-/* The error stream's Status compared with the recorded one: status, reason, details. */
-static void check_status(const struct strbuf *received, const struct strbuf *recorded)
-{
-    json_error_t error;
-    json_t *ours = json_loadb(received->data, received->length, 0, &error);
-    json_t *theirs = json_loadb(recorded->data, recorded->length, 0, &error);
-
-    assert_non_null(ours);
-    assert_non_null(theirs);
-    assert_string_equal(json_string_value(json_object_get(ours, "status")),
-                        json_string_value(json_object_get(theirs, "status")));
-    assert_true(json_equal(json_object_get(ours, "reason"), json_object_get(theirs, "reason")) ||
-                json_object_get(theirs, "reason") == NULL);
-    assert_true(json_equal(json_object_get(ours, "details"), json_object_get(theirs, "details")) ||
-                json_object_get(theirs, "details") == NULL);
-    json_decref(ours);
-    json_decref(theirs);
-}
-
 enum data_check {
     DATA_EXACT, /* output equals the recorded output */
     DATA_ANY,   /* output differs on the host (terminal sessions): checked by the test */
@@ -184,7 +165,7 @@ static void check_remote_command(const struct replay *replay, enum data_check da
                      types[s], expected.data, actual.data);
         if (strcmp(types[s], "error") == 0) {
             error_stream = ids[s];
-            check_status(&actual_data, &expected_data);
+            harness_check_status(&actual_data, &expected_data);
         } else if (data_check == DATA_EXACT) {
             assert_int_equal(actual_data.length, expected_data.length);
             if (actual_data.length > 0)
@@ -212,17 +193,13 @@ static const char *const sh_cmd[] = {"sh"};
 static const char *const ping_cmd[] = {"sh", "-c", "sleep 1; echo done"};
 static const char *const bulk_cmd[] = {"seq", "1", "20000"};
 
-static struct streaming_request exec_request(const char *const *cmd, size_t count, bool tty,
-                                             unsigned streams)
+/* Starts a server, replays the recorded case of replay and checks the session against it. */
+static void replay_remote_command(struct harness *harness, struct replay *replay,
+                                  enum data_check data_check)
 {
-    return (struct streaming_request){
-        .kind = STREAMING_EXEC,
-        .container_id = "c0ffee",
-        .cmd = cmd,
-        .cmd_count = count,
-        .tty = tty,
-        .streams = streams,
-    };
+    harness_init(harness, NULL);
+    harness_replay(harness, replay);
+    check_remote_command(replay, data_check);
 }
 
 static void run_exec_case(const char *name, struct streaming_request request,
@@ -231,9 +208,7 @@ static void run_exec_case(const char *name, struct streaming_request request,
     struct harness harness;
     struct replay replay = {.name = name, .request = &request};
 
-    harness_init(&harness, NULL);
-    harness_replay(&harness, &replay);
-    check_remote_command(&replay, data_check);
+    replay_remote_command(&harness, &replay, data_check);
     replay_free(&replay);
     harness_free(&harness);
 }
@@ -241,37 +216,35 @@ static void run_exec_case(const char *name, struct streaming_request request,
 static void test_spdy_exec_exit_code(void **state)
 {
     run_exec_case("spdy-exec-exit3",
-                  exec_request(exit3_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR),
+                  harness_exec_request(exit3_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR),
                   DATA_EXACT);
 }
 
 static void test_spdy_exec_success(void **state)
 {
     run_exec_case("spdy-exec-success",
-                  exec_request(hello_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR),
+                  harness_exec_request(hello_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR),
                   DATA_EXACT);
 }
 
 static void test_spdy_exec_stdin_eof(void **state)
 {
-    run_exec_case(
-        "spdy-exec-stdin",
-        exec_request(cat_cmd, 1, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR),
-        DATA_EXACT);
+    run_exec_case("spdy-exec-stdin",
+                  harness_exec_request(cat_cmd, 1, false,
+                                       STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR),
+                  DATA_EXACT);
 }
 
 static void test_spdy_exec_ping(void **state)
 {
     struct harness harness;
     struct streaming_request request =
-        exec_request(ping_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
+        harness_exec_request(ping_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
     struct replay replay = {.name = "spdy-exec-ping", .request = &request};
     uint32_t pings[2];
     size_t ping_count = 0;
 
-    harness_init(&harness, NULL);
-    harness_replay(&harness, &replay);
-    check_remote_command(&replay, DATA_EXACT);
+    replay_remote_command(&harness, &replay, DATA_EXACT);
     for (size_t i = 0; i < replay.frame_count; i++) {
         if (replay.frames[i].kind == SPDY_PING && ping_count < 2)
             pings[ping_count++] = replay.frames[i].value;
@@ -286,7 +259,7 @@ static void test_spdy_exec_ping(void **state)
 static void test_spdy_exec_bulk_output(void **state)
 {
     run_exec_case("spdy-exec-bulk",
-                  exec_request(bulk_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR),
+                  harness_exec_request(bulk_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR),
                   DATA_EXACT);
 }
 
@@ -294,13 +267,11 @@ static void test_spdy_exec_tty_resize(void **state)
 {
     struct harness harness;
     struct streaming_request request =
-        exec_request(sh_cmd, 1, true, STREAMING_STDIN | STREAMING_STDOUT);
+        harness_exec_request(sh_cmd, 1, true, STREAMING_STDIN | STREAMING_STDOUT);
     struct replay replay = {.name = "spdy-exec-tty", .request = &request};
     _cleanup_strbuf_ struct strbuf output = STRBUF_INIT;
 
-    harness_init(&harness, NULL);
-    harness_replay(&harness, &replay);
-    check_remote_command(&replay, DATA_ANY);
+    replay_remote_command(&harness, &replay, DATA_ANY);
     replay_stream_data(&replay, SPDY_DATA, 5, &output);
     /* stty size prints rows and columns: 24 80 first, 40 120 after the resize. */
     char *first = strstr(output.data, "24 80");
@@ -321,9 +292,7 @@ static void test_spdy_attach(void **state)
     };
     struct replay replay = {.name = "spdy-attach", .request = &request};
 
-    harness_init(&harness, NULL);
-    harness_replay(&harness, &replay);
-    check_remote_command(&replay, DATA_EXACT);
+    replay_remote_command(&harness, &replay, DATA_EXACT);
     replay_free(&replay);
     harness_free(&harness);
 }
@@ -340,9 +309,7 @@ static void test_spdy_attach_tty(void **state)
     struct replay replay = {.name = "spdy-attach-tty", .request = &request};
     _cleanup_strbuf_ struct strbuf output = STRBUF_INIT;
 
-    harness_init(&harness, NULL);
-    harness_replay(&harness, &replay);
-    check_remote_command(&replay, DATA_ANY);
+    replay_remote_command(&harness, &replay, DATA_ANY);
     replay_stream_data(&replay, SPDY_DATA, 5, &output);
     char *first = strstr(output.data, "24 80");
     assert_non_null(first);
@@ -452,9 +419,8 @@ static void test_spdy_port_forward_slow_pod(void **state)
         {"streamtype", "data", 4}, {"port", port, strlen(port)}, {"requestid", "0", 1}};
 
     harness_resume(&harness);
-    int fd = harness_connect(&harness);
-    harness_send(fd, head, strlen(head));
-    free(harness_read_response_head(fd, &rest));
+    int fd;
+    free(harness_handshake(&harness, head, &fd, &rest));
     spdy_writer_init(&writer);
     spdy_write_syn_stream(&writer, &out, 1, 0, 0, 0, error_headers, 3);
     spdy_write_data(&out, 1, SPDY_FLAG_FIN, NULL, 0);

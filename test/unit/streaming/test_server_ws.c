@@ -26,19 +26,6 @@ static const char *const head3_cmd[] = {"head", "-n", "3"};
 static const char *const cat_cmd[] = {"cat"};
 static const char *const sh_cmd[] = {"sh"};
 
-static struct streaming_request exec_request(const char *const *cmd, size_t count, bool tty,
-                                             unsigned streams)
-{
-    return (struct streaming_request){
-        .kind = STREAMING_EXEC,
-        .container_id = "c0ffee",
-        .cmd = cmd,
-        .cmd_count = count,
-        .tty = tty,
-        .streams = streams,
-    };
-}
-
 static void replay_ws(struct harness *harness, struct replay *replay)
 {
     replay->websocket = true;
@@ -86,22 +73,7 @@ static void check_channels(const struct replay *replay, bool json_status)
         recorded_channel(replay->timeline, channel, &expected);
         replay_stream_data(replay, KIND_MESSAGE, channel, &actual);
         if (channel == 3 && json_status) {
-            json_error_t error;
-            json_t *ours = json_loadb(actual.data, actual.length, 0, &error);
-            json_t *theirs = json_loadb(expected.data, expected.length, 0, &error);
-
-            assert_non_null(ours);
-            assert_non_null(theirs);
-            assert_true(
-                json_equal(json_object_get(ours, "status"), json_object_get(theirs, "status")));
-            assert_true(
-                json_equal(json_object_get(ours, "reason"), json_object_get(theirs, "reason")) ||
-                json_object_get(theirs, "reason") == NULL);
-            assert_true(
-                json_equal(json_object_get(ours, "details"), json_object_get(theirs, "details")) ||
-                json_object_get(theirs, "details") == NULL);
-            json_decref(ours);
-            json_decref(theirs);
+            harness_check_status(&actual, &expected);
             continue;
         }
         assert_int_equal(actual.length, expected.length);
@@ -114,7 +86,7 @@ static void test_ws4_exec_exit_code(void **state)
 {
     struct harness harness;
     struct streaming_request request =
-        exec_request(exit3_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
+        harness_exec_request(exit3_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
     struct replay replay = {.name = "ws4-exec-exit3", .request = &request};
 
     replay_ws(&harness, &replay);
@@ -132,7 +104,7 @@ static void test_ws4_base64_exec(void **state)
 {
     struct harness harness;
     struct streaming_request request =
-        exec_request(exit3_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
+        harness_exec_request(exit3_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
     struct replay replay = {.name = "ws4b64-exec-exit3", .request = &request};
 
     replay_ws(&harness, &replay);
@@ -148,7 +120,7 @@ static void test_ws1_exec_text_status(void **state)
 {
     struct harness harness;
     struct streaming_request request =
-        exec_request(exit3_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
+        harness_exec_request(exit3_cmd, 3, false, STREAMING_STDOUT | STREAMING_STDERR);
     struct replay replay = {.name = "ws1-exec-exit3", .request = &request};
 
     replay_ws(&harness, &replay);
@@ -163,8 +135,8 @@ static void test_ws1_exec_text_status(void **state)
 static void test_ws4_exec_stdin(void **state)
 {
     struct harness harness;
-    struct streaming_request request =
-        exec_request(head3_cmd, 3, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR);
+    struct streaming_request request = harness_exec_request(
+        head3_cmd, 3, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR);
     struct replay replay = {.name = "ws4-exec-stdin", .request = &request};
 
     replay_ws(&harness, &replay);
@@ -177,8 +149,8 @@ static void test_ws4_exec_stdin(void **state)
 static void test_ws4_close_signal_ignored(void **state)
 {
     struct harness harness;
-    struct streaming_request request =
-        exec_request(cat_cmd, 1, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR);
+    struct streaming_request request = harness_exec_request(
+        cat_cmd, 1, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR);
     struct replay replay = {.name = "ws4-exec-stdin-closesignal", .request = &request};
     _cleanup_strbuf_ struct strbuf output = STRBUF_INIT;
 
@@ -197,7 +169,7 @@ static void test_ws4_exec_tty_resize(void **state)
 {
     struct harness harness;
     struct streaming_request request =
-        exec_request(sh_cmd, 1, true, STREAMING_STDIN | STREAMING_STDOUT);
+        harness_exec_request(sh_cmd, 1, true, STREAMING_STDIN | STREAMING_STDOUT);
     struct replay replay = {.name = "ws4-exec-tty", .request = &request};
     _cleanup_strbuf_ struct strbuf output = STRBUF_INIT;
     _cleanup_strbuf_ struct strbuf status = STRBUF_INIT;
@@ -278,23 +250,19 @@ static void test_ws4_port_forward(void **state)
 static void test_ws5_close_signal_ends_stdin(void **state)
 {
     struct harness harness;
-    struct streaming_request request =
-        exec_request(cat_cmd, 1, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR);
-    struct wire_bytes bytes;
+    struct streaming_request request = harness_exec_request(
+        cat_cmd, 1, false, STREAMING_STDIN | STREAMING_STDOUT | STREAMING_STDERR);
     struct strbuf rest = STRBUF_INIT;
     struct websocket_protocol_info info;
     struct websocket_callbacks none = {0};
+    int fd;
 
     harness_init(&harness, NULL);
     _cleanup_free_ char *url = harness_issue(&harness, &request);
-    wire_read("crictl-ws-exec-stdin", NULL, "c2s", &bytes);
-    _cleanup_free_ char *head =
-        harness_rewrite_head((const char *)bytes.data, wire_head_length(&bytes), url);
+    _cleanup_free_ char *head = harness_recorded_head("crictl-ws-exec-stdin", NULL, url, NULL);
     harness_resume(&harness);
 
-    int fd = harness_connect(&harness);
-    harness_send(fd, head, strlen(head));
-    _cleanup_free_ char *response = harness_read_response_head(fd, &rest);
+    _cleanup_free_ char *response = harness_handshake(&harness, head, &fd, &rest);
     assert_true(str_has_prefix(response, "HTTP/1.1 101 "));
     assert_non_null(strstr(response, "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n"));
 
@@ -328,7 +296,6 @@ static void test_ws5_close_signal_ends_stdin(void **state)
     websocket_session_free(client);
     websocket_session_free(signal);
     strbuf_free(&rest);
-    wire_bytes_free(&bytes);
     harness_free(&harness);
 }
 
