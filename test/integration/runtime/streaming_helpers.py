@@ -3,6 +3,7 @@ container for execs, URL helpers, and a loopback TCP echo server for port-forwar
 
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -10,6 +11,13 @@ import pytest
 from conftest import RuntimeDaemon
 from cri_client import CriClient, open_channel
 from runtime_helpers import Runtime, wait_for
+
+# A container command that prints "tick N" every 50 ms until it is stopped.
+TICKER_COMMAND = ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done"]
+
+# The start of a script that waits until the test calls open_gate on the folder mounted at
+# /mnt/gate (StreamingSetup.run_gated).
+WAIT_FOR_GATE = "while [ ! -e /mnt/gate/go ]; do sleep 0.02; done; "
 
 
 class StreamingSetup:
@@ -43,6 +51,43 @@ class StreamingSetup:
         return self.runtime.run(self.sandbox_id, f"{name}-{uuid.uuid4().hex[:6]}", self.busybox,
                                 command=command, **kwargs)
 
+    def run_with_host_dir(self, name, command, host_dir, **kwargs):
+        """Creates host_dir and starts a container with it mounted at /mnt/<its name>, so that
+        the test and the container can signal each other with files."""
+        host_dir.mkdir()
+        mount = self.api.Mount(container_path=f"/mnt/{host_dir.name}", host_path=str(host_dir))
+        return self.run(name, command, mounts=[mount], **kwargs)
+
+    def run_gated(self, name, script, tmp_path):
+        """Starts a container that runs the shell script only after open_gate(gate). Returns
+        the container id and gate, a folder below tmp_path."""
+        gate = tmp_path / "gate"
+        container_id = self.run_with_host_dir(name, ["sh", "-c", WAIT_FOR_GATE + script], gate)
+        return container_id, gate
+
+    def run_ticker(self, **kwargs):
+        """Starts a container that runs TICKER_COMMAND."""
+        return self.run("ticker", TICKER_COMMAND, **kwargs)
+
+    def discarding_exec_url(self, requested):
+        """Returns an exec URL that requests only the output named requested ("stdout" or
+        "stderr"). Its script writes 1 MiB to the other output and "done" to the requested one,
+        and exits with the status of the 1 MiB write."""
+        # 1 MiB is more than a pipe holds: a closed pipe there would end the writer with SIGPIPE
+        # and the script with 141.
+        requested_fd, other_fd = (1, 2) if requested == "stdout" else (2, 1)
+        script = (f"head -c 1048576 /dev/zero >&{other_fd}; status=$?; "
+                  f"echo done >&{requested_fd}; exit $status")
+        return self.exec_url(["sh", "-c", script], stdout=requested == "stdout",
+                             stderr=requested == "stderr")
+
+    def slow_exec_url(self, size, progress):
+        """Returns an exec URL for a command that writes size bytes of expected_pattern to
+        stdout and then creates the file done in the host folder progress."""
+        container_id = self.run_with_host_dir("slow", ["sleep", "100000"], progress)
+        script = f"yes 0123456789abcdef | head -c {size}; touch /mnt/{progress.name}/done"
+        return self.exec_url(["sh", "-c", script], stderr=False, container=container_id)
+
 
 @pytest.fixture(scope="module")
 def streaming(api, registry, tmp_path_factory):
@@ -64,6 +109,35 @@ def streaming(api, registry, tmp_path_factory):
         code = daemon.stop()
         daemon.kill()
     assert code in (0, None), f"hostcri exited with {code}:\n{daemon.log()[-20000:]}"
+
+
+def open_gate(gate):
+    """Lets the script of a StreamingSetup.run_gated container go on."""
+    (gate / "go").write_text("")
+
+
+def check_output_paused(streaming, connection, progress):
+    """Stops reading connection for a second, during which the exec of slow_exec_url must not
+    finish and the daemon's resident set must grow by less than 32 MiB, then reads again."""
+    daemon_pid = streaming.daemon.process.pid
+    rss_before = rss_kib(daemon_pid)
+    connection.pause_reading()
+    # Without backpressure the producer would finish within this time and the daemon would
+    # hold most of its output. With it, the server stops reading the pipe once its socket
+    # toward the client is full, and the producer blocks.
+    time.sleep(1)
+    assert not (progress / "done").exists(), "the exec finished while its client read nothing"
+    growth = rss_kib(daemon_pid) - rss_before
+    assert growth < 32 * 1024, f"daemon RSS grew by {growth} KiB while its client read nothing"
+    connection.pause_reading(False)
+
+
+def loopback_listener():
+    """Returns a TCP socket that listens on an ephemeral loopback port, with a backlog of one."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    return listener
 
 
 def pid_alive(pid):

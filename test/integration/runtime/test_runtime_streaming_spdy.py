@@ -20,7 +20,8 @@ from streaming_client import (  # noqa: E402
     GOAWAY, RST_STREAM, SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS, SpdyCommand,
     SpdyConnection, SpdyPortForward, UpgradeError, http_request)
 from streaming_helpers import (  # noqa: E402,F401
-    echo_server, expected_pattern, pid_alive, refused_port, rss_kib, streaming, wait_pid_gone)
+    TICKER_COMMAND, check_output_paused, echo_server, expected_pattern, loopback_listener,
+    open_gate, pid_alive, refused_port, rss_kib, streaming, wait_pid_gone)
 
 TEN_MIB = 10 * 1024 * 1024
 
@@ -196,14 +197,8 @@ def test_exec_both_outputs_at_once(streaming):
 
 @pytest.mark.parametrize("requested", ["stdout", "stderr"])
 def test_exec_unrequested_output_discarded(streaming, requested):
-    # 1 MiB to the output the client did not request, more than a pipe holds: a closed pipe
-    # there would end the writer with SIGPIPE and the script with 141.
-    requested_fd, other_fd = (1, 2) if requested == "stdout" else (2, 1)
-    script = (f"head -c 1048576 /dev/zero >&{other_fd}; status=$?; echo done >&{requested_fd}; "
-              "exit $status")
-    url = streaming.exec_url(["sh", "-c", script], stdout=requested == "stdout",
-                             stderr=requested == "stderr")
-    command = SpdyCommand(url, stdout=requested == "stdout", stderr=requested == "stderr")
+    command = SpdyCommand(streaming.discarding_exec_url(requested),
+                          stdout=requested == "stdout", stderr=requested == "stderr")
     result = command.wait()
     assert result.exit_code == 0
     assert (result.stdout if requested == "stdout" else result.stderr) == b"done\n"
@@ -218,23 +213,8 @@ def test_exec_without_stdin_reads_eof(streaming):
 def test_exec_slow_client_pauses_process(streaming, tmp_path):
     size = 64 * 1024 * 1024
     progress = tmp_path / "progress"
-    progress.mkdir()
-    url = streaming.exec_url(
-        ["sh", "-c", f"yes 0123456789abcdef | head -c {size}; touch /mnt/progress/done"],
-        stderr=False, container=streaming.run(
-            "slow", ["sleep", "100000"],
-            mounts=[streaming.api.Mount(container_path="/mnt/progress", host_path=str(progress))]))
-    command = SpdyCommand(url, stderr=False, collect=False)
-    daemon_pid = streaming.daemon.process.pid
-    rss_before = rss_kib(daemon_pid)
-    command.connection.pause_reading()
-    # Without backpressure the producer would finish within this time and the daemon would
-    # hold most of its output. With it, the server stops reading the pipe once its socket
-    # toward the client is full, and the producer blocks.
-    time.sleep(1)
-    assert not (progress / "done").exists()
-    assert rss_kib(daemon_pid) < rss_before + 32 * 1024
-    command.connection.pause_reading(False)
+    command = SpdyCommand(streaming.slow_exec_url(size, progress), stderr=False, collect=False)
+    check_output_paused(streaming, command.connection, progress)
     result = command.wait(timeout=120)
     assert command.stdout.received == size
     assert result.exit_code == 0
@@ -360,13 +340,8 @@ def test_pending_urls_are_limited(api, rt, runtime, images):
 # ---- attach
 
 
-def ticker(streaming, **kwargs):
-    return streaming.run("ticker", ["sh", "-c", "i=0; while true; do echo tick $i; "
-                                    "i=$((i+1)); sleep 0.05; done"], **kwargs)
-
-
 def test_attach_two_clients_see_same_output(streaming):
-    container_id = ticker(streaming)
+    container_id = streaming.run_ticker()
     first = SpdyCommand(streaming.attach_url(container_id))
     second = SpdyCommand(streaming.attach_url(container_id))
     first.stdout.wait_for(b"\n")
@@ -421,17 +396,13 @@ def test_attach_stdin_once_ends_container(streaming):
 
 
 def test_attach_large_output(streaming, tmp_path):
-    gate = tmp_path / "gate"
-    gate.mkdir()
     size = 4 * 1024 * 1024
-    container_id = streaming.run(
-        "large", ["sh", "-c", "while [ ! -e /mnt/gate/go ]; do sleep 0.02; done; "
-                  f"yes 0123456789abcdef | head -c {size}; exec sleep 100000"],
-        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+    container_id, gate = streaming.run_gated(
+        "large", f"yes 0123456789abcdef | head -c {size}; exec sleep 100000", tmp_path)
     command = SpdyCommand(streaming.attach_url(container_id))
     # The attach is in place once the session answers a ping; only then does output start.
     command.connection.ping()
-    (gate / "go").write_text("")
+    open_gate(gate)
     command.connection.wait(lambda: command.stdout.received >= size or command.stdout.ended, 60,
                             "the attached output")
     assert command.stdout.received == size
@@ -443,16 +414,12 @@ def test_attach_large_output(streaming, tmp_path):
 def test_attach_large_output_then_exit(streaming, tmp_path):
     # The container exits right after its burst, while the monitor still holds output queued
     # for the client: the client gets all of it before the session ends.
-    gate = tmp_path / "gate"
-    gate.mkdir()
     size = 4 * 1024 * 1024
-    container_id = streaming.run(
-        "burst", ["sh", "-c", "while [ ! -e /mnt/gate/go ]; do sleep 0.02; done; "
-                  f"yes 0123456789abcdef | head -c {size}"],
-        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+    container_id, gate = streaming.run_gated(
+        "burst", f"yes 0123456789abcdef | head -c {size}", tmp_path)
     command = SpdyCommand(streaming.attach_url(container_id))
     command.connection.ping()
-    (gate / "go").write_text("")
+    open_gate(gate)
     command.connection.wait(lambda: command.stdout.ended, 60, "the end of the attached output")
     assert command.stdout.received == size
     assert bytes(command.stdout.data) == expected_pattern(size)
@@ -463,15 +430,11 @@ def test_attach_large_output_then_exit(streaming, tmp_path):
 def test_attach_lagging_client_disconnected(streaming, tmp_path):
     # A client of the monitor's attach socket that reads nothing falls behind by more than its
     # output queue: the monitor disconnects it, while the container and its log carry on.
-    gate = tmp_path / "gate"
-    gate.mkdir()
     line_size = 1024
     size = 16 * 1024 * 1024
-    container_id = streaming.run(
-        "lagging", ["sh", "-c", "while [ ! -e /mnt/gate/go ]; do sleep 0.02; done; "
-                    f"yes $(head -c {line_size - 1} /dev/zero | tr '\\0' x) | head -c {size}; "
-                    "exec sleep 100000"],
-        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+    container_id, gate = streaming.run_gated(
+        "lagging", f"yes $(head -c {line_size - 1} /dev/zero | tr '\\0' x) | head -c {size}; "
+        "exec sleep 100000", tmp_path)
     state_dir = os.path.join(streaming.daemon.state, "containers", container_id)
     # The path is longer than a socket address holds, so it goes through a directory fd.
     dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY)
@@ -481,7 +444,7 @@ def test_attach_lagging_client_disconnected(streaming, tmp_path):
     try:
         client.connect(f"/proc/self/fd/{dir_fd}/attach.sock")
         rss_before = rss_kib(monitor_pid)
-        (gate / "go").write_text("")
+        open_gate(gate)
         log_path = streaming.runtime.status(container_id).status.log_path
         wait_for(lambda: len(read_log(log_path)) == size // line_size, 60,
                  what="the whole output in the log")
@@ -506,21 +469,17 @@ def test_attach_slow_client_bounded(streaming, tmp_path):
     # A client that stops reading while the container writes 32 MiB: the daemon stops reading
     # the monitor once its relay holds about 1 MiB, the monitor disconnects it once its queue is
     # full, and the output goes on to the log. The session ends once the client reads again.
-    gate = tmp_path / "gate"
-    gate.mkdir()
     line_size = 1024
     size = 32 * 1024 * 1024
-    container_id = streaming.run(
-        "slowattach", ["sh", "-c", "while [ ! -e /mnt/gate/go ]; do sleep 0.02; done; "
-                       f"yes $(head -c {line_size - 1} /dev/zero | tr '\\0' x) | head -c {size}; "
-                       "exec sleep 100000"],
-        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+    container_id, gate = streaming.run_gated(
+        "slowattach", f"yes $(head -c {line_size - 1} /dev/zero | tr '\\0' x) | head -c {size}; "
+        "exec sleep 100000", tmp_path)
     command = SpdyCommand(streaming.attach_url(container_id), collect=False)
     command.connection.ping()
     daemon_pid = streaming.daemon.process.pid
     rss_before = rss_kib(daemon_pid)
     command.connection.pause_reading()
-    (gate / "go").write_text("")
+    open_gate(gate)
     log_path = streaming.runtime.status(container_id).status.log_path
     wait_for(lambda: len(read_log(log_path)) == size // line_size, 60,
              what="the whole output in the log")
@@ -552,14 +511,12 @@ def test_attach_tty_resize(streaming):
 
 def test_attach_ends_when_container_exits(streaming, tmp_path):
     gate = tmp_path / "gate"
-    gate.mkdir()
-    container_id = streaming.run(
+    container_id = streaming.run_with_host_dir(
         "exits", ["sh", "-c", "echo waiting; while [ ! -e /mnt/gate/go ]; do sleep 0.05; done; "
-                  "echo leaving; exit 6"],
-        mounts=[streaming.api.Mount(container_path="/mnt/gate", host_path=str(gate))])
+                  "echo leaving; exit 6"], gate)
     command = SpdyCommand(streaming.attach_url(container_id))
     streaming.runtime.wait_log(container_id, "waiting")
-    (gate / "go").write_text("")
+    open_gate(gate)
     result = command.wait()
     assert b"leaving\n" in result.stdout
     assert result.exit_code == 0
@@ -646,9 +603,7 @@ def test_port_forward_data_before_connect(streaming, echo_server):
 
 
 def test_port_forward_client_reset_closes_tcp(streaming):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
+    listener = loopback_listener()
     forward = SpdyPortForward(streaming.port_forward_url())
     connection = forward.connect(listener.getsockname()[1])
     accepted, _ = listener.accept()
@@ -667,9 +622,7 @@ def test_port_forward_client_reset_closes_tcp(streaming):
 
 def test_port_forward_slow_client_pauses_port(streaming):
     size = 64 * 1024 * 1024
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
+    listener = loopback_listener()
     sent = threading.Event()
 
     def send_all():
@@ -710,9 +663,7 @@ def test_port_forward_invalid_port_stream_is_reset(streaming):
 
 
 def test_port_forward_server_closes_first(streaming):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
+    listener = loopback_listener()
     forward = SpdyPortForward(streaming.port_forward_url())
     connection = forward.connect(listener.getsockname()[1])
     accepted, _ = listener.accept()
@@ -733,8 +684,7 @@ def test_attach_after_daemon_restart(api, runtime, images, hostcri, tmp_path, re
 
     sandbox_id = runtime.run_pod(name="attachrestart")
     container_id = runtime.run(sandbox_id, "ticker", images["busybox:1.0"],
-                               command=["sh", "-c", "i=0; while true; do echo tick $i; "
-                                        "i=$((i+1)); sleep 0.05; done"])
+                               command=TICKER_COMMAND)
     url = runtime.cri.runtime("Attach", container_id=container_id, stdout=True,
                               stderr=True).url
     before = SpdyCommand(url)

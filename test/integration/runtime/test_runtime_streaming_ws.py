@@ -3,7 +3,6 @@
 
 import os
 import sys
-import time
 
 import pytest
 
@@ -14,7 +13,8 @@ from streaming_client import (  # noqa: E402
     WS_V1, WS_V4, WS_V4_BASE64, WS_V5, SpdyPortForward, UpgradeError, WebSocketCommand,
     WebSocketConnection, WebSocketPortForward, http_request)
 from streaming_helpers import (  # noqa: E402,F401
-    echo_server, expected_pattern, pid_alive, refused_port, rss_kib, streaming, wait_pid_gone)
+    TICKER_COMMAND, check_output_paused, echo_server, expected_pattern, pid_alive, refused_port,
+    streaming, wait_pid_gone)
 
 TEN_MIB = 10 * 1024 * 1024
 
@@ -168,14 +168,7 @@ def test_exec_ten_mib_output(streaming):
 
 @pytest.mark.parametrize("requested", ["stdout", "stderr"])
 def test_exec_unrequested_output_discarded(streaming, requested):
-    # 1 MiB to the output the client did not request, more than a pipe holds: a closed pipe
-    # there would end the writer with SIGPIPE and the script with 141.
-    requested_fd, other_fd = (1, 2) if requested == "stdout" else (2, 1)
-    script = (f"head -c 1048576 /dev/zero >&{other_fd}; status=$?; echo done >&{requested_fd}; "
-              "exit $status")
-    url = streaming.exec_url(["sh", "-c", script], stdout=requested == "stdout",
-                             stderr=requested == "stderr")
-    result = WebSocketCommand(url).wait()
+    result = WebSocketCommand(streaming.discarding_exec_url(requested)).wait()
     assert result.exit_code == 0
     assert (result.stdout if requested == "stdout" else result.stderr) == b"done\n"
     assert (result.stderr if requested == "stdout" else result.stdout) == b""
@@ -190,23 +183,8 @@ def test_exec_without_stdin_reads_eof(streaming):
 def test_exec_slow_client_pauses_process(streaming, tmp_path):
     size = 64 * 1024 * 1024
     progress = tmp_path / "progress"
-    progress.mkdir()
-    container_id = streaming.run(
-        "slow", ["sleep", "100000"],
-        mounts=[streaming.api.Mount(container_path="/mnt/progress", host_path=str(progress))])
-    url = streaming.exec_url(
-        ["sh", "-c", f"yes 0123456789abcdef | head -c {size}; touch /mnt/progress/done"],
-        stderr=False, container=container_id)
-    command = WebSocketCommand(url, collect=False)
-    daemon_pid = streaming.daemon.process.pid
-    rss_before = rss_kib(daemon_pid)
-    command.connection.pause_reading()
-    # Without backpressure the producer would finish within this time and the daemon would
-    # hold most of its output.
-    time.sleep(1)
-    assert not (progress / "done").exists()
-    assert rss_kib(daemon_pid) < rss_before + 32 * 1024
-    command.connection.pause_reading(False)
+    command = WebSocketCommand(streaming.slow_exec_url(size, progress), collect=False)
+    check_output_paused(streaming, command.connection, progress)
     result = command.wait(timeout=120)
     assert command.connection.received[CHANNEL_STDOUT] == size
     assert result.exit_code == 0
@@ -243,8 +221,7 @@ def test_exec_unmasked_frame_rejected(streaming):
 
 
 def test_attach_two_clients_see_same_output(streaming):
-    container_id = streaming.run("ticker", ["sh", "-c", "i=0; while true; do echo tick $i; "
-                                            "i=$((i+1)); sleep 0.05; done"])
+    container_id = streaming.run_ticker()
     first = WebSocketCommand(streaming.attach_url(container_id))
     second = WebSocketCommand(streaming.attach_url(container_id))
     first.connection.wait_for(CHANNEL_STDOUT, b"\n")
@@ -384,8 +361,7 @@ def test_attach_after_daemon_restart(api, runtime, images, hostcri, tmp_path, re
 
     sandbox_id = runtime.run_pod(name="wsattachrestart")
     container_id = runtime.run(sandbox_id, "ticker", images["busybox:1.0"],
-                               command=["sh", "-c", "i=0; while true; do echo tick $i; "
-                                        "i=$((i+1)); sleep 0.05; done"])
+                               command=TICKER_COMMAND)
     url = runtime.cri.runtime("Attach", container_id=container_id, stdout=True).url
     before = WebSocketCommand(url)
     before.connection.wait_for(CHANNEL_STDOUT, b"tick")
