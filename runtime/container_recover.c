@@ -132,13 +132,18 @@ static void orphan_remove_rootfs(struct orphan *orphan)
 {
     _cleanup_free_ char *records_dir = runtime_rootfs_records_dir(orphan->runtime);
     _cleanup_error_ struct error err = ERROR_INIT;
+    int rc;
 
     if (!CONTAINER_HOSTPROCESS_RULES)
         return;
-    if (rootfs_dirs_release(records_dir, orphan->id, &err) < 0)
+    rc = rootfs_dirs_release(records_dir, orphan->id, &err);
+    if (rc < 0)
         log_warn_id("container", orphan->id,
                     "removing the root file system of the job without a record failed: %s",
                     err.message);
+    else if (rc > 0)
+        log_info_id("container", orphan->id,
+                    "removed the root file system of the job without a record");
 }
 
 static void orphan_remove(struct orphan *orphan)

@@ -165,7 +165,7 @@ int rootfs_dirs_release(const char *records_dir, const char *container_id, struc
     }
     if (runtime_remove_tree(dir, err) < 0)
         return error_prefix(err, "remove the root file system %s", dir);
-    return delete_record(records_dir, container_id, err);
+    return delete_record(records_dir, container_id, err) < 0 ? -1 : 1;
 }
 
 void rootfs_dirs_sweep(const char *records_dir, rootfs_dirs_in_use_fn in_use, void *data)
@@ -183,14 +183,16 @@ void rootfs_dirs_sweep(const char *records_dir, rootfs_dirs_in_use_fn in_use, vo
     }
     while (uv_fs_scandir_next(&req, &entry) != UV_EOF) {
         _cleanup_error_ struct error err = ERROR_INIT;
+        int removed;
 
         if (!rootfs_dirs_is_container_id(entry.name) || in_use(entry.name, data))
             continue;
-        if (rootfs_dirs_release(records_dir, entry.name, &err) < 0)
+        removed = rootfs_dirs_release(records_dir, entry.name, &err);
+        if (removed < 0)
             log_warn_id("container", entry.name,
                         "removing the root file system that no container record lists failed: %s",
                         err.message);
-        else
+        else if (removed > 0)
             log_info_id("container", entry.name,
                         "removed the root file system that no container record lists");
     }

@@ -32,10 +32,10 @@ int rootfs_dirs_claim(const char *records_dir, const char *container_id, const c
                       struct error *err);
 
 /*
- * Removes the directory recorded for container_id, then the record. Without a record nothing is
- * removed and the call succeeds. A recorded path whose last component is not container_id is
- * left alone and its record dropped, with a warning. Returns 0, or -1 when the removal failed
- * (the record then stays, so a later release or sweep tries again).
+ * Removes the directory recorded for container_id, then the record. Returns 1 when it removed
+ * a directory, 0 when there was no record (nothing is removed), or -1 when the removal failed
+ * (the record then stays, so a later release or sweep tries again). A recorded path whose last
+ * component is not container_id is left alone and its record dropped, with a warning (0).
  */
 int rootfs_dirs_release(const char *records_dir, const char *container_id, struct error *err);
 
