@@ -212,6 +212,11 @@ int job_container_start(struct job_container *container, const struct job_contai
     snprintf(fake->last_argv0, sizeof(fake->last_argv0), "%s", spec->argv[0]);
     snprintf(fake->last_working_dir, sizeof(fake->last_working_dir), "%s",
              spec->working_dir ? spec->working_dir : "");
+    snprintf(fake->last_username, sizeof(fake->last_username), "%s",
+             spec->user.username ? spec->user.username : "");
+    fake->last_has_uid = spec->user.has_uid;
+    snprintf(fake->last_mount_point, sizeof(fake->last_mount_point), "%s",
+             spec->rootfs.mount_point ? spec->rootfs.mount_point : "");
     fake->last_env[0] = '\0';
     for (size_t i = 0; spec->env[i]; i++) {
         size_t used = strlen(fake->last_env);

@@ -21,7 +21,10 @@ struct fake_job_container {
     int log_reopens;
     char last_argv0[256];
     char last_working_dir[256];
-    char last_env[1024]; /* the environment of the last start, one "KEY=value" per line */
+    char last_env[1024];        /* the environment of the last start, one "KEY=value" per line */
+    char last_username[64];     /* the user name of the last start, "" for none */
+    bool last_has_uid;          /* the last start asked for a uid */
+    char last_mount_point[256]; /* the rootfs mount point of the last start, "" for the default */
     /* What job_container_open finds after a restart. */
     bool reopen_running;
     int exit_code;

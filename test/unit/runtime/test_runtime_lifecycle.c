@@ -362,6 +362,57 @@ static void container_create_and_start(void **state)
     assert_non_null(strstr(err.message, "CONTAINER_RUNNING"));
 }
 
+/*
+ * The pod annotations reach every container of the pod: rootfs-location moves the mount point
+ * (and with it the working directory, CONTAINER_SANDBOX_MOUNT_POINT and PATH), inherit-user drops
+ * the user, and an invalid location fails RunPodSandbox.
+ */
+static void pod_annotations_applied(void **state)
+{
+    struct fixture *f = *state;
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry location = {
+        PROTOBUF_C_MESSAGE_INIT(&runtime__v1__pod_sandbox_config__annotations_entry__descriptor),
+        "microsoft.com/hostprocess-rootfs-location", "/pods"};
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry inherit = {
+        PROTOBUF_C_MESSAGE_INIT(&runtime__v1__pod_sandbox_config__annotations_entry__descriptor),
+        "microsoft.com/hostprocess-inherit-user", "true"};
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry *entries[] = {&location, &inherit};
+    Runtime__V1__LinuxContainerConfig linux_config = RUNTIME__V1__LINUX_CONTAINER_CONFIG__INIT;
+    Runtime__V1__LinuxContainerSecurityContext security =
+        RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
+    _cleanup_error_ struct error err = ERROR_INIT;
+    _cleanup_free_ char *sandbox_id = NULL;
+    _cleanup_free_ char *id = NULL;
+    char *rejected = NULL;
+    const struct fake_job_container *fake;
+
+    security.run_as_username = "no-such-user";
+    linux_config.security_context = &security;
+    f->container_config.linux = &linux_config;
+    f->sandbox_config.annotations = entries;
+    f->sandbox_config.n_annotations = 2;
+    sandbox_id = run_sandbox(f);
+    id = create_container(f, sandbox_id);
+    assert_int_equal(start(f, id), ERROR_OK);
+    fake = fake_job_container(id);
+    assert_string_equal(fake->last_mount_point, "/pods");
+    assert_string_equal(fake->last_working_dir, "/pods");
+    assert_non_null(strstr(fake->last_env, "CONTAINER_SANDBOX_MOUNT_POINT=/pods/\n"));
+    assert_non_null(strstr(fake->last_env, "PATH=/usr/bin:/bin:/pods:/pods/bin\n"));
+    assert_string_equal(fake->last_username, "");
+    assert_false(fake->last_has_uid);
+
+    location.value = "pods";
+    f->sandbox_md.name = "relative-location";
+    assert_int_equal(runtime_sandbox_run(f->runtime, &f->sandbox_config, "", &rejected, &err), -1);
+    assert_int_equal(err.code, ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "microsoft.com/hostprocess-rootfs-location"));
+    assert_null(rejected);
+    f->sandbox_config.annotations = NULL;
+    f->sandbox_config.n_annotations = 0;
+    f->container_config.linux = NULL;
+}
+
 static void start_error_recorded(void **state)
 {
     struct fixture *f = *state;
@@ -736,6 +787,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(sandbox_rules_enforced, setup, teardown),
         cmocka_unit_test_setup_teardown(sandbox_status_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(container_create_and_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(pod_annotations_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(start_error_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(sync_start_error_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(second_start_while_pending, setup, teardown),
