@@ -54,6 +54,9 @@ struct option_def {
     "file the log is appended to instead of stderr (default: stderr in a console, "                \
     "<state>\\hostcri.log as a Windows service)"
 #define DEFAULT_ROOTFS_MOUNT_POINT "C:\\hpc"
+#define DEFAULT_PATH_HELP                                                                          \
+    "not used on Windows, where a container whose image and request set no PATH gets the Path "    \
+    "of its user's environment"
 #define DEFAULT_PATH                                                                               \
     "C:\\Windows\\System32;C:\\Windows;C:\\Windows\\System32\\Wbem;"                               \
     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0"
@@ -65,6 +68,7 @@ struct option_def {
 #define CGROUP_HELP_SUFFIX ""
 #define LOG_FILE_HELP "file the log is appended to instead of stderr (default: stderr)"
 #define DEFAULT_ROOTFS_MOUNT_POINT "/hpc"
+#define DEFAULT_PATH_HELP "PATH of a container whose image and request set none"
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #endif
 
@@ -141,7 +145,7 @@ static const struct option_def options[] = {
      FIELD(leftover_grace_ms), "5s", NULL,
      "time between SIGTERM and SIGKILL for processes left in a job after its init exits"},
     {"runtime.default_path", "default-path", OPTION_STRING, FIELD(default_path), DEFAULT_PATH, NULL,
-     "PATH of a container whose image and request set none"},
+     DEFAULT_PATH_HELP},
     {"runtime.cpu_sample_interval", "cpu-sample-interval", OPTION_INTERVAL,
      FIELD(cpu_sample_interval_ms), "10s", NULL,
      "time between two CPU samples of each container and pod, the span of usage_nano_cores"},
