@@ -375,7 +375,7 @@ static int parse_value(struct hostcri_config *config, const struct option_def *d
     return 0;
 }
 
-/* The '|'-separated choices as words: "a|b|c" becomes "a, b or c". */
+/* Returns the '|'-separated choices as words: "a|b|c" becomes "a, b or c". */
 static char *choices_in_words(const char *choices)
 {
     struct strbuf words = STRBUF_INIT;
@@ -573,8 +573,8 @@ static int load_registry(const struct yaml_source *source, const char *host, yam
 }
 
 /*
- * A registry key is matched against the host[:port] of image references, so a key with a
- * scheme or a path would never match and its settings would be ignored without a word.
+ * Rejects a registry key with a scheme or a path. Keys are matched against the host[:port] of
+ * image references, so such a key never matches and its settings would be ignored silently.
  */
 static int check_registry_host(const struct yaml_source *source, yaml_node_t *key_node,
                                const char *host, struct error *err)

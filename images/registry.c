@@ -594,7 +594,7 @@ static int fetch_body_cb(void *data, const char *bytes, size_t length)
     return fetch->body_cb(fetch->data, bytes, length);
 }
 
-/* The fix for a TLS failure, to append to its message; "" for other failures. */
+/* Returns the hint to append to a TLS failure's message, or "" for other failures. */
 static char *tls_failure_hint(const struct registry_fetch *fetch, int curl_code,
                               const char *curl_error)
 {

@@ -219,7 +219,7 @@ static int inherit_cpuset(const struct cgroup_env *env, const char *dir, const c
     return cgroup_write_file(env, dir, name, value, err);
 }
 
-/* The error for a cgroup file or directory that this user may not write. */
+/* Sets the error for a cgroup file or directory that this user may not write. */
 static int not_permitted(const char *path, struct error *err)
 {
     return error_set(err, ERROR_FAILED_PRECONDITION,

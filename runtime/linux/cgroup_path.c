@@ -68,7 +68,7 @@ static int expand_slice(const char *slice, char **path, struct error *err)
     return 0;
 }
 
-/* True when every component of a normalized path names a slice. */
+/* Returns true when every component of a normalized path names a slice. */
 static bool all_slices(const char *path)
 {
     static const char suffix[] = ".slice";

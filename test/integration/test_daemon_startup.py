@@ -100,8 +100,8 @@ def test_metrics_address_in_use_names_option(tmp_path):
     assert "--metrics-address" in result.stderr
 
 
-def test_non_root_daemon_refuses_to_start():
-    """A daemon that cannot create or join cgroups says so at start, not at the first pod."""
+def test_non_root_daemon_fails_at_start():
+    """A daemon that cannot create or join cgroups fails at start, not at the first pod."""
     nobody = 65534
     home = tempfile.mkdtemp(prefix="hostcri-nonroot-", dir="/tmp")
     try:
