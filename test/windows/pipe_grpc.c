@@ -9,9 +9,10 @@
 
 #include <nghttp2/nghttp2.h>
 
-struct h2_client {
+struct pipe_grpc_connection {
     HANDLE pipe;
     nghttp2_session *session;
+    bool goaway_received;
 };
 
 void pipe_grpc_call_init(struct pipe_grpc_call *call, const char *path,
@@ -102,6 +103,16 @@ static int on_stream_close_cb(nghttp2_session *session, int32_t stream_id, uint3
     return 0;
 }
 
+static int on_frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct pipe_grpc_connection *connection = user_data;
+
+    (void)session;
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        connection->goaway_received = true;
+    return 0;
+}
+
 static ssize_t read_request_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buffer,
                                size_t length, uint32_t *data_flags, nghttp2_data_source *source,
                                void *user_data)
@@ -120,71 +131,88 @@ static ssize_t read_request_cb(nghttp2_session *session, int32_t stream_id, uint
     return (ssize_t)n;
 }
 
-/* Opens the pipe, retrying while the server is still starting (up to about a minute). */
-static HANDLE pipe_connect(const char *name, DWORD *last_error)
+void *pipe_grpc_open_pipe(const char *pipe_name, unsigned long *last_error)
 {
     for (int attempt = 0; attempt < 300; attempt++) {
-        HANDLE pipe = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+        HANDLE pipe = CreateFileA(pipe_name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
                                   SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, NULL);
 
         if (pipe != INVALID_HANDLE_VALUE)
             return pipe;
         *last_error = GetLastError();
         if (*last_error == ERROR_PIPE_BUSY)
-            WaitNamedPipeA(name, 200);
+            WaitNamedPipeA(pipe_name, 200);
         else
             Sleep(200);
     }
     return INVALID_HANDLE_VALUE;
 }
 
-static bool client_open(struct h2_client *client, const char *name, char *error, size_t size)
+struct pipe_grpc_connection *pipe_grpc_connect(const char *pipe_name, char *error,
+                                               size_t error_size)
 {
+    struct pipe_grpc_connection *connection;
     nghttp2_session_callbacks *callbacks;
-    DWORD last_error = 0;
+    unsigned long last_error = 0;
+    HANDLE pipe = pipe_grpc_open_pipe(pipe_name, &last_error);
 
-    memset(client, 0, sizeof(*client));
-    client->pipe = pipe_connect(name, &last_error);
-    if (client->pipe == INVALID_HANDLE_VALUE) {
-        snprintf(error, size, "connect to %s: Windows error %lu", name, (unsigned long)last_error);
-        return false;
+    if (pipe == INVALID_HANDLE_VALUE) {
+        snprintf(error, error_size, "connect to %s: Windows error %lu", pipe_name, last_error);
+        return NULL;
     }
+    connection = calloc(1, sizeof(*connection));
+    connection->pipe = pipe;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close_cb);
-    nghttp2_session_client_new(&client->session, callbacks, client);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv_cb);
+    nghttp2_session_client_new(&connection->session, callbacks, connection);
     nghttp2_session_callbacks_del(callbacks);
-    nghttp2_submit_settings(client->session, NGHTTP2_FLAG_NONE, NULL, 0);
-    return true;
+    nghttp2_submit_settings(connection->session, NGHTTP2_FLAG_NONE, NULL, 0);
+    return connection;
 }
 
-static void client_close(struct h2_client *client)
+void pipe_grpc_close(struct pipe_grpc_connection *connection)
 {
-    if (client->session)
-        nghttp2_session_del(client->session);
-    if (client->pipe != INVALID_HANDLE_VALUE && client->pipe != NULL)
-        CloseHandle(client->pipe);
+    if (connection == NULL)
+        return;
+    nghttp2_session_del(connection->session);
+    CloseHandle(connection->pipe);
+    free(connection);
 }
 
-static bool client_flush(struct h2_client *client)
+/* Writes what the session has queued to the pipe. */
+static bool flush(struct pipe_grpc_connection *connection)
 {
     for (;;) {
         const uint8_t *data;
-        ssize_t length = nghttp2_session_mem_send(client->session, &data);
+        ssize_t length = nghttp2_session_mem_send(connection->session, &data);
         DWORD written;
 
         if (length < 0)
             return false;
         if (length == 0)
             return true;
-        if (!WriteFile(client->pipe, data, (DWORD)length, &written, NULL) ||
+        if (!WriteFile(connection->pipe, data, (DWORD)length, &written, NULL) ||
             written != (DWORD)length)
             return false;
     }
 }
 
-static void client_submit(struct h2_client *client, struct pipe_grpc_call *call)
+/* Reads once from the pipe into the session. Returns false at the end of the connection or on
+ * invalid HTTP/2. */
+static bool receive(struct pipe_grpc_connection *connection)
+{
+    uint8_t buffer[16384];
+    DWORD received;
+
+    if (!ReadFile(connection->pipe, buffer, sizeof(buffer), &received, NULL) || received == 0)
+        return false;
+    return nghttp2_session_mem_recv(connection->session, buffer, received) >= 0;
+}
+
+void pipe_grpc_submit(struct pipe_grpc_connection *connection, struct pipe_grpc_call *call)
 {
     const nghttp2_nv headers[] = {
 #define HEADER(name, value)                                                                        \
@@ -199,40 +227,63 @@ static void client_submit(struct h2_client *client, struct pipe_grpc_call *call)
     };
     nghttp2_data_provider provider = {.source.ptr = call, .read_callback = read_request_cb};
 
-    call->stream_id = nghttp2_submit_request(client->session, NULL, headers,
+    call->stream_id = nghttp2_submit_request(connection->session, NULL, headers,
                                              sizeof(headers) / sizeof(headers[0]), &provider, call);
 }
 
-/* Sends the submitted call and reads until it has closed. */
-static bool client_run(struct h2_client *client, struct pipe_grpc_call *call)
+static bool all_closed(struct pipe_grpc_call **calls, size_t count)
 {
-    uint8_t buffer[16384];
-
-    while (!call->closed) {
-        DWORD received;
-
-        if (!client_flush(client))
-            return false;
-        if (!ReadFile(client->pipe, buffer, sizeof(buffer), &received, NULL) || received == 0)
-            return false;
-        if (nghttp2_session_mem_recv(client->session, buffer, received) < 0)
+    for (size_t i = 0; i < count; i++) {
+        if (!calls[i]->closed)
             return false;
     }
     return true;
 }
 
+bool pipe_grpc_run(struct pipe_grpc_connection *connection, struct pipe_grpc_call **calls,
+                   size_t count)
+{
+    while (!all_closed(calls, count)) {
+        if (!flush(connection) || !receive(connection))
+            return false;
+    }
+    return true;
+}
+
+bool pipe_grpc_wait_for_goaway(struct pipe_grpc_connection *connection)
+{
+    while (!connection->goaway_received) {
+        if (!flush(connection) || !receive(connection))
+            break;
+    }
+    return connection->goaway_received;
+}
+
+bool pipe_grpc_wait_for_close(struct pipe_grpc_connection *connection)
+{
+    uint8_t buffer[16384];
+    DWORD received;
+
+    for (;;) {
+        if (!ReadFile(connection->pipe, buffer, sizeof(buffer), &received, NULL) || received == 0)
+            return true;
+        if (nghttp2_session_mem_recv(connection->session, buffer, received) < 0)
+            return false;
+    }
+}
+
 bool pipe_grpc_call_once(const char *pipe_name, struct pipe_grpc_call *call, char *error,
                          size_t error_size)
 {
-    struct h2_client client;
+    struct pipe_grpc_connection *connection = pipe_grpc_connect(pipe_name, error, error_size);
     bool ok;
 
-    if (!client_open(&client, pipe_name, error, error_size))
+    if (connection == NULL)
         return false;
-    client_submit(&client, call);
-    ok = client_run(&client, call);
+    pipe_grpc_submit(connection, call);
+    ok = pipe_grpc_run(connection, &call, 1);
     if (!ok)
         snprintf(error, error_size, "the HTTP/2 exchange of %s failed", call->path);
-    client_close(&client);
+    pipe_grpc_close(connection);
     return ok;
 }
