@@ -29,125 +29,14 @@
 #include "checks.h"
 #include "api/api.pb-c.h"
 #include "cri/streaming/spdy.h"
-#include "pipe_grpc.h"
-
-#define RUNTIME "/runtime.v1.RuntimeService/"
-#define IMAGES "/runtime.v1.ImageService/"
-#define GRPC_OK 0
-#define RECEIVE_TIMEOUT_MS 30000
+#include "streaming_common.h"
 
 /* What Wine 8.0 lacks: its schannel has no AcceptSecurityContext, so no TLS server. */
 #define WINE_NO_TLS_SERVER                                                                         \
     "Wine 8.0's schannel implements only the client side of TLS: AcceptSecurityContext "           \
     "returns SEC_E_UNSUPPORTED_FUNCTION"
 
-static const char *pipe_name;
-static const char *image;
-static const char *test_dir;
 static const char *cert_file;
-static char self_path[MAX_PATH];
-
-/* ---- Calls over the pipe ----------------------------------------------------------------- */
-
-/* Calls method and unpacks the response with descriptor. NULL on failure, with the reason in
- * error. */
-static void *call(const char *method, const ProtobufCMessage *request,
-                  const ProtobufCMessageDescriptor *descriptor, char *error, size_t error_size)
-{
-    struct pipe_grpc_call grpc;
-    const uint8_t *message;
-    size_t length = 0;
-    void *response = NULL;
-
-    error[0] = '\0';
-    pipe_grpc_call_init(&grpc, method, request);
-    if (!pipe_grpc_call_once(pipe_name, &grpc, error, error_size)) {
-        pipe_grpc_call_free(&grpc);
-        return NULL;
-    }
-    if (grpc.grpc_status != GRPC_OK) {
-        snprintf(error, error_size, "grpc-status %d: %s", grpc.grpc_status, grpc.grpc_message);
-    } else {
-        message = pipe_grpc_call_message(&grpc, &length);
-        response = protobuf_c_message_unpack(descriptor, NULL, message ? length : 0, message);
-        if (response == NULL)
-            snprintf(error, error_size, "an undecodable response");
-    }
-    pipe_grpc_call_free(&grpc);
-    return response;
-}
-
-static void free_message(void *message)
-{
-    if (message)
-        protobuf_c_message_free_unpacked(message, NULL);
-}
-
-static bool call_ok(const char *method, const ProtobufCMessage *request,
-                    const ProtobufCMessageDescriptor *descriptor, const char *name)
-{
-    char error[512];
-    void *response = call(method, request, descriptor, error, sizeof(error));
-    bool ok = check(response != NULL, name, "%s", error);
-
-    free_message(response);
-    return ok;
-}
-
-/* ---- TCP ---------------------------------------------------------------------------------- */
-
-/* Connects to the host and port of url ("https://127.0.0.1:PORT/..."), and sets *path. */
-static SOCKET connect_url(const char *url, const char **path)
-{
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    char host[64];
-    unsigned port;
-    DWORD timeout = RECEIVE_TIMEOUT_MS;
-    SOCKET sock;
-
-    if (sscanf(url, "https://%63[^:]:%u", host, &port) != 2 ||
-        (*path = strchr(url + 8, '/')) == NULL)
-        return INVALID_SOCKET;
-    address.sin_port = htons((u_short)port);
-    if (inet_pton(AF_INET, host, &address.sin_addr) != 1)
-        return INVALID_SOCKET;
-    sock = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    if (sock == INVALID_SOCKET)
-        return sock;
-    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, (const char *)&timeout, sizeof(timeout));
-    if (connect(sock, (struct sockaddr *)&address, sizeof(address)) != 0) {
-        closesocket(sock);
-        return INVALID_SOCKET;
-    }
-    return sock;
-}
-
-static bool send_all(SOCKET sock, const void *data, size_t length)
-{
-    const char *bytes = data;
-
-    while (length > 0) {
-        int n = send(sock, bytes, (int)length, 0);
-
-        if (n <= 0)
-            return false;
-        bytes += n;
-        length -= (size_t)n;
-    }
-    return true;
-}
-
-/* Reads more bytes into buffer. Returns false at the end of the stream or on a timeout. */
-static bool receive_more(SOCKET sock, struct strbuf *buffer)
-{
-    char chunk[16384];
-    int n = recv(sock, chunk, sizeof(chunk), 0);
-
-    if (n <= 0)
-        return false;
-    strbuf_append(buffer, chunk, (size_t)n);
-    return true;
-}
 
 /* ---- A Schannel client -------------------------------------------------------------------- */
 
@@ -219,7 +108,7 @@ static bool tls_handshake(struct tls_client *client, char *error, size_t error_s
             &output_desc, &attributes, NULL);
         client->context_valid = true;
         if (output[0].pvBuffer != NULL) {
-            bool sent = send_all(client->sock, output[0].pvBuffer, output[0].cbBuffer);
+            bool sent = streaming_send_all(client->sock, output[0].pvBuffer, output[0].cbBuffer);
 
             FreeContextBuffer(output[0].pvBuffer);
             if (!sent) {
@@ -240,7 +129,7 @@ static bool tls_handshake(struct tls_client *client, char *error, size_t error_s
             return false;
         }
         if ((status == SEC_E_INCOMPLETE_MESSAGE || client->input.length == 0) &&
-            !receive_more(client->sock, &client->input)) {
+            !streaming_receive(client->sock, &client->input)) {
             snprintf(error, error_size,
                      "the server closed the connection during the handshake (see the "
                      "daemon's log)");
@@ -268,9 +157,10 @@ static bool tls_send(struct tls_client *client, const void *data, size_t length)
         SecBufferDesc desc = {SECBUFFER_VERSION, 4, buffers};
 
         memcpy(record + sizes->cbHeader, bytes, chunk);
-        bool ok = EncryptMessage(&client->context, 0, &desc, 0) == SEC_E_OK &&
-                  send_all(client->sock, record,
-                           buffers[0].cbBuffer + buffers[1].cbBuffer + buffers[2].cbBuffer);
+        bool ok =
+            EncryptMessage(&client->context, 0, &desc, 0) == SEC_E_OK &&
+            streaming_send_all(client->sock, record,
+                               buffers[0].cbBuffer + buffers[1].cbBuffer + buffers[2].cbBuffer);
         free(record);
         if (!ok)
             return false;
@@ -296,7 +186,7 @@ static void tls_receive(struct tls_client *client, struct strbuf *plain)
                                      : SEC_E_INCOMPLETE_MESSAGE;
 
         if (status == SEC_E_INCOMPLETE_MESSAGE) {
-            if (!receive_more(client->sock, &client->input))
+            if (!streaming_receive(client->sock, &client->input))
                 return;
             continue;
         }
@@ -352,76 +242,40 @@ static void check_server_certificate(struct tls_client *client)
 /* Requests an exec of cmd /c echo hello and returns its URL (free), or NULL. */
 static char *exec_url(const char *container_id)
 {
-    Runtime__V1__ExecRequest request = RUNTIME__V1__EXEC_REQUEST__INIT;
-    Runtime__V1__ExecResponse *response;
     char *command[] = {"cmd", "/c", "echo hello"};
     char error[512];
     char *url = NULL;
+    Runtime__V1__ExecResponse *response =
+        streaming_request_exec(container_id, command, 3, false, false, error, sizeof(error));
 
-    request.container_id = (char *)container_id;
-    request.cmd = command;
-    request.n_cmd = 3;
-    request.stdout = true;
-    response = call(RUNTIME "Exec", &request.base, &runtime__v1__exec_response__descriptor, error,
-                    sizeof(error));
     if (check(response && strncmp(response->url, "https://127.0.0.1:", 18) == 0,
               "Exec issues an https URL of the streaming server", "%s %s", error,
               response ? response->url : ""))
         url = strdup(response->url);
-    free_message(response);
+    streaming_free_message(response);
     return url;
-}
-
-/* Reads the SPDY frames after the 101 response in plain into stdout_data and status. */
-static void parse_exec_frames(const struct strbuf *plain, struct strbuf *stdout_data,
-                              struct strbuf *status)
-{
-    const char *frames = strstr(plain->data, "\r\n\r\n") + 4;
-    struct spdy_parser parser;
-    struct spdy_frame frame = {0};
-    struct error err = ERROR_INIT;
-
-    spdy_parser_init(&parser, NULL);
-    spdy_parser_feed(&parser, frames, plain->length - (size_t)(frames - plain->data));
-    while (spdy_parser_next(&parser, &frame, &err) == 1) {
-        if (frame.type == SPDY_DATA && frame.stream_id == 3)
-            strbuf_append(stdout_data, frame.data, frame.data_length);
-        if (frame.type == SPDY_DATA && frame.stream_id == 1)
-            strbuf_append(status, frame.data, frame.data_length);
-    }
-    spdy_frame_clear(&frame);
-    spdy_parser_free(&parser);
-    error_clear(&err);
 }
 
 /* Runs the exec of url over SPDY/3.1 (v4.channel.k8s.io) inside TLS. */
 static void test_exec_over_tls(const char *url)
 {
     struct tls_client client = {.sock = INVALID_SOCKET};
-    struct spdy_header error_headers[] = {{"streamtype", "error", 5}};
-    struct spdy_header stdout_headers[] = {{"streamtype", "stdout", 6}};
     struct strbuf request = STRBUF_INIT, plain = STRBUF_INIT;
-    struct strbuf stdout_data = STRBUF_INIT, status = STRBUF_INIT;
-    struct spdy_writer writer;
+    struct strbuf streams[STREAMING_SPDY_STREAMS];
+    struct spdy_parser parser;
     const char *path;
     char error[256] = "cannot connect";
 
-    client.sock = connect_url(url, &path);
+    memset(streams, 0, sizeof(streams));
+    client.sock = streaming_connect_url(url, "https", &path);
     bool connected = client.sock != INVALID_SOCKET && tls_handshake(&client, error, sizeof(error));
     if (!check_api(connected, "TLS handshake with the streaming server", WINE_NO_TLS_SERVER, "%s",
                    error))
         goto out;
     check_server_certificate(&client);
 
-    strbuf_appendf(&request,
-                   "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
-                   "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n",
-                   path);
-    spdy_writer_init(&writer);
-    spdy_write_syn_stream(&writer, &request, 1, 0, 0, 0, error_headers, 1);
-    spdy_write_data(&request, 1, SPDY_FLAG_FIN, NULL, 0);
-    spdy_write_syn_stream(&writer, &request, 3, 0, 0, 0, stdout_headers, 1);
-    spdy_writer_free(&writer);
+    streaming_append_spdy_upgrade(&request, path, "v4.channel.k8s.io");
+    streaming_append_exec_streams(&request);
     check(tls_send(&client, request.data, request.length), "send the upgrade and SPDY frames",
           "EncryptMessage or send failed");
     tls_receive(&client, &plain);
@@ -429,32 +283,37 @@ static void test_exec_over_tls(const char *url)
                "the exec URL upgrades to SPDY/3.1 inside TLS", "%.60s",
                plain.data ? plain.data : "(nothing)"))
         goto out;
-    parse_exec_frames(&plain, &stdout_data, &status);
-    const char *out_text = stdout_data.data ? stdout_data.data : "";
+    /* The SPDY frames follow the 101 response's head: stream 3 is stdout, 1 the v4 status. */
+    const char *frames = strstr(plain.data, "\r\n\r\n") + 4;
+    spdy_parser_init(&parser, NULL);
+    spdy_parser_feed(&parser, frames, plain.length - (size_t)(frames - plain.data));
+    streaming_collect_spdy_data(&parser, streams);
+    spdy_parser_free(&parser);
+    const char *out_text = streams[3].data ? streams[3].data : "";
     check(strcmp(out_text, "hello\r\n") == 0 || strcmp(out_text, "hello\n") == 0,
           "exec over TLS writes hello on stdout", "stdout \"%s\"", out_text);
-    check(status.data && strstr(status.data, "\"Success\"") != NULL,
-          "exec over TLS reports Success", "status \"%s\"", status.data ? status.data : "");
+    check(streams[1].data && strstr(streams[1].data, "\"Success\"") != NULL,
+          "exec over TLS reports Success", "status \"%s\"", streams[1].data ? streams[1].data : "");
 out:
     tls_client_free(&client);
     strbuf_free(&request);
     strbuf_free(&plain);
-    strbuf_free(&stdout_data);
-    strbuf_free(&status);
+    for (size_t i = 0; i < STREAMING_SPDY_STREAMS; i++)
+        strbuf_free(&streams[i]);
 }
 
 /* A client that sends plain HTTP to the TLS port gets no HTTP response. */
 static void test_plain_http_rejected(const char *url)
 {
     const char *path;
-    SOCKET sock = connect_url(url, &path);
+    SOCKET sock = streaming_connect_url(url, "https", &path);
     struct strbuf answer = STRBUF_INIT;
     static const char request[] = "POST /exec/abcdefgh HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
     if (!check(sock != INVALID_SOCKET, "connect to the TLS port", "%s", url))
         return;
-    send_all(sock, request, strlen(request));
-    while (receive_more(sock, &answer)) {
+    streaming_send_all(sock, request, strlen(request));
+    while (streaming_receive(sock, &answer)) {
     }
     closesocket(sock);
     check(answer.length < 5 || memcmp(answer.data, "HTTP/", 5) != 0,
@@ -469,84 +328,14 @@ static __attribute__((noreturn)) void run_sleep(void)
         Sleep(1000);
 }
 
-/* Creates and starts the sleeping container in pod. Returns its id (free), or NULL. */
-static char *start_container(const char *pod_id, Runtime__V1__PodSandboxConfig *pod,
-                             Runtime__V1__ImageSpec *image_spec)
+static void run_all(const char *image, const char *test_dir)
 {
-    Runtime__V1__ContainerConfig container = RUNTIME__V1__CONTAINER_CONFIG__INIT;
-    Runtime__V1__ContainerMetadata metadata = RUNTIME__V1__CONTAINER_METADATA__INIT;
-    Runtime__V1__WindowsContainerConfig windows = RUNTIME__V1__WINDOWS_CONTAINER_CONFIG__INIT;
-    Runtime__V1__WindowsContainerSecurityContext security =
-        RUNTIME__V1__WINDOWS_CONTAINER_SECURITY_CONTEXT__INIT;
-    Runtime__V1__CreateContainerRequest create = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
-    Runtime__V1__CreateContainerResponse *response;
-    Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
-    char *command[] = {self_path, "sleep"};
-    char error[512];
-    char *id = NULL;
+    struct streaming_pod pod;
+    char *container_id;
 
-    metadata.name = "tls-sleeper";
-    container.metadata = &metadata;
-    container.image = image_spec;
-    container.command = command;
-    container.n_command = 2;
-    container.log_path = "tls-sleeper\\0.log";
-    security.host_process = true;
-    windows.security_context = &security;
-    container.windows = &windows;
-    create.pod_sandbox_id = (char *)pod_id;
-    create.config = &container;
-    create.sandbox_config = pod;
-    response = call(RUNTIME "CreateContainer", &create.base,
-                    &runtime__v1__create_container_response__descriptor, error, sizeof(error));
-    if (!check(response != NULL, "CreateContainer of the sleeping container", "%s", error))
-        return NULL;
-    start.container_id = response->container_id;
-    if (call_ok(RUNTIME "StartContainer", &start.base,
-                &runtime__v1__start_container_response__descriptor,
-                "StartContainer of the sleeping container"))
-        id = strdup(response->container_id);
-    free_message(response);
-    return id;
-}
-
-static void run_all(void)
-{
-    Runtime__V1__PullImageRequest pull = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
-    Runtime__V1__ImageSpec image_spec = RUNTIME__V1__IMAGE_SPEC__INIT;
-    Runtime__V1__PodSandboxConfig pod = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
-    Runtime__V1__PodSandboxMetadata pod_metadata = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
-    Runtime__V1__WindowsPodSandboxConfig pod_windows =
-        RUNTIME__V1__WINDOWS_POD_SANDBOX_CONFIG__INIT;
-    Runtime__V1__WindowsSandboxSecurityContext pod_security =
-        RUNTIME__V1__WINDOWS_SANDBOX_SECURITY_CONTEXT__INIT;
-    Runtime__V1__RunPodSandboxRequest run = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
-    Runtime__V1__RunPodSandboxResponse *run_response;
-    Runtime__V1__StopPodSandboxRequest stop = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
-    Runtime__V1__RemovePodSandboxRequest remove = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
-    char log_directory[MAX_PATH], error[512];
-
-    image_spec.image = (char *)image;
-    pull.image = &image_spec;
-    if (!call_ok(IMAGES "PullImage", &pull.base, &runtime__v1__pull_image_response__descriptor,
-                 "PullImage of the Windows image"))
+    if (!streaming_pod_run(&pod, image, "streaming-tls", test_dir, "RunPodSandbox of the TLS pod"))
         return;
-    pod_metadata.name = "streaming-tls";
-    pod_metadata.namespace_ = "wine-e2e";
-    pod_metadata.uid = "streaming-tls";
-    pod.metadata = &pod_metadata;
-    snprintf(log_directory, sizeof(log_directory), "%s\\logs\\streaming-tls", test_dir);
-    pod.log_directory = log_directory;
-    pod_security.host_process = true;
-    pod_windows.security_context = &pod_security;
-    pod.windows = &pod_windows;
-    run.config = &pod;
-    run_response = call(RUNTIME "RunPodSandbox", &run.base,
-                        &runtime__v1__run_pod_sandbox_response__descriptor, error, sizeof(error));
-    if (!check(run_response != NULL, "RunPodSandbox of the TLS pod", "%s", error))
-        return;
-
-    char *container_id = start_container(run_response->pod_sandbox_id, &pod, &image_spec);
+    container_id = streaming_pod_start_sleeper(&pod, "tls-sleeper");
     if (container_id != NULL) {
         char *url = exec_url(container_id);
 
@@ -561,20 +350,11 @@ static void run_all(void)
         }
         free(container_id);
     }
-
-    stop.pod_sandbox_id = run_response->pod_sandbox_id;
-    remove.pod_sandbox_id = run_response->pod_sandbox_id;
-    call_ok(RUNTIME "StopPodSandbox", &stop.base,
-            &runtime__v1__stop_pod_sandbox_response__descriptor, "StopPodSandbox");
-    call_ok(RUNTIME "RemovePodSandbox", &remove.base,
-            &runtime__v1__remove_pod_sandbox_response__descriptor, "RemovePodSandbox");
-    free_message(run_response);
+    streaming_pod_remove(&pod);
 }
 
 int main(int argc, char **argv)
 {
-    WSADATA wsa;
-
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 2 && strcmp(argv[1], "sleep") == 0)
         run_sleep();
@@ -582,13 +362,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s run \\\\.\\pipe\\NAME IMAGE TEST_DIR CERT_FILE\n", argv[0]);
         return 2;
     }
-    pipe_name = argv[2];
-    image = argv[3];
-    test_dir = argv[4];
     cert_file = argv[5];
-    GetModuleFileNameA(NULL, self_path, sizeof(self_path));
-    WSAStartup(MAKEWORD(2, 2), &wsa);
-    run_all();
+    streaming_init(argv[2]);
+    run_all(argv[3], argv[4]);
     WSACleanup();
     return checks_finish();
 }

@@ -18,6 +18,7 @@
 #include "cri/streaming/spdy.h"
 #include "cri/streaming/websocket.h"
 #include "streaming_client.h"
+#include "streaming_common.h"
 
 #define CHANNEL_COUNT 8
 #define CHANNEL_STDIN 0
@@ -136,23 +137,6 @@ static void ws_finish(struct ws_conn *conn)
         ;
 }
 
-/* Reads the response head of the upgrade into head. Returns its length, 0 when there is none. */
-static size_t read_head(SOCKET sock, struct strbuf *head)
-{
-    char buffer[4096];
-    char *end;
-    int n;
-
-    while ((end = strstr(text(head), "\r\n\r\n")) == NULL &&
-           (n = recv(sock, buffer, sizeof(buffer), 0)) > 0)
-        strbuf_append(head, buffer, (size_t)n);
-    if (end == NULL)
-        return 0;
-    /* End the head's text after its last header line; the frames after it stay intact. */
-    end[2] = '\0';
-    return (size_t)(end + 4 - head->data);
-}
-
 /* Upgrades a connection to url with protocol. Returns whether the server responded with 101. */
 static bool ws_open(struct ws_conn *conn, const char *url, const char *protocol)
 {
@@ -163,7 +147,7 @@ static bool ws_open(struct ws_conn *conn, const char *url, const char *protocol)
 
     memset(conn, 0, sizeof(*conn));
     snprintf(conn->status_line, sizeof(conn->status_line), "cannot connect to %s", url);
-    conn->sock = streaming_connect_url(url, &path);
+    conn->sock = streaming_connect_url(url, "http", &path);
     if (conn->sock == INVALID_SOCKET || websocket_protocol_info(protocol, &info) < 0)
         return false;
     conn->session = websocket_session_new(false, &info, 1 << 24, &ws_callbacks, conn);
@@ -175,10 +159,12 @@ static bool ws_open(struct ws_conn *conn, const char *url, const char *protocol)
     streaming_send_all(conn->sock, head.data, head.length);
     strbuf_reset(&head);
 
-    head_length = read_head(conn->sock, &head);
+    head_length = streaming_read_head(conn->sock, &head);
     if (head_length == 0) {
         snprintf(conn->status_line, sizeof(conn->status_line), "no response head");
     } else {
+        /* End the head's text after its last header line; the frames after it stay intact. */
+        head.data[head_length - 2] = '\0';
         snprintf(conn->status_line, sizeof(conn->status_line), "%.*s",
                  (int)strcspn(head.data, "\r\n"), head.data);
         header_value(head.data, "Sec-WebSocket-Accept", conn->accept, sizeof(conn->accept));
@@ -206,18 +192,10 @@ static void ws_conn_free(struct ws_conn *conn)
 static Runtime__V1__ExecResponse *issue_exec(const char *container_id, char **command, size_t count,
                                              bool with_stdin)
 {
-    Runtime__V1__ExecRequest request = RUNTIME__V1__EXEC_REQUEST__INIT;
-    Runtime__V1__ExecResponse *response;
     char error[512];
+    Runtime__V1__ExecResponse *response = streaming_request_exec(
+        container_id, command, count, false, with_stdin, error, sizeof(error));
 
-    request.container_id = (char *)container_id;
-    request.cmd = command;
-    request.n_cmd = count;
-    request.stdin = with_stdin;
-    request.stdout = true;
-    request.stderr = with_stdin;
-    response = streaming_call(STREAMING_RUNTIME "Exec", &request.base,
-                              &runtime__v1__exec_response__descriptor, error, sizeof(error));
     if (!check(response != NULL, "Exec issues a URL for a WebSocket exec", "%s", error))
         return NULL;
     return response;
@@ -326,68 +304,11 @@ void streaming_ws_test_attach(const char *container_id)
     streaming_free_message(response);
 }
 
-/* The pod's listener: accepts one connection and sends back "pong " and the bytes it read. */
-static DWORD WINAPI pong_thread(LPVOID data)
-{
-    SOCKET listener = (SOCKET)(uintptr_t)data;
-    SOCKET peer = accept(listener, NULL, NULL);
-    char buffer[64] = "pong ";
-    int n;
-
-    if (peer == INVALID_SOCKET)
-        return 1;
-    n = recv(peer, buffer + 5, sizeof(buffer) - 6, 0);
-    if (n > 0)
-        streaming_send_all(peer, buffer, 5 + (size_t)n);
-    shutdown(peer, SD_SEND);
-    closesocket(peer);
-    return 0;
-}
-
-/* Opens a listener on 127.0.0.1 and starts pong_thread on it. Returns the port, or 0. */
-static int32_t start_pong_listener(SOCKET *listener, HANDLE *thread)
-{
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    int length = sizeof(address);
-
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    *thread = NULL;
-    *listener = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    if (*listener == INVALID_SOCKET ||
-        bind(*listener, (struct sockaddr *)&address, sizeof(address)) != 0 ||
-        listen(*listener, 1) != 0 ||
-        getsockname(*listener, (struct sockaddr *)&address, &length) != 0)
-        return 0;
-    *thread = CreateThread(NULL, 0, pong_thread, (LPVOID)(uintptr_t)*listener, 0, NULL);
-    return ntohs(address.sin_port);
-}
-
-/* The SPDY frames of a port-forward of port: error and data streams, "ping" on the data. */
-static void port_forward_frames(int32_t port, struct strbuf *frames)
-{
-    char port_text[16];
-    struct spdy_writer writer;
-
-    snprintf(port_text, sizeof(port_text), "%d", (int)port);
-    struct spdy_header error_headers[] = {
-        {"streamtype", "error", 5}, {"port", port_text, strlen(port_text)}, {"requestid", "0", 1}};
-    struct spdy_header data_headers[] = {
-        {"streamtype", "data", 4}, {"port", port_text, strlen(port_text)}, {"requestid", "0", 1}};
-    spdy_writer_init(&writer);
-    spdy_write_syn_stream(&writer, frames, 1, 0, 0, 0, error_headers, 3);
-    spdy_write_data(frames, 1, SPDY_FLAG_FIN, NULL, 0);
-    spdy_write_syn_stream(&writer, frames, 3, 0, 0, 0, data_headers, 3);
-    spdy_write_data(frames, 3, SPDY_FLAG_FIN, "ping", 4);
-    spdy_writer_free(&writer);
-}
-
 /* Reads tunnelled SPDY frames until the data stream (3) has "pong ping" or the connection
- * ends; collects stream 3's data in data. */
-static void read_tunnel(struct ws_conn *conn, struct strbuf *data)
+ * ends, and collects the data of each stream in streams. */
+static void read_tunnel(struct ws_conn *conn, struct strbuf streams[STREAMING_SPDY_STREAMS])
 {
     struct spdy_parser parser;
-    struct spdy_frame frame = {0};
-    struct error err = ERROR_INIT;
     size_t parsed = 0;
 
     spdy_parser_init(&parser, NULL);
@@ -396,26 +317,21 @@ static void read_tunnel(struct ws_conn *conn, struct strbuf *data)
 
         spdy_parser_feed(&parser, text(received) + parsed, received->length - parsed);
         parsed = received->length;
-        while (spdy_parser_next(&parser, &frame, &err) == 1) {
-            if (frame.type == SPDY_DATA && frame.stream_id == 3)
-                strbuf_append(data, frame.data, frame.data_length);
-        }
-    } while (strstr(text(data), "pong ping") == NULL && !conn->closed && ws_read(conn));
-    spdy_frame_clear(&frame);
+        streaming_collect_spdy_data(&parser, streams);
+    } while (strstr(text(&streams[3]), "pong ping") == NULL && !conn->closed && ws_read(conn));
     spdy_parser_free(&parser);
-    error_clear(&err);
 }
 
 void streaming_ws_test_port_forward(const char *pod_id)
 {
     Runtime__V1__PortForwardRequest request = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
     Runtime__V1__PortForwardResponse *response = NULL;
-    struct strbuf frames = STRBUF_INIT, end = STRBUF_INIT, data = STRBUF_INIT;
+    struct strbuf frames = STRBUF_INIT, end = STRBUF_INIT;
+    struct strbuf streams[STREAMING_SPDY_STREAMS] = {0};
     struct ws_conn conn = {.sock = INVALID_SOCKET};
-    SOCKET listener;
-    HANDLE thread;
+    struct streaming_pong pong;
     char error[512];
-    int32_t port = start_pong_listener(&listener, &thread);
+    int32_t port = streaming_pong_start(&pong);
 
     if (!check(port != 0, "a TCP listener on 127.0.0.1 for the WebSocket port-forward",
                "WSA error %d", WSAGetLastError()))
@@ -434,12 +350,12 @@ void streaming_ws_test_port_forward(const char *pod_id)
                "the port-forward URL upgrades to WebSocket with SPDY/3.1+portforward.k8s.io",
                "%s, protocol \"%s\"", conn.status_line, conn.protocol))
         goto out;
-    port_forward_frames(port, &frames);
+    streaming_append_port_forward_streams(port, &frames);
     ws_send(&conn, 0, frames.data, frames.length);
-    read_tunnel(&conn, &data);
-    check(strcmp(text(&data), "pong ping") == 0,
+    read_tunnel(&conn, streams);
+    check(strcmp(text(&streams[3]), "pong ping") == 0,
           "port-forward through SPDY in WebSocket carries data both ways", "data stream \"%s\", %s",
-          text(&data), conn.error);
+          text(&streams[3]), conn.error);
     spdy_write_goaway(&end, 0, SPDY_GOAWAY_OK);
     ws_send(&conn, 0, end.data, end.length);
     ws_finish(&conn);
@@ -448,11 +364,7 @@ out:
     streaming_free_message(response);
     strbuf_free(&frames);
     strbuf_free(&end);
-    strbuf_free(&data);
-    if (listener != INVALID_SOCKET)
-        closesocket(listener);
-    if (thread) {
-        WaitForSingleObject(thread, 5000);
-        CloseHandle(thread);
-    }
+    for (size_t i = 0; i < STREAMING_SPDY_STREAMS; i++)
+        strbuf_free(&streams[i]);
+    streaming_pong_stop(&pong);
 }
