@@ -323,18 +323,39 @@ static void test_pod_status(const struct pod *pod)
     grpc_result_clear(&result);
 }
 
-static void stop_and_remove_pod(const struct pod *pod)
+/* Stops and removes pod, checking the calls as "StopPodSandbox<suffix>" and
+ * "RemovePodSandbox<suffix>". */
+static void stop_and_remove_pod_as(const struct pod *pod, const char *suffix)
 {
     Runtime__V1__StopPodSandboxRequest stop = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
     Runtime__V1__RemovePodSandboxRequest remove = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+    char name[160];
+
+    stop.pod_sandbox_id = pod->id;
+    remove.pod_sandbox_id = pod->id;
+    snprintf(name, sizeof(name), "StopPodSandbox%s", suffix);
+    call_expecting(RUNTIME "StopPodSandbox", &stop.base, GRPC_OK, name, NULL);
+    snprintf(name, sizeof(name), "RemovePodSandbox%s", suffix);
+    call_expecting(RUNTIME "RemovePodSandbox", &remove.base, GRPC_OK, name, NULL);
+}
+
+/* Stops and removes a pod that runs beside the main pod, naming it in the checks. */
+static void remove_pod(const struct pod *pod)
+{
+    char suffix[128];
+
+    snprintf(suffix, sizeof(suffix), " %s", pod->metadata.name);
+    stop_and_remove_pod_as(pod, suffix);
+}
+
+/* Stops and removes the main pod and checks that no pod is left. */
+static void stop_and_remove_pod(const struct pod *pod)
+{
     Runtime__V1__ListPodSandboxRequest list = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
     Runtime__V1__ListPodSandboxResponse *response;
     struct grpc_result result;
 
-    stop.pod_sandbox_id = pod->id;
-    remove.pod_sandbox_id = pod->id;
-    call_expecting(RUNTIME "StopPodSandbox", &stop.base, GRPC_OK, "StopPodSandbox", NULL);
-    call_expecting(RUNTIME "RemovePodSandbox", &remove.base, GRPC_OK, "RemovePodSandbox", NULL);
+    stop_and_remove_pod_as(pod, "");
     response = call(RUNTIME "ListPodSandbox", &list.base,
                     &runtime__v1__list_pod_sandbox_response__descriptor, &result);
     check(response && response->n_items == 0, "ListPodSandbox is empty after the removal",
@@ -436,6 +457,43 @@ static bool start_container(const struct container *c, int expected, const char 
     return call_expecting(RUNTIME "StartContainer", &request.base, expected, name, message_part);
 }
 
+/* Why Wine fails a StartContainer with a volume mount: the daemon links the mount. */
+#define WINE_NO_LINKS "Wine 8 creates neither junctions nor symbolic links"
+
+/*
+ * Starts c and checks under name that it started. Under Wine, a failure whose message contains
+ * wine_marker is instead the expected failure xfail_name with wine_reason. Returns whether c
+ * started.
+ */
+static bool start_container_unless_wine(const struct container *c, const char *name,
+                                        const char *xfail_name, const char *wine_marker,
+                                        const char *wine_reason)
+{
+    Runtime__V1__StartContainerRequest request = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+    struct grpc_result result;
+    bool started;
+
+    request.container_id = c->id;
+    grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &request.base, &result);
+    started = result.grpc_status == GRPC_OK;
+    if (!started && checks_under_wine() && strstr(result.grpc_message, wine_marker))
+        expected_failure(xfail_name, wine_reason);
+    else
+        check(started, name, "grpc-status %d: %s", result.grpc_status, result.grpc_message);
+    grpc_result_clear(&result);
+    return started;
+}
+
+/* Creates the directory <test_dir>\<name> with the file marker.txt, a volume mount's source. */
+static void make_mount_source(const char *name, char *data_dir, size_t data_dir_size, char *marker,
+                              size_t marker_size)
+{
+    snprintf(data_dir, data_dir_size, "%s\\%s", test_dir, name);
+    snprintf(marker, marker_size, "%s\\marker.txt", data_dir);
+    CreateDirectoryA(data_dir, NULL);
+    write_file(marker, "kept\r\n");
+}
+
 /* ContainerStatus of c, or NULL when the call fails. */
 static Runtime__V1__ContainerStatusResponse *container_status(const struct container *c)
 {
@@ -517,6 +575,14 @@ static void run_to_exit(const struct pod *pod, struct container *c, int expected
     check(code == expected_code, name, "exit code %d, expected %d", code, expected_code);
 }
 
+/* Reads the CRI log of c into a new string, or returns NULL. path gets the log's path. */
+static char *read_container_log(const struct pod *pod, const struct container *c, char *path,
+                                size_t path_size)
+{
+    snprintf(path, path_size, "%s\\%s", pod->log_directory, c->log_path);
+    return read_file(path);
+}
+
 /* Checks that the CRI log holds the full stdout record "<time> stdout F <text>". */
 static void check_log(const struct pod *pod, const struct container *c, const char *text)
 {
@@ -524,8 +590,7 @@ static void check_log(const struct pod *pod, const struct container *c, const ch
     char expected[256];
     char *log;
 
-    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c->log_path);
-    log = read_file(path);
+    log = read_container_log(pod, c, path, sizeof(path));
     if (!check(log != NULL, "CRI log of cmd /c echo hello exists", "no file %s", path))
         return;
     snprintf(expected, sizeof(expected), " stdout F %s\n", text);
@@ -571,8 +636,7 @@ static void check_log_line(const struct pod *pod, const struct container *c, con
     char *expected;
     char *log;
 
-    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c->log_path);
-    log = read_file(path);
+    log = read_container_log(pod, c, path, sizeof(path));
     expected = malloc(strlen(line) + 16);
     sprintf(expected, " stdout F %s\n", line);
     check(log && strstr(log, expected), name, "no record \"%s\" in %s: %s", line, path,
@@ -628,6 +692,18 @@ static char *system_path(void)
 }
 
 /*
+ * Writes what hostcri appends to a container's PATH: ";<root file system>\;" and the system
+ * folders for PowerShell and WMI under %SystemRoot%.
+ */
+static void format_path_suffix(const struct container *c, char *out, size_t size)
+{
+    const char *system_root = getenv("SystemRoot") ? getenv("SystemRoot") : "C:\\Windows";
+
+    snprintf(out, size, ";%s\\%s\\;%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem",
+             rootfs_root, c->id, system_root, system_root);
+}
+
+/*
  * The environment of a container: CONTAINER_SANDBOX_MOUNT_POINT with its trailing backslash and
  * PATHEXT. The container sets no PATH, so it gets the Path of its user's default environment,
  * which starts with the system Path, followed by the root file system and the system folders.
@@ -639,7 +715,6 @@ static void test_environment(const struct pod *pod)
     char suffix[1024];
     char value[4096] = "";
     char path[MAX_PATH * 2];
-    const char *system_root = getenv("SystemRoot") ? getenv("SystemRoot") : "C:\\Windows";
     char *system = system_path();
     char *log;
     size_t value_length;
@@ -656,13 +731,10 @@ static void test_environment(const struct pod *pod)
     check_log_line(pod, &c, line, "CONTAINER_SANDBOX_MOUNT_POINT ends with a backslash");
     check_log_line(pod, &c, "PATHEXT=.COM;.EXE;.BAT;.CMD;",
                    "PATHEXT lets extensionless programs run");
-    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c.log_path);
-    log = read_file(path);
+    log = read_container_log(pod, &c, path, sizeof(path));
     check(count_variable(log, "PATH", value, sizeof(value)) == 1, "PATH appears once", "log %s",
           log ? log : "(no file)");
-    snprintf(suffix, sizeof(suffix),
-             ";%s\\%s\\;%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem", rootfs_root,
-             c.id, system_root, system_root);
+    format_path_suffix(&c, suffix, sizeof(suffix));
     value_length = strlen(value);
     suffix_length = strlen(suffix);
     check(value_length > suffix_length && strcmp(value + value_length - suffix_length, suffix) == 0,
@@ -686,12 +758,12 @@ static void test_environment(const struct pod *pod)
 static void test_user_environment(const struct pod *pod)
 {
     static char *command[] = {"cmd", "/c", "set"};
-    const char *system_root = getenv("SystemRoot") ? getenv("SystemRoot") : "C:\\Windows";
     Runtime__V1__KeyValue envs[2];
     Runtime__V1__KeyValue *env_list[2] = {&envs[0], &envs[1]};
     const char *keys[2] = {"Path", "PATH"};
     const char *values[2] = {"C:\\image-path", "C:\\Windows\\system32;C:\\Windows"};
-    char expected[1024];
+    char suffix[1024];
+    char expected[1100];
     char value[4096] = "";
     char path[MAX_PATH * 2];
     struct container c;
@@ -710,18 +782,15 @@ static void test_user_environment(const struct pod *pod)
     run_to_exit(pod, &c, 0, "cmd /c set with the user's environment exits with 0");
     if (c.id == NULL)
         return;
-    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c.log_path);
-    log = read_file(path);
+    log = read_container_log(pod, &c, path, sizeof(path));
     check(count_variable(log, "USERPROFILE", value, sizeof(value)) == 1,
           "the user's default environment gives USERPROFILE", "no USERPROFILE in %s: %s", path,
           log ? log : "(no file)");
     check(count_variable(log, DAEMON_ONLY_VARIABLE, value, sizeof(value)) == 0,
           "the daemon's own environment stays out of the container", "%s", value);
     count = count_variable(log, "PATH", value, sizeof(value));
-    snprintf(expected, sizeof(expected),
-             "PATH=C:\\Windows\\system32;C:\\Windows;%s\\%s\\;"
-             "%s\\System32\\WindowsPowerShell\\v1.0\\;%s\\System32\\Wbem",
-             rootfs_root, c.id, system_root, system_root);
+    format_path_suffix(&c, suffix, sizeof(suffix));
+    snprintf(expected, sizeof(expected), "PATH=C:\\Windows\\system32;C:\\Windows%s", suffix);
     check(count == 1 && strcmp(value, expected) == 0,
           "Path and PATH appear once with the later value",
           "%d PATH records, last \"%s\", not \"%s\"", count, value, expected);
@@ -765,32 +834,21 @@ static void test_mount_link(const struct pod *pod)
         "cmd", "/c",
         "if exist %CONTAINER_SANDBOX_MOUNT_POINT%\\data\\marker.txt (exit 0) else (exit 9)"};
     char data_dir[MAX_PATH];
-    char marker[MAX_PATH];
+    char marker[MAX_PATH + 16];
     struct container c;
-    struct grpc_result result;
-    Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
     int code;
 
-    snprintf(data_dir, sizeof(data_dir), "%s\\data", test_dir);
-    snprintf(marker, sizeof(marker), "%s\\marker.txt", data_dir);
-    CreateDirectoryA(data_dir, NULL);
-    write_file(marker, "kept\r\n");
+    make_mount_source("data", data_dir, sizeof(data_dir), marker, sizeof(marker));
     container_init(&c, "mount", command, 3);
     container_set_mount(&c, data_dir, "C:\\data");
     if (!create_container(pod, &c, GRPC_OK, "CreateContainer mount", NULL))
         return;
-    start.container_id = c.id;
-    grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &start.base, &result);
-    if (result.grpc_status != GRPC_OK && checks_under_wine() &&
-        strstr(result.grpc_message, "link")) {
-        expected_failure("mount linked under CONTAINER_SANDBOX_MOUNT_POINT",
-                         "Wine 8 creates neither junctions nor symbolic links");
-    } else if (check(result.grpc_status == GRPC_OK, "StartContainer mount", "grpc-status %d: %s",
-                     result.grpc_status, result.grpc_message)) {
+    if (start_container_unless_wine(&c, "StartContainer mount",
+                                    "mount linked under CONTAINER_SANDBOX_MOUNT_POINT", "link",
+                                    WINE_NO_LINKS)) {
         code = wait_for_exit(&c, NULL, 0);
         check(code == 0, "mount linked under CONTAINER_SANDBOX_MOUNT_POINT", "exit code %d", code);
     }
-    grpc_result_clear(&result);
     remove_container(&c);
     check(path_exists(marker), "RemoveContainer leaves the mount source alone", "%s is gone",
           marker);
@@ -805,8 +863,6 @@ static void test_resources(const struct pod *pod)
     static char *command[] = {"cmd", "/c", "exit 0"};
     Runtime__V1__WindowsContainerResources resources =
         RUNTIME__V1__WINDOWS_CONTAINER_RESOURCES__INIT;
-    Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
-    struct grpc_result result;
     struct container c;
     int code;
 
@@ -822,19 +878,13 @@ static void test_resources(const struct pod *pod)
     c.windows.resources = &resources;
     if (!create_container(pod, &c, GRPC_OK, "CreateContainer cpu-limit", NULL))
         return;
-    start.container_id = c.id;
-    grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &start.base, &result);
-    if (result.grpc_status != GRPC_OK && checks_under_wine() &&
-        strstr(result.grpc_message, "CPU rate")) {
-        expected_failure(
-            "container with cpu_maximum 5000 starts",
-            "Wine's SetInformationJobObject rejects JobObjectCpuRateControlInformation");
-    } else if (check(result.grpc_status == GRPC_OK, "container with cpu_maximum 5000 starts",
-                     "grpc-status %d: %s", result.grpc_status, result.grpc_message)) {
+    if (start_container_unless_wine(
+            &c, "container with cpu_maximum 5000 starts", "container with cpu_maximum 5000 starts",
+            "CPU rate",
+            "Wine's SetInformationJobObject rejects JobObjectCpuRateControlInformation")) {
         code = wait_for_exit(&c, NULL, 0);
         check(code == 0, "container with cpu_maximum 5000 exits with 0", "exit code %d", code);
     }
-    grpc_result_clear(&result);
     remove_container(&c);
 }
 
@@ -882,20 +932,28 @@ static bool process_gone(unsigned long pid)
     return gone;
 }
 
-static void test_exec_sync(const struct container *c)
+/* Runs cmd in c with ExecSync and a 30 s timeout. Returns the response, or NULL when the call
+ * failed. *result has the call's status either way. */
+static Runtime__V1__ExecSyncResponse *exec_sync(const struct container *c, char **cmd, size_t n_cmd,
+                                                struct grpc_result *result)
 {
     Runtime__V1__ExecSyncRequest request = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
-    Runtime__V1__ExecRequest exec = RUNTIME__V1__EXEC_REQUEST__INIT;
-    static char *cmd[] = {"cmd", "/c", "echo exec"};
-    Runtime__V1__ExecSyncResponse *response;
-    struct grpc_result result;
 
     request.container_id = c->id;
     request.cmd = cmd;
-    request.n_cmd = 3;
+    request.n_cmd = n_cmd;
     request.timeout = 30;
-    response = call(RUNTIME "ExecSync", &request.base, &runtime__v1__exec_sync_response__descriptor,
-                    &result);
+    return call(RUNTIME "ExecSync", &request.base, &runtime__v1__exec_sync_response__descriptor,
+                result);
+}
+
+static void test_exec_sync(const struct container *c)
+{
+    Runtime__V1__ExecRequest exec = RUNTIME__V1__EXEC_REQUEST__INIT;
+    static char *cmd[] = {"cmd", "/c", "echo exec"};
+    struct grpc_result result;
+    Runtime__V1__ExecSyncResponse *response = exec_sync(c, cmd, 3, &result);
+
     if (result.grpc_status == GRPC_UNIMPLEMENTED) {
         expected_failure("ExecSync cmd /c echo exec",
                          "the job-object backend has no exec yet (UNIMPLEMENTED)");
@@ -919,19 +977,12 @@ static void test_exec_sync(const struct container *c)
 /* An exec runs with the same user's default environment as the init process. */
 static void test_exec_environment(const struct container *c)
 {
-    Runtime__V1__ExecSyncRequest request = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
     static char *cmd[] = {"cmd", "/c", "set"};
-    Runtime__V1__ExecSyncResponse *response;
     struct grpc_result result;
+    Runtime__V1__ExecSyncResponse *response = exec_sync(c, cmd, 3, &result);
     char *output = NULL;
     char line[MAX_PATH + 80];
 
-    request.container_id = c->id;
-    request.cmd = cmd;
-    request.n_cmd = 3;
-    request.timeout = 30;
-    response = call(RUNTIME "ExecSync", &request.base, &runtime__v1__exec_sync_response__descriptor,
-                    &result);
     if (response && response->exit_code == 0) {
         output = calloc(1, response->stdout.len + 2);
         output[0] = '\n';
@@ -987,36 +1038,14 @@ static void test_tree_kill(const struct pod *pod)
 #define ROOTFS_LOCATION_ANNOTATION "microsoft.com/hostprocess-rootfs-location"
 #define UNKNOWN_USER "hostcri-no-such-user"
 
-/* Stops and removes a pod that runs beside the main pod. */
-static void remove_pod(const struct pod *pod)
-{
-    Runtime__V1__StopPodSandboxRequest stop = RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
-    Runtime__V1__RemovePodSandboxRequest remove = RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
-    char name[128];
-
-    stop.pod_sandbox_id = pod->id;
-    remove.pod_sandbox_id = pod->id;
-    snprintf(name, sizeof(name), "StopPodSandbox %s", pod->metadata.name);
-    call_expecting(RUNTIME "StopPodSandbox", &stop.base, GRPC_OK, name, NULL);
-    snprintf(name, sizeof(name), "RemovePodSandbox %s", pod->metadata.name);
-    call_expecting(RUNTIME "RemovePodSandbox", &remove.base, GRPC_OK, name, NULL);
-}
-
 /* Runs cmd in c with ExecSync. Returns its stdout as a new string, or NULL when the call
  * failed; *exit_code is the process's exit code. */
 static char *exec_sync_output(const struct container *c, char **cmd, size_t n_cmd, int *exit_code)
 {
-    Runtime__V1__ExecSyncRequest request = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
-    Runtime__V1__ExecSyncResponse *response;
     struct grpc_result result;
+    Runtime__V1__ExecSyncResponse *response = exec_sync(c, cmd, n_cmd, &result);
     char *output = NULL;
 
-    request.container_id = c->id;
-    request.cmd = cmd;
-    request.n_cmd = n_cmd;
-    request.timeout = 30;
-    response = call(RUNTIME "ExecSync", &request.base, &runtime__v1__exec_sync_response__descriptor,
-                    &result);
     *exit_code = response ? response->exit_code : -1000;
     if (response) {
         output = calloc(1, response->stdout.len + 1);
@@ -1076,8 +1105,7 @@ static void test_rootfs_location_container(const struct pod *pod, const char *lo
     snprintf(line, sizeof(line), "CONTAINER_SANDBOX_MOUNT_POINT=%s\\", rootfs);
     check_log_line(pod, &c, line, "CONTAINER_SANDBOX_MOUNT_POINT is <location>\\<id>\\");
     check_log_line(pod, &c, "image files found", "image files are under <location>\\<id>");
-    snprintf(path, sizeof(path), "%s\\%s", pod->log_directory, c.log_path);
-    log = read_file(path);
+    log = read_container_log(pod, &c, path, sizeof(path));
     snprintf(line, sizeof(line), ";%s\\;", rootfs);
     count_variable(log, "PATH", value, sizeof(value));
     check(strstr(value, line) != NULL, "PATH has <location>\\<id>\\", "%s lacks %s", value, line);
@@ -1206,8 +1234,6 @@ static int run_crash_setup(void)
     struct pod pod;
     struct pod location_pod;
     struct container c;
-    struct grpc_result result;
-    Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
 
     if (!test_pull())
         return checks_finish();
@@ -1233,23 +1259,14 @@ static int run_crash_setup(void)
         start_container(&c, GRPC_OK, "StartContainer lost-running", NULL))
         printf("ID lost-running %s\n", c.id);
 
-    snprintf(data_dir, sizeof(data_dir), "%s\\crash-data", test_dir);
-    snprintf(marker, sizeof(marker), "%s\\marker.txt", data_dir);
-    CreateDirectoryA(data_dir, NULL);
-    write_file(marker, "kept\r\n");
+    make_mount_source("crash-data", data_dir, sizeof(data_dir), marker, sizeof(marker));
     container_init(&c, "lost-mount", exit_command, 3);
     container_set_mount(&c, data_dir, "C:\\data");
     if (!create_container(&pod, &c, GRPC_OK, "CreateContainer lost-mount", NULL))
         return checks_finish();
-    start.container_id = c.id;
-    grpc_pipe_call(pipe_name, RUNTIME "StartContainer", &start.base, &result);
-    if (result.grpc_status != GRPC_OK && checks_under_wine() && strstr(result.grpc_message, "link"))
-        expected_failure("StartContainer lost-mount links the volume",
-                         "Wine 8 creates neither junctions nor symbolic links");
-    else
-        check(result.grpc_status == GRPC_OK, "StartContainer lost-mount links the volume",
-              "grpc-status %d: %s", result.grpc_status, result.grpc_message);
-    grpc_result_clear(&result);
+    start_container_unless_wine(&c, "StartContainer lost-mount links the volume",
+                                "StartContainer lost-mount links the volume", "link",
+                                WINE_NO_LINKS);
     wait_for_exit(&c, NULL, 0);
     printf("ID lost-mount %s\n", c.id);
     return checks_finish();
