@@ -10,90 +10,54 @@
 
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "runtime/monitor_format.h"
 
 /* ---- Writing the spec ---------------------------------------------------------------------- */
-
-static void put(struct strbuf *out, const char *key, const char *value)
-{
-    if (value == NULL)
-        return;
-    strbuf_append(out, key, strlen(key) + 1);
-    strbuf_append(out, value, strlen(value) + 1);
-}
-
-static void put_number(struct strbuf *out, const char *key, int64_t value)
-{
-    char text[24];
-
-    snprintf(text, sizeof(text), "%" PRId64, value);
-    put(out, key, text);
-}
-
-static void put_list(struct strbuf *out, const char *key, char *const *values)
-{
-    for (size_t i = 0; values != NULL && values[i] != NULL; i++)
-        put(out, key, values[i]);
-}
 
 int monitor_spec_write(const struct monitor_spec *spec, const char *path, struct error *err)
 {
     _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
 
-    put(&out, "id", spec->id);
-    put(&out, "cgroup_root", spec->cgroup_root);
-    put(&out, "cgroup_path", spec->cgroup_path);
-    put(&out, "monitor_cgroup", spec->monitor_cgroup);
-    put_list(&out, "arg", spec->argv);
-    put_list(&out, "env", spec->env);
-    put(&out, "cwd", spec->cwd);
-    put(&out, "user.name", spec->username);
+    monitor_format_put(&out, "id", spec->id);
+    monitor_format_put(&out, "cgroup_root", spec->cgroup_root);
+    monitor_format_put(&out, "cgroup_path", spec->cgroup_path);
+    monitor_format_put(&out, "monitor_cgroup", spec->monitor_cgroup);
+    monitor_format_put_list(&out, "arg", spec->argv);
+    monitor_format_put_list(&out, "env", spec->env);
+    monitor_format_put(&out, "cwd", spec->cwd);
+    monitor_format_put(&out, "user.name", spec->username);
     if (spec->has_uid)
-        put_number(&out, "user.uid", spec->uid);
+        monitor_format_put_number(&out, "user.uid", spec->uid);
     if (spec->has_gid)
-        put_number(&out, "user.gid", spec->gid);
+        monitor_format_put_number(&out, "user.gid", spec->gid);
     for (size_t i = 0; i < spec->n_groups; i++)
-        put_number(&out, "user.group", spec->groups[i]);
+        monitor_format_put_number(&out, "user.group", spec->groups[i]);
     if (spec->strict_groups)
-        put_number(&out, "user.strict_groups", 1);
-    put_list(&out, "layer", spec->layers);
-    put(&out, "container_dir", spec->container_dir);
-    put_number(&out, "readonly_rootfs", spec->readonly_rootfs);
-    put(&out, "mount_point", spec->mount_point);
+        monitor_format_put_number(&out, "user.strict_groups", 1);
+    monitor_format_put_list(&out, "layer", spec->layers);
+    monitor_format_put(&out, "container_dir", spec->container_dir);
+    monitor_format_put_number(&out, "readonly_rootfs", spec->readonly_rootfs);
+    monitor_format_put(&out, "mount_point", spec->mount_point);
     for (size_t i = 0; i < spec->n_mounts; i++) {
-        put(&out, "mount.host", spec->mounts[i].host_path);
-        put(&out, "mount.dest", spec->mounts[i].container_path);
-        put_number(&out, "mount.ro", spec->mounts[i].readonly);
-        put_number(&out, "mount.propagation", spec->mounts[i].propagation);
+        monitor_format_put(&out, "mount.host", spec->mounts[i].host_path);
+        monitor_format_put(&out, "mount.dest", spec->mounts[i].container_path);
+        monitor_format_put_number(&out, "mount.ro", spec->mounts[i].readonly);
+        monitor_format_put_number(&out, "mount.propagation", spec->mounts[i].propagation);
         if (spec->mounts[i].recursive_readonly)
-            put_number(&out, "mount.rro", 1);
+            monitor_format_put_number(&out, "mount.rro", 1);
     }
-    put(&out, "log_path", spec->log_path);
-    put_number(&out, "stdin", spec->stdin_open);
-    put_number(&out, "stdin_once", spec->stdin_once);
-    put_number(&out, "tty", spec->tty);
+    monitor_format_put(&out, "log_path", spec->log_path);
+    monitor_format_put_number(&out, "stdin", spec->stdin_open);
+    monitor_format_put_number(&out, "stdin_once", spec->stdin_once);
+    monitor_format_put_number(&out, "tty", spec->tty);
     if (spec->has_oom_score_adj)
-        put_number(&out, "oom_score_adj", spec->oom_score_adj);
-    put(&out, "exit_file", spec->exit_file);
-    put_number(&out, "grace_ms", spec->grace_ms);
+        monitor_format_put_number(&out, "oom_score_adj", spec->oom_score_adj);
+    monitor_format_put(&out, "exit_file", spec->exit_file);
+    monitor_format_put_number(&out, "grace_ms", spec->grace_ms);
     return monitor_write_atomic(path, out.data ? out.data : "", out.length, err);
 }
 
 /* ---- Reading the spec ---------------------------------------------------------------------- */
-
-static void list_add(char ***list, const char *value)
-{
-    size_t n = strv_length(*list);
-
-    *list = xrealloc(*list, (n + 2) * sizeof(char *));
-    (*list)[n] = xstrdup(value);
-    (*list)[n + 1] = NULL;
-}
-
-static void set_string(char **field, const char *value)
-{
-    free(*field);
-    *field = xstrdup(value);
-}
 
 static struct monitor_mount *last_mount(struct monitor_spec *spec)
 {
@@ -107,21 +71,21 @@ static int spec_set(struct monitor_spec *spec, const char *key, const char *valu
     long number = strtol(value, NULL, 10);
 
     if (strcmp(key, "id") == 0)
-        set_string(&spec->id, value);
+        monitor_format_store_string(&spec->id, value);
     else if (strcmp(key, "cgroup_root") == 0)
-        set_string(&spec->cgroup_root, value);
+        monitor_format_store_string(&spec->cgroup_root, value);
     else if (strcmp(key, "cgroup_path") == 0)
-        set_string(&spec->cgroup_path, value);
+        monitor_format_store_string(&spec->cgroup_path, value);
     else if (strcmp(key, "monitor_cgroup") == 0)
-        set_string(&spec->monitor_cgroup, value);
+        monitor_format_store_string(&spec->monitor_cgroup, value);
     else if (strcmp(key, "arg") == 0)
-        list_add(&spec->argv, value);
+        monitor_format_append_string(&spec->argv, value);
     else if (strcmp(key, "env") == 0)
-        list_add(&spec->env, value);
+        monitor_format_append_string(&spec->env, value);
     else if (strcmp(key, "cwd") == 0)
-        set_string(&spec->cwd, value);
+        monitor_format_store_string(&spec->cwd, value);
     else if (strcmp(key, "user.name") == 0)
-        set_string(&spec->username, value);
+        monitor_format_store_string(&spec->username, value);
     else if (strcmp(key, "user.uid") == 0)
         spec->has_uid = true, spec->uid = (uint32_t)number;
     else if (strcmp(key, "user.gid") == 0)
@@ -132,13 +96,13 @@ static int spec_set(struct monitor_spec *spec, const char *key, const char *valu
     } else if (strcmp(key, "user.strict_groups") == 0)
         spec->strict_groups = number != 0;
     else if (strcmp(key, "layer") == 0)
-        list_add(&spec->layers, value);
+        monitor_format_append_string(&spec->layers, value);
     else if (strcmp(key, "container_dir") == 0)
-        set_string(&spec->container_dir, value);
+        monitor_format_store_string(&spec->container_dir, value);
     else if (strcmp(key, "readonly_rootfs") == 0)
         spec->readonly_rootfs = number != 0;
     else if (strcmp(key, "mount_point") == 0)
-        set_string(&spec->mount_point, value);
+        monitor_format_store_string(&spec->mount_point, value);
     else if (strcmp(key, "mount.host") == 0) {
         spec->mounts = xrealloc(spec->mounts, (spec->n_mounts + 1) * sizeof(*spec->mounts));
         memset(&spec->mounts[spec->n_mounts], 0, sizeof(*spec->mounts));
@@ -147,7 +111,7 @@ static int spec_set(struct monitor_spec *spec, const char *key, const char *valu
         if (mount == NULL)
             return -1;
         if (strcmp(key, "mount.dest") == 0)
-            set_string(&mount->container_path, value);
+            monitor_format_store_string(&mount->container_path, value);
         else if (strcmp(key, "mount.ro") == 0)
             mount->readonly = number != 0;
         else if (strcmp(key, "mount.propagation") == 0)
@@ -155,7 +119,7 @@ static int spec_set(struct monitor_spec *spec, const char *key, const char *valu
         else if (strcmp(key, "mount.rro") == 0)
             mount->recursive_readonly = number != 0;
     } else if (strcmp(key, "log_path") == 0)
-        set_string(&spec->log_path, value);
+        monitor_format_store_string(&spec->log_path, value);
     else if (strcmp(key, "stdin") == 0)
         spec->stdin_open = number != 0;
     else if (strcmp(key, "stdin_once") == 0)
@@ -165,7 +129,7 @@ static int spec_set(struct monitor_spec *spec, const char *key, const char *valu
     else if (strcmp(key, "oom_score_adj") == 0)
         spec->has_oom_score_adj = true, spec->oom_score_adj = (int)number;
     else if (strcmp(key, "exit_file") == 0)
-        set_string(&spec->exit_file, value);
+        monitor_format_store_string(&spec->exit_file, value);
     else if (strcmp(key, "grace_ms") == 0)
         spec->grace_ms = (int)number;
     /* Unknown keys are skipped, so an older monitor can read a newer daemon's spec. */
@@ -195,24 +159,22 @@ int monitor_spec_read(const char *path, struct monitor_spec *spec, struct error 
 {
     _cleanup_strbuf_ struct strbuf buf = STRBUF_INIT;
     size_t offset = 0;
+    const char *key;
+    const char *value;
+    int found;
 
     memset(spec, 0, sizeof(*spec));
     if (read_whole_file(path, &buf, err) < 0)
         return -1;
-    while (offset < buf.length) {
-        const char *key = buf.data + offset;
-        size_t key_length = strlen(key);
-        const char *value;
-
-        if (offset + key_length + 1 >= buf.length)
-            return error_set(err, ERROR_INTERNAL, "invalid spec file %s: key \"%s\" has no value",
-                             path, key);
-        value = key + key_length + 1;
-        offset += key_length + 1 + strlen(value) + 1;
+    while ((found = monitor_format_next_pair(buf.data, buf.length, &offset, &key, &value)) > 0) {
         if (spec_set(spec, key, value) < 0)
             return error_set(err, ERROR_INTERNAL, "invalid spec file %s: %s before mount.host",
                              path, key);
     }
+    if (found < 0)
+        return error_set(err, ERROR_INTERNAL,
+                         "invalid spec file %s: the pair at byte %zu (key \"%.*s\") is truncated",
+                         path, offset, (int)(buf.length - offset), key);
     if (spec->argv == NULL || spec->id == NULL || spec->cgroup_path == NULL)
         return error_set(err, ERROR_INTERNAL,
                          "invalid spec file %s: id, cgroup_path or arg missing", path);
@@ -342,83 +304,24 @@ int monitor_pid_file_read(const char *path, pid_t *pid, bool *alive, struct erro
     return 0;
 }
 
-static const char *reason_name(enum job_exit_reason reason)
-{
-    switch (reason) {
-    case JOB_EXIT_OOM_KILLED:
-        return "oom_killed";
-    case JOB_EXIT_UNKNOWN:
-        return "unknown";
-    case JOB_EXIT_START_ERROR:
-        return "start_error";
-    case JOB_EXIT_NOT_STARTED:
-        return "not_started";
-    case JOB_EXIT_COMPLETED:
-        break;
-    }
-    return "completed";
-}
-
 int monitor_exit_file_write(const char *path, const struct job_exit_status *status,
                             struct error *err)
 {
     _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
 
-    strbuf_appendf(&out,
-                   "exit_code=%d\nsignal=%d\nstarted_at=%" PRId64 "\nfinished_at=%" PRId64
-                   "\nreason=%s\n",
-                   status->exit_code, status->signal, status->started_at_ns, status->finished_at_ns,
-                   reason_name(status->reason));
-    if (status->message != NULL) {
-        strbuf_append_str(&out, "message=");
-        for (const char *c = status->message; *c != '\0'; c++)
-            strbuf_append_char(&out, *c == '\n' ? ' ' : *c);
-        strbuf_append_char(&out, '\n');
-    }
+    monitor_format_exit_encode(status, &out);
     return monitor_write_atomic(path, out.data, out.length, err);
-}
-
-static void parse_exit_line(const char *line, struct job_exit_status *status)
-{
-    const char *value = strchr(line, '=');
-
-    if (value == NULL)
-        return;
-    value++;
-    if (str_has_prefix(line, "exit_code="))
-        status->exit_code = atoi(value);
-    else if (str_has_prefix(line, "signal="))
-        status->signal = atoi(value);
-    else if (str_has_prefix(line, "started_at="))
-        status->started_at_ns = strtoll(value, NULL, 10);
-    else if (str_has_prefix(line, "finished_at="))
-        status->finished_at_ns = strtoll(value, NULL, 10);
-    else if (str_has_prefix(line, "reason=")) {
-        if (strcmp(value, "oom_killed") == 0)
-            status->reason = JOB_EXIT_OOM_KILLED;
-        else if (strcmp(value, "unknown") == 0)
-            status->reason = JOB_EXIT_UNKNOWN;
-        else if (strcmp(value, "start_error") == 0)
-            status->reason = JOB_EXIT_START_ERROR;
-        else if (strcmp(value, "not_started") == 0)
-            status->reason = JOB_EXIT_NOT_STARTED;
-    } else if (str_has_prefix(line, "message=")) {
-        free(status->message);
-        status->message = xstrdup(value);
-    }
 }
 
 int monitor_exit_file_read(const char *path, struct job_exit_status *status, struct error *err)
 {
     _cleanup_strbuf_ struct strbuf buf = STRBUF_INIT;
-    char *save = NULL;
 
     memset(status, 0, sizeof(*status));
     if (read_whole_file(path, &buf, err) < 0)
         return -1;
     if (buf.data == NULL)
         return error_set(err, ERROR_INTERNAL, "empty exit file %s", path);
-    for (char *line = strtok_r(buf.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        parse_exit_line(line, status);
+    monitor_format_exit_decode(buf.data, status);
     return 0;
 }

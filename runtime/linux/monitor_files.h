@@ -12,8 +12,8 @@
  *                all of it or nothing
  *   monitor.log  the monitor's own log
  *
- * The spec file is a sequence of NUL-terminated key and value strings, so any byte except
- * NUL may appear in arguments and environment values. Uses only the C library.
+ * The spec and exit files use the formats of runtime/monitor_format.h. Uses only the C
+ * library.
  */
 
 #include <stdbool.h>

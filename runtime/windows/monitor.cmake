@@ -13,6 +13,7 @@ set(hostcri_windows_monitor_sources
     ${CMAKE_CURRENT_LIST_DIR}/winuser.c
     ${CMAKE_CURRENT_LIST_DIR}/winuser_windows.c
     ${CMAKE_CURRENT_LIST_DIR}/../crilog.c
+    ${CMAKE_CURRENT_LIST_DIR}/../monitor_format.c
     ${CMAKE_CURRENT_LIST_DIR}/../spec_hostprocess.c
     ${CMAKE_CURRENT_LIST_DIR}/../../common/error.c
     ${CMAKE_CURRENT_LIST_DIR}/../../common/error_windows.c

@@ -10,6 +10,7 @@
 #include "common/error_windows.h"
 #include "common/text_windows.h"
 #include "common/util.h"
+#include "runtime/monitor_format.h"
 #include "runtime/windows/winmon_spec.h"
 
 #define REPLY_MAX 1024
@@ -209,7 +210,7 @@ int winmon_exit_file_write(const char *path, const struct job_exit_status *statu
 {
     _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
 
-    winmon_exit_encode(status, &out);
+    monitor_format_exit_encode(status, &out);
     return winmon_write_atomic(path, out.data, out.length, err);
 }
 
@@ -222,7 +223,7 @@ int winmon_exit_file_read(const char *path, struct job_exit_status *status, stru
         return -1;
     if (buf.data == NULL)
         return error_set(err, ERROR_INTERNAL, "empty exit file %s", path);
-    winmon_exit_decode(buf.data, status);
+    monitor_format_exit_decode(buf.data, status);
     return 0;
 }
 

@@ -8,13 +8,14 @@
  *
  * Files in the container's state directory (<state_dir>\containers\<id>\):
  *
- *   spec         what to start, written by the daemon: NUL-terminated key and value strings,
- *                so any byte except NUL may appear in arguments and environment values
+ *   spec         what to start, written by the daemon in the key and value format of
+ *                runtime/monitor_format.h
  *   sandbox      the sandbox id, written by job_container_create
  *   monitor.pid  "<pid> <creation time>" of the monitor (FILETIME units), so a reused pid is
  *                not mistaken for it
  *   init.pid     the same for the init process
- *   exit         how init ended, "key=value" lines, replaced atomically by the monitor
+ *   exit         how init ended (runtime/monitor_format.h), replaced atomically by the
+ *                monitor
  *   user         the temporary local user made for a group name, until it is deleted
  *   monitor.log  the monitor's own log
  *
@@ -74,12 +75,6 @@ int winmon_spec_decode(const char *data, size_t length, struct winmon_spec *spec
 
 /* Frees every field of a decoded spec and zeroes it. */
 void winmon_spec_clear(struct winmon_spec *spec);
-
-/* Appends the exit file text of status to out; newlines in the message become spaces. */
-void winmon_exit_encode(const struct job_exit_status *status, struct strbuf *out);
-
-/* Parses exit file text into *status (zeroed first; its message is owned by the caller). */
-void winmon_exit_decode(const char *text, struct job_exit_status *status);
 
 /*
  * Parses a start report line (with or without its newline). Returns 0 with *pid set for
