@@ -133,3 +133,14 @@ void monitor_format_exit_decode(const char *text, struct job_exit_status *status
         text += strspn(text, "\n");
     }
 }
+
+void monitor_format_exit_missing(struct job_exit_status *status, const char *container_id,
+                                 const char *cause)
+{
+    memset(status, 0, sizeof(*status));
+    status->reason = JOB_EXIT_UNKNOWN;
+    status->exit_code = 255;
+    status->finished_at_ns = time_now_ns();
+    status->message = xasprintf("the monitor of container %s ended without an exit status (%s)",
+                                container_id, cause);
+}

@@ -54,4 +54,12 @@ void monitor_format_exit_encode(const struct job_exit_status *status, struct str
  */
 void monitor_format_exit_decode(const char *text, struct job_exit_status *status);
 
+/*
+ * Fills *status (zeroed first) with what the daemon reports for a container whose monitor left
+ * no readable exit file: reason unknown, exit code 255, finished now, and a message with the
+ * container id and cause. The caller owns the message.
+ */
+void monitor_format_exit_missing(struct job_exit_status *status, const char *container_id,
+                                 const char *cause);
+
 #endif

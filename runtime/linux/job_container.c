@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/linux/monitor_files.h"
+#include "runtime/monitor_format.h"
 #include "runtime/linux/proc_user.h"
 
 char *job_container_file(const struct job_container *container, const char *name)
@@ -135,12 +136,7 @@ static void read_exit(struct job_container *container, struct job_exit_status *s
 
     if (monitor_exit_file_read(path, status, &err) == 0)
         return;
-    memset(status, 0, sizeof(*status));
-    status->reason = JOB_EXIT_UNKNOWN;
-    status->exit_code = 255;
-    status->finished_at_ns = time_now_ns();
-    status->message = xasprintf("the monitor of container %s ended without an exit status (%s)",
-                                container->id, err.message);
+    monitor_format_exit_missing(status, container->id, err.message);
     error_clear(&err);
     if (container->path == NULL ||
         cgroup_populated(&container->runtime->cgroups, container->path, &populated, NULL) < 0 ||

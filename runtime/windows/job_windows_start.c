@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/text_windows.h"
 #include "common/util.h"
+#include "runtime/monitor_format.h"
 #include "runtime/windows/process_windows.h"
 #include "runtime/windows/winmon_files.h"
 #include "runtime/windows/winmon_spec.h"
@@ -161,12 +162,7 @@ void job_windows_read_exit(const struct job_container *container, struct job_exi
 
     if (winmon_exit_file_read(path, status, &err) == 0)
         return;
-    memset(status, 0, sizeof(*status));
-    status->reason = JOB_EXIT_UNKNOWN;
-    status->exit_code = 255;
-    status->finished_at_ns = time_now_ns();
-    status->message = xasprintf("the monitor of container %s ended without an exit status (%s)",
-                                container->id, err.message);
+    monitor_format_exit_missing(status, container->id, err.message);
     error_clear(&err);
 }
 

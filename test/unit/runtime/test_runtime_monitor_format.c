@@ -182,13 +182,34 @@ static void exit_decode_skips_unknown(void **state)
     free(read.message);
 }
 
+static void exit_missing_reports_unknown(void **state)
+{
+    struct job_exit_status status = {.exit_code = 3, .signal = 9, .started_at_ns = 5};
+
+    (void)state;
+    monitor_format_exit_missing(&status, "c1", "open exit: No such file or directory");
+    assert_int_equal(status.reason, JOB_EXIT_UNKNOWN);
+    assert_int_equal(status.exit_code, 255);
+    assert_int_equal(status.signal, 0);
+    assert_int_equal(status.started_at_ns, 0);
+    assert_true(status.finished_at_ns > 0);
+    assert_string_equal(status.message, "the monitor of container c1 ended without an exit status "
+                                        "(open exit: No such file or directory)");
+    free(status.message);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pairs_round_trip),           cmocka_unit_test(pairs_reject_truncated_data),
-        cmocka_unit_test(stored_strings_are_copies),  cmocka_unit_test(exit_round_trip),
-        cmocka_unit_test(exit_reasons_round_trip),    cmocka_unit_test(exit_decode_accepts_crlf),
-        cmocka_unit_test(exit_decode_keeps_inner_cr), cmocka_unit_test(exit_decode_skips_unknown),
+        cmocka_unit_test(pairs_round_trip),
+        cmocka_unit_test(pairs_reject_truncated_data),
+        cmocka_unit_test(stored_strings_are_copies),
+        cmocka_unit_test(exit_round_trip),
+        cmocka_unit_test(exit_reasons_round_trip),
+        cmocka_unit_test(exit_decode_accepts_crlf),
+        cmocka_unit_test(exit_decode_keeps_inner_cr),
+        cmocka_unit_test(exit_decode_skips_unknown),
+        cmocka_unit_test(exit_missing_reports_unknown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
