@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 
 #ifndef O_CLOEXEC
@@ -166,6 +167,19 @@ int crilog_flush(struct crilog *log, struct error *err)
     if (errnum != 0)
         return error_set_errno(err, ERROR_INTERNAL, errnum, "write container log %s", log->path);
     return 0;
+}
+
+void crilog_flush_or_log(struct crilog *log, const char *container_id)
+{
+    struct error err = ERROR_INIT;
+
+    if (crilog_flush(log, &err) == 0)
+        return;
+    if (time_now_ns() - log->flush_error_logged_ns > INT64_C(60000000000)) {
+        log_error("container %s: %s", container_id, err.message);
+        log->flush_error_logged_ns = time_now_ns();
+    }
+    error_clear(&err);
 }
 
 int crilog_reopen(struct crilog *log, struct error *err)

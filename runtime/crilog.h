@@ -48,6 +48,7 @@ struct crilog {
     struct strbuf out; /* records not written yet */
     int write_errno;   /* first error of a write made by crilog_append, for crilog_flush */
     int64_t stamp_ns;  /* the time that stamp holds */
+    int64_t flush_error_logged_ns; /* when crilog_flush_or_log last logged an error, or 0 */
     char stamp[40];
 };
 
@@ -76,6 +77,13 @@ void crilog_end_stream(struct crilog *log, enum crilog_stream stream, int64_t no
  * draining the container's output.
  */
 int crilog_flush(struct crilog *log, struct error *err);
+
+/*
+ * Flushes like crilog_flush, but logs a failure with container_id instead of returning it, at
+ * most once a minute. The records are dropped all the same, so the monitor keeps draining the
+ * output and a container does not block on a full pipe while its log cannot be written.
+ */
+void crilog_flush_or_log(struct crilog *log, const char *container_id);
 
 /* Flushes, then closes and reopens the file at the same path (after the kubelet rotated it). */
 int crilog_reopen(struct crilog *log, struct error *err);

@@ -120,22 +120,6 @@ static void copy_output(struct monitor *monitor, int *fd, enum crilog_stream str
     }
 }
 
-static void flush_log(struct monitor *monitor)
-{
-    static int64_t last_error_ns;
-    struct error err = ERROR_INIT;
-
-    if (crilog_flush(&monitor->log, &err) == 0)
-        return;
-    /* Logged at most once a minute. The output keeps draining, so a container does not block
-     * on a full pipe while its log cannot be written. */
-    if (time_now_ns() - last_error_ns > INT64_C(60000000000)) {
-        log_error("container %s: %s", monitor->spec.id, err.message);
-        last_error_ns = time_now_ns();
-    }
-    error_clear(&err);
-}
-
 /* Progress of the stop sequence for the processes left after init exited. */
 struct shutdown {
     bool term_sent;
@@ -270,7 +254,7 @@ void monitor_run(struct monitor *monitor)
         handle_signals(monitor);
         copy_output(monitor, &monitor->stdout_fd, CRILOG_STDOUT);
         copy_output(monitor, &monitor->stderr_fd, CRILOG_STDERR);
-        flush_log(monitor);
+        crilog_flush_or_log(&monitor->log, monitor->spec.id);
         if (monitor->init_exited)
             advance_shutdown(monitor, &shutdown);
     }

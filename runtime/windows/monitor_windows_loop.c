@@ -59,22 +59,6 @@ static void stream_done(struct monitor *monitor, struct monitor_stream *stream, 
     monitor_stream_read(monitor, stream);
 }
 
-static void flush_log(struct monitor *monitor)
-{
-    static int64_t last_error_ns;
-    struct error err = ERROR_INIT;
-
-    if (crilog_flush(&monitor->log, &err) == 0)
-        return;
-    /* Logged at most once a minute. The output keeps draining, so the container does not block
-     * on a full pipe while its log cannot be written. */
-    if (time_now_ns() - last_error_ns > INT64_C(60000000000)) {
-        log_error("container %s: %s", monitor->spec.id, err.message);
-        last_error_ns = time_now_ns();
-    }
-    error_clear(&err);
-}
-
 static int reopen_log(struct monitor *monitor, struct error *err)
 {
     int fd;
@@ -560,7 +544,7 @@ void monitor_run(struct monitor *monitor)
 
         if (ok || overlapped != NULL)
             handle_completion(monitor, ok, bytes, key, overlapped);
-        flush_log(monitor);
+        crilog_flush_or_log(&monitor->log, monitor->spec.id);
         advance(monitor);
     }
     monitor_close_pseudo_console(monitor);

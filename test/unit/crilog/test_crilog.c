@@ -292,10 +292,31 @@ static void open_missing_dir_fails(void **state)
     crilog_close(&log, TEST_TIME_NS);
 }
 
+/* A failed write is logged once and not again within a minute, and its records are dropped. */
+static void flush_or_log_rate_limited(void **state)
+{
+    struct crilog log;
+    struct error err = ERROR_INIT;
+    int64_t logged_ns;
+
+    assert_int_equal(crilog_open(&log, "/dev/full", 0, &err), 0);
+    crilog_append(&log, CRILOG_STDOUT, "lost\n", 5, TEST_TIME_NS);
+    crilog_flush_or_log(&log, "c1");
+    logged_ns = log.flush_error_logged_ns;
+    assert_true(logged_ns > 0);
+    assert_int_equal(log.out.length, 0);
+    crilog_append(&log, CRILOG_STDOUT, "lost again\n", 11, TEST_TIME_NS);
+    crilog_flush_or_log(&log, "c1");
+    assert_int_equal(log.flush_error_logged_ns, logged_ns);
+    assert_int_equal(log.out.length, 0);
+    crilog_close(&log, TEST_TIME_NS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(format_time_utc),
+        cmocka_unit_test(flush_or_log_rate_limited),
         cmocka_unit_test_setup_teardown(simple_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(line_across_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(no_trailing_newline, setup, teardown),
