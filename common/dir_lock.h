@@ -22,4 +22,13 @@ int dir_lock_acquire(const char *dir, struct dir_lock **out, struct error *err);
 /* Releases the lock and frees it; the lock file stays. Safe on NULL. */
 void dir_lock_release(struct dir_lock *lock);
 
+/*
+ * Sets err to the ERROR_FAILED_PRECONDITION of dir_lock_acquire for a lock file path in dir that
+ * another process holds, and returns -1. holder_text is the start of the file, NUL-terminated:
+ * the message names the holder's pid when the text starts with a positive decimal number. Used by
+ * the OS implementations of dir_lock_acquire.
+ */
+int dir_lock_report_holder(const char *dir, const char *path, const char *holder_text,
+                           struct error *err);
+
 #endif

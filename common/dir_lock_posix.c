@@ -16,34 +16,13 @@ struct dir_lock {
     int fd;
 };
 
-/* Reads the pid a lock holder wrote into the file; 0 when there is none yet. */
-static long read_holder_pid(int fd)
+static int report_holder(int fd, const char *dir, const char *path, struct error *err)
 {
     char text[32];
     ssize_t length = pread(fd, text, sizeof(text) - 1, 0);
-    char *end;
-    long pid;
 
-    if (length <= 0)
-        return 0;
-    text[length] = '\0';
-    pid = strtol(text, &end, 10);
-    return (end != text && pid > 0) ? pid : 0;
-}
-
-static int report_holder(int fd, const char *dir, const char *path, struct error *err)
-{
-    long pid = read_holder_pid(fd);
-
-    if (pid > 0)
-        return error_set(err, ERROR_FAILED_PRECONDITION,
-                         "directory %s is in use by another hostcri daemon (pid %ld holds %s): "
-                         "give each daemon its own --root and --state",
-                         dir, pid, path);
-    return error_set(err, ERROR_FAILED_PRECONDITION,
-                     "directory %s is in use by another hostcri daemon (it holds %s): "
-                     "give each daemon its own --root and --state",
-                     dir, path);
+    text[length > 0 ? length : 0] = '\0';
+    return dir_lock_report_holder(dir, path, text, err);
 }
 
 static int write_pid(int fd)

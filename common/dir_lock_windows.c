@@ -27,35 +27,16 @@ static void lock_region(OVERLAPPED *overlapped)
     overlapped->OffsetHigh = 1;
 }
 
-/* Reads the pid a lock holder wrote into the file; 0 when there is none yet. */
-static unsigned long read_holder_pid(HANDLE file)
+static int report_holder(HANDLE file, const char *dir, const char *path, struct error *err)
 {
     char text[32];
     DWORD length = 0;
     OVERLAPPED at_start = {0};
-    char *end;
-    unsigned long pid;
 
-    if (!ReadFile(file, text, sizeof(text) - 1, &length, &at_start) || length == 0)
-        return 0;
+    if (!ReadFile(file, text, sizeof(text) - 1, &length, &at_start))
+        length = 0;
     text[length] = '\0';
-    pid = strtoul(text, &end, 10);
-    return end != text ? pid : 0;
-}
-
-static int report_holder(HANDLE file, const char *dir, const char *path, struct error *err)
-{
-    unsigned long pid = read_holder_pid(file);
-
-    if (pid > 0)
-        return error_set(err, ERROR_FAILED_PRECONDITION,
-                         "directory %s is in use by another hostcri daemon (pid %lu holds %s): "
-                         "give each daemon its own --root and --state",
-                         dir, pid, path);
-    return error_set(err, ERROR_FAILED_PRECONDITION,
-                     "directory %s is in use by another hostcri daemon (it holds %s): "
-                     "give each daemon its own --root and --state",
-                     dir, path);
+    return dir_lock_report_holder(dir, path, text, err);
 }
 
 static BOOL write_pid(HANDLE file)
