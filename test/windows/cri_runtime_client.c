@@ -30,6 +30,7 @@
 #include "checks.h"
 #include "api/api.pb-c.h"
 #include "pipe_grpc.h"
+#include "pod_config.h"
 
 #define RUNTIME "/runtime.v1.RuntimeService/"
 #define IMAGES "/runtime.v1.ImageService/"
@@ -237,32 +238,17 @@ static bool test_pull(void)
 
 /* ---- Pods -------------------------------------------------------------------------------- */
 
+/* A pod: its config with one annotation at the most, and its id. */
 struct pod {
-    Runtime__V1__PodSandboxConfig config;
-    Runtime__V1__PodSandboxMetadata metadata;
-    Runtime__V1__WindowsPodSandboxConfig windows;
-    Runtime__V1__WindowsSandboxSecurityContext security_context;
+    struct pod_config sandbox;
     Runtime__V1__PodSandboxConfig__AnnotationsEntry annotation;
     Runtime__V1__PodSandboxConfig__AnnotationsEntry *annotations[1];
-    char log_directory[MAX_PATH];
     char *id;
 };
 
 static void pod_init(struct pod *pod, const char *name, bool host_process)
 {
-    runtime__v1__pod_sandbox_config__init(&pod->config);
-    runtime__v1__pod_sandbox_metadata__init(&pod->metadata);
-    runtime__v1__windows_pod_sandbox_config__init(&pod->windows);
-    runtime__v1__windows_sandbox_security_context__init(&pod->security_context);
-    pod->metadata.name = (char *)name;
-    pod->metadata.namespace_ = "wine-e2e";
-    pod->metadata.uid = (char *)name;
-    pod->config.metadata = &pod->metadata;
-    snprintf(pod->log_directory, sizeof(pod->log_directory), "%s\\logs\\%s", test_dir, name);
-    pod->config.log_directory = pod->log_directory;
-    pod->security_context.host_process = host_process;
-    pod->windows.security_context = &pod->security_context;
-    pod->config.windows = &pod->windows;
+    pod_config_init(&pod->sandbox, name, test_dir, host_process);
     pod->id = NULL;
 }
 
@@ -273,8 +259,8 @@ static void pod_set_annotation(struct pod *pod, const char *key, const char *val
     pod->annotation.key = (char *)key;
     pod->annotation.value = (char *)value;
     pod->annotations[0] = &pod->annotation;
-    pod->config.annotations = pod->annotations;
-    pod->config.n_annotations = 1;
+    pod->sandbox.config.annotations = pod->annotations;
+    pod->sandbox.config.n_annotations = 1;
 }
 
 static void test_non_host_process_pod_rejected(void)
@@ -283,7 +269,7 @@ static void test_non_host_process_pod_rejected(void)
     struct pod pod;
 
     pod_init(&pod, "not-host-process", false);
-    request.config = &pod.config;
+    request.config = &pod.sandbox.config;
     call_expecting(RUNTIME "RunPodSandbox", &request.base, GRPC_FAILED_PRECONDITION,
                    "RunPodSandbox rejects a pod without host_process", "hostProcess");
 }
@@ -294,7 +280,7 @@ static bool run_pod(struct pod *pod)
     Runtime__V1__RunPodSandboxResponse *response;
     struct grpc_result result;
 
-    request.config = &pod->config;
+    request.config = &pod->sandbox.config;
     response = call(RUNTIME "RunPodSandbox", &request.base,
                     &runtime__v1__run_pod_sandbox_response__descriptor, &result);
     check(response != NULL, "RunPodSandbox of a HostProcess pod", "grpc-status %d: %s",
@@ -344,7 +330,7 @@ static void remove_pod(const struct pod *pod)
 {
     char suffix[128];
 
-    snprintf(suffix, sizeof(suffix), " %s", pod->metadata.name);
+    snprintf(suffix, sizeof(suffix), " %s", pod->sandbox.metadata.name);
     stop_and_remove_pod_as(pod, suffix);
 }
 
@@ -366,39 +352,19 @@ static void stop_and_remove_pod(const struct pod *pod)
 
 /* ---- Containers -------------------------------------------------------------------------- */
 
-/* A container config with its parts, host_process set as a HostProcess pod requires. */
+/* A container: its config with one environment variable and one mount at the most, and its id. */
 struct container {
-    Runtime__V1__ContainerConfig config;
-    Runtime__V1__ContainerMetadata metadata;
-    Runtime__V1__ImageSpec image;
-    Runtime__V1__WindowsContainerConfig windows;
-    Runtime__V1__WindowsContainerSecurityContext security_context;
+    struct container_config spec;
     Runtime__V1__KeyValue env;
     Runtime__V1__KeyValue *envs[1];
     Runtime__V1__Mount mount;
     Runtime__V1__Mount *mounts[1];
-    char log_path[64];
     char *id;
 };
 
 static void container_init(struct container *c, const char *name, char **command, size_t n_command)
 {
-    runtime__v1__container_config__init(&c->config);
-    runtime__v1__container_metadata__init(&c->metadata);
-    runtime__v1__image_spec__init(&c->image);
-    runtime__v1__windows_container_config__init(&c->windows);
-    runtime__v1__windows_container_security_context__init(&c->security_context);
-    c->metadata.name = (char *)name;
-    c->image.image = (char *)image;
-    c->config.metadata = &c->metadata;
-    c->config.image = &c->image;
-    c->config.command = command;
-    c->config.n_command = n_command;
-    snprintf(c->log_path, sizeof(c->log_path), "%s\\0.log", name);
-    c->config.log_path = c->log_path;
-    c->security_context.host_process = true;
-    c->windows.security_context = &c->security_context;
-    c->config.windows = &c->windows;
+    container_config_init(&c->spec, name, image, command, n_command);
     c->id = NULL;
 }
 
@@ -409,8 +375,8 @@ static void container_set_env(struct container *c, const char *key, const char *
     c->env.value.data = (uint8_t *)value;
     c->env.value.len = strlen(value);
     c->envs[0] = &c->env;
-    c->config.envs = c->envs;
-    c->config.n_envs = 1;
+    c->spec.config.envs = c->envs;
+    c->spec.config.n_envs = 1;
 }
 
 static void container_set_mount(struct container *c, const char *host_path,
@@ -420,8 +386,8 @@ static void container_set_mount(struct container *c, const char *host_path,
     c->mount.host_path = (char *)host_path;
     c->mount.container_path = (char *)container_path;
     c->mounts[0] = &c->mount;
-    c->config.mounts = c->mounts;
-    c->config.n_mounts = 1;
+    c->spec.config.mounts = c->mounts;
+    c->spec.config.n_mounts = 1;
 }
 
 /* CreateContainer with the expected status; on success c->id is the new container's id. */
@@ -433,8 +399,8 @@ static bool create_container(const struct pod *pod, struct container *c, int exp
     struct grpc_result result;
 
     request.pod_sandbox_id = pod->id;
-    request.config = &c->config;
-    request.sandbox_config = (Runtime__V1__PodSandboxConfig *)&pod->config;
+    request.config = &c->spec.config;
+    request.sandbox_config = (Runtime__V1__PodSandboxConfig *)&pod->sandbox.config;
     response = call(RUNTIME "CreateContainer", &request.base,
                     &runtime__v1__create_container_response__descriptor, &result);
     check(result.grpc_status == expected &&
@@ -544,11 +510,11 @@ static void remove_container_at(const struct container *c, const char *root)
     char name[128];
 
     request.container_id = c->id;
-    snprintf(name, sizeof(name), "RemoveContainer %s", c->metadata.name);
+    snprintf(name, sizeof(name), "RemoveContainer %s", c->spec.metadata.name);
     call_expecting(RUNTIME "RemoveContainer", &request.base, GRPC_OK, name, NULL);
     snprintf(rootfs, sizeof(rootfs), "%s\\%s", root, c->id);
     snprintf(name, sizeof(name), "RemoveContainer %s removes its root file system",
-             c->metadata.name);
+             c->spec.metadata.name);
     check(!path_exists(rootfs), name, "%s still exists", rootfs);
 }
 
@@ -565,10 +531,10 @@ static void run_to_exit(const struct pod *pod, struct container *c, int expected
     char check_name[160];
     int code;
 
-    snprintf(check_name, sizeof(check_name), "CreateContainer %s", c->metadata.name);
+    snprintf(check_name, sizeof(check_name), "CreateContainer %s", c->spec.metadata.name);
     if (!create_container(pod, c, GRPC_OK, check_name, NULL))
         return;
-    snprintf(check_name, sizeof(check_name), "StartContainer %s", c->metadata.name);
+    snprintf(check_name, sizeof(check_name), "StartContainer %s", c->spec.metadata.name);
     if (!start_container(c, GRPC_OK, check_name, NULL))
         return;
     code = wait_for_exit(c, NULL, 0);
@@ -579,7 +545,7 @@ static void run_to_exit(const struct pod *pod, struct container *c, int expected
 static char *read_container_log(const struct pod *pod, const struct container *c, char *path,
                                 size_t path_size)
 {
-    snprintf(path, path_size, "%s\\%s", pod->log_directory, c->log_path);
+    snprintf(path, path_size, "%s\\%s", pod->sandbox.log_directory, c->spec.log_path);
     return read_file(path);
 }
 
@@ -606,7 +572,7 @@ static void test_rejected_containers(const struct pod *pod)
     struct container pipe_mount;
 
     container_init(&plain, "not-host-process", command, 3);
-    plain.security_context.host_process = false;
+    plain.spec.security_context.host_process = false;
     create_container(pod, &plain, GRPC_INVALID_ARGUMENT,
                      "CreateContainer rejects a container without host_process", "host_process");
     container_init(&pipe_mount, "pipe-mount", command, 3);
@@ -777,8 +743,8 @@ static void test_user_environment(const struct pod *pod)
         envs[i].value.data = (uint8_t *)values[i];
         envs[i].value.len = strlen(values[i]);
     }
-    c.config.envs = env_list;
-    c.config.n_envs = 2;
+    c.spec.config.envs = env_list;
+    c.spec.config.n_envs = 2;
     run_to_exit(pod, &c, 0, "cmd /c set with the user's environment exits with 0");
     if (c.id == NULL)
         return;
@@ -868,14 +834,14 @@ static void test_resources(const struct pod *pod)
 
     resources.memory_limit_in_bytes = 256 * 1024 * 1024;
     container_init(&c, "memory-limit", command, 3);
-    c.windows.resources = &resources;
+    c.spec.windows.resources = &resources;
     run_to_exit(pod, &c, 0, "container with a memory limit exits with 0");
     if (c.id)
         remove_container(&c);
 
     resources.cpu_maximum = 5000;
     container_init(&c, "cpu-limit", command, 3);
-    c.windows.resources = &resources;
+    c.spec.windows.resources = &resources;
     if (!create_container(pod, &c, GRPC_OK, "CreateContainer cpu-limit", NULL))
         return;
     if (start_container_unless_wine(
@@ -1067,7 +1033,7 @@ static void test_rootfs_location_rejected(void)
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         pod_init(&pod, "bad-rootfs-location", true);
         pod_set_annotation(&pod, ROOTFS_LOCATION_ANNOTATION, values[i]);
-        request.config = &pod.config;
+        request.config = &pod.sandbox.config;
         snprintf(name, sizeof(name), "RunPodSandbox rejects rootfs-location %s", values[i]);
         call_expecting(RUNTIME "RunPodSandbox", &request.base, GRPC_INVALID_ARGUMENT, name,
                        ROOTFS_LOCATION_ANNOTATION);
@@ -1171,7 +1137,7 @@ static void test_unknown_user(const struct pod *pod)
     struct container c;
 
     container_init(&c, "unknown-user", command, 3);
-    c.security_context.run_as_username = UNKNOWN_USER;
+    c.spec.security_context.run_as_username = UNKNOWN_USER;
     if (!create_container(pod, &c, GRPC_OK, "CreateContainer unknown-user", NULL))
         return;
     start_container(&c, GRPC_NOT_FOUND, "StartContainer fails for an unknown user", UNKNOWN_USER);
@@ -1196,7 +1162,7 @@ static void test_inherit_user(void)
     if (!run_pod(&pod))
         return;
     container_init(&c, "inherit-user", command, 2);
-    c.security_context.run_as_username = UNKNOWN_USER;
+    c.spec.security_context.run_as_username = UNKNOWN_USER;
     if (create_container(&pod, &c, GRPC_OK, "CreateContainer inherit-user", NULL) &&
         start_container(&c, GRPC_OK, "inherit-user ignores the unknown user name", NULL)) {
         output = exec_sync_output(&c, exec_command, 3, &code);

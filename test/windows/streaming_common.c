@@ -98,10 +98,6 @@ bool streaming_pod_run(struct streaming_pod *pod, const char *image, const char 
     char error[512];
 
     runtime__v1__image_spec__init(&pod->image);
-    runtime__v1__pod_sandbox_config__init(&pod->config);
-    runtime__v1__pod_sandbox_metadata__init(&pod->metadata);
-    runtime__v1__windows_pod_sandbox_config__init(&pod->windows);
-    runtime__v1__windows_sandbox_security_context__init(&pod->security_context);
     pod->id = NULL;
 
     pod->image.image = (char *)image;
@@ -111,16 +107,8 @@ bool streaming_pod_run(struct streaming_pod *pod, const char *image, const char 
                            "PullImage of the Windows image"))
         return false;
 
-    pod->metadata.name = (char *)name;
-    pod->metadata.namespace_ = "wine-e2e";
-    pod->metadata.uid = (char *)name;
-    pod->config.metadata = &pod->metadata;
-    snprintf(pod->log_directory, sizeof(pod->log_directory), "%s\\logs\\%s", test_dir, name);
-    pod->config.log_directory = pod->log_directory;
-    pod->security_context.host_process = true;
-    pod->windows.security_context = &pod->security_context;
-    pod->config.windows = &pod->windows;
-    run.config = &pod->config;
+    pod_config_init(&pod->sandbox, name, test_dir, true);
+    run.config = &pod->sandbox.config;
     response =
         streaming_call(STREAMING_RUNTIME "RunPodSandbox", &run.base,
                        &runtime__v1__run_pod_sandbox_response__descriptor, error, sizeof(error));
@@ -133,31 +121,18 @@ bool streaming_pod_run(struct streaming_pod *pod, const char *image, const char 
 
 char *streaming_pod_start_sleeper(struct streaming_pod *pod, const char *name)
 {
-    Runtime__V1__ContainerConfig container = RUNTIME__V1__CONTAINER_CONFIG__INIT;
-    Runtime__V1__ContainerMetadata metadata = RUNTIME__V1__CONTAINER_METADATA__INIT;
-    Runtime__V1__WindowsContainerConfig windows = RUNTIME__V1__WINDOWS_CONTAINER_CONFIG__INIT;
-    Runtime__V1__WindowsContainerSecurityContext security =
-        RUNTIME__V1__WINDOWS_CONTAINER_SECURITY_CONTEXT__INIT;
+    struct container_config container;
     Runtime__V1__CreateContainerRequest create = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
     Runtime__V1__CreateContainerResponse *response;
     Runtime__V1__StartContainerRequest start = RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
     char *command[] = {streaming_self_path, "sleep"};
-    char log_path[128], error[512];
+    char error[512];
     char *id = NULL;
 
-    metadata.name = (char *)name;
-    container.metadata = &metadata;
-    container.image = &pod->image;
-    container.command = command;
-    container.n_command = 2;
-    snprintf(log_path, sizeof(log_path), "%s\\0.log", name);
-    container.log_path = log_path;
-    security.host_process = true;
-    windows.security_context = &security;
-    container.windows = &windows;
+    container_config_init(&container, name, pod->image.image, command, 2);
     create.pod_sandbox_id = pod->id;
-    create.config = &container;
-    create.sandbox_config = &pod->config;
+    create.config = &container.config;
+    create.sandbox_config = &pod->sandbox.config;
     response =
         streaming_call(STREAMING_RUNTIME "CreateContainer", &create.base,
                        &runtime__v1__create_container_response__descriptor, error, sizeof(error));

@@ -19,6 +19,7 @@
 #include "api/api.pb-c.h"
 #include "common/strbuf.h"
 #include "cri/streaming/spdy.h"
+#include "pod_config.h"
 
 #define STREAMING_RUNTIME "/runtime.v1.RuntimeService/"
 #define STREAMING_IMAGES "/runtime.v1.ImageService/"
@@ -54,15 +55,10 @@ Runtime__V1__ExecResponse *streaming_request_exec(const char *container_id, char
                                                   size_t count, bool tty, bool with_stdin,
                                                   char *error, size_t error_size);
 
-/* A HostProcess pod in namespace wine-e2e. The config points into the struct, so it must not
- * be copied. */
+/* A HostProcess pod and the image of its containers. It must not be copied. */
 struct streaming_pod {
+    struct pod_config sandbox;
     Runtime__V1__ImageSpec image;
-    Runtime__V1__PodSandboxConfig config;
-    Runtime__V1__PodSandboxMetadata metadata;
-    Runtime__V1__WindowsPodSandboxConfig windows;
-    Runtime__V1__WindowsSandboxSecurityContext security_context;
-    char log_directory[MAX_PATH];
     char *id; /* set by streaming_pod_run */
 };
 
