@@ -200,16 +200,12 @@ static void test_exec_tty(const char *container_id)
 
 static void test_attach(const char *container_id)
 {
-    Runtime__V1__AttachRequest request = RUNTIME__V1__ATTACH_REQUEST__INIT;
-    Runtime__V1__AttachResponse *response;
     struct strbuf frames = STRBUF_INIT;
     struct spdy_result result;
     char error[512];
+    Runtime__V1__AttachResponse *response =
+        streaming_request_attach(container_id, error, sizeof(error));
 
-    request.container_id = (char *)container_id;
-    request.stdout = true;
-    response = streaming_call(STREAMING_RUNTIME "Attach", &request.base,
-                              &runtime__v1__attach_response__descriptor, error, sizeof(error));
     if (check(response && strncmp(response->url, "http://127.0.0.1:", 17) == 0,
               "Attach issues a URL of the streaming server", "%s", error)) {
         streaming_append_exec_streams(&frames);
@@ -226,7 +222,6 @@ static void test_attach(const char *container_id)
 
 static void test_port_forward(const char *pod_id)
 {
-    Runtime__V1__PortForwardRequest request = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
     Runtime__V1__PortForwardResponse *response;
     struct strbuf frames = STRBUF_INIT, end = STRBUF_INIT;
     struct spdy_result result;
@@ -239,12 +234,7 @@ static void test_port_forward(const char *pod_id)
         streaming_pong_stop(&pong);
         return;
     }
-    request.pod_sandbox_id = (char *)pod_id;
-    request.port = &port;
-    request.n_port = 1;
-    response =
-        streaming_call(STREAMING_RUNTIME "PortForward", &request.base,
-                       &runtime__v1__port_forward_response__descriptor, error, sizeof(error));
+    response = streaming_request_port_forward(pod_id, &port, error, sizeof(error));
     if (check(response && strncmp(response->url, "http://127.0.0.1:", 17) == 0,
               "PortForward issues a URL of the streaming server", "%s", error)) {
         streaming_append_port_forward_streams(port, &frames);

@@ -87,6 +87,29 @@ Runtime__V1__ExecResponse *streaming_request_exec(const char *container_id, char
                           &runtime__v1__exec_response__descriptor, error, error_size);
 }
 
+Runtime__V1__AttachResponse *streaming_request_attach(const char *container_id, char *error,
+                                                      size_t error_size)
+{
+    Runtime__V1__AttachRequest request = RUNTIME__V1__ATTACH_REQUEST__INIT;
+
+    request.container_id = (char *)container_id;
+    request.stdout = true;
+    return streaming_call(STREAMING_RUNTIME "Attach", &request.base,
+                          &runtime__v1__attach_response__descriptor, error, error_size);
+}
+
+Runtime__V1__PortForwardResponse *streaming_request_port_forward(const char *pod_id, int32_t *port,
+                                                                 char *error, size_t error_size)
+{
+    Runtime__V1__PortForwardRequest request = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
+
+    request.pod_sandbox_id = (char *)pod_id;
+    request.port = port;
+    request.n_port = 1;
+    return streaming_call(STREAMING_RUNTIME "PortForward", &request.base,
+                          &runtime__v1__port_forward_response__descriptor, error, error_size);
+}
+
 /* ---- The pod and its container ------------------------------------------------------------ */
 
 bool streaming_pod_run(struct streaming_pod *pod, const char *image, const char *name,

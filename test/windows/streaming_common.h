@@ -55,6 +55,16 @@ Runtime__V1__ExecResponse *streaming_request_exec(const char *container_id, char
                                                   size_t count, bool tty, bool with_stdin,
                                                   char *error, size_t error_size);
 
+/* Requests an Attach to the container's stdout. Returns the response with the URL (free with
+ * streaming_free_message), or NULL with the reason in error. */
+Runtime__V1__AttachResponse *streaming_request_attach(const char *container_id, char *error,
+                                                      size_t error_size);
+
+/* Requests a PortForward to *port of the pod. *port must outlive the call. Returns the response
+ * with the URL (free with streaming_free_message), or NULL with the reason in error. */
+Runtime__V1__PortForwardResponse *streaming_request_port_forward(const char *pod_id, int32_t *port,
+                                                                 char *error, size_t error_size);
+
 /* A HostProcess pod and the image of its containers. It must not be copied. */
 struct streaming_pod {
     struct pod_config sandbox;

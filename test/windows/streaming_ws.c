@@ -273,15 +273,11 @@ void streaming_ws_test_exec(const char *container_id)
 
 void streaming_ws_test_attach(const char *container_id)
 {
-    Runtime__V1__AttachRequest request = RUNTIME__V1__ATTACH_REQUEST__INIT;
-    Runtime__V1__AttachResponse *response;
     struct ws_conn conn;
     char error[512];
+    Runtime__V1__AttachResponse *response =
+        streaming_request_attach(container_id, error, sizeof(error));
 
-    request.container_id = (char *)container_id;
-    request.stdout = true;
-    response = streaming_call(STREAMING_RUNTIME "Attach", &request.base,
-                              &runtime__v1__attach_response__descriptor, error, sizeof(error));
     if (!check(response != NULL, "Attach issues a URL for a WebSocket attach", "%s", error))
         return;
     if (check(ws_open(&conn, response->url, WEBSOCKET_PROTOCOL_V5),
@@ -324,7 +320,6 @@ static void read_tunnel(struct ws_conn *conn, struct strbuf streams[STREAMING_SP
 
 void streaming_ws_test_port_forward(const char *pod_id)
 {
-    Runtime__V1__PortForwardRequest request = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
     Runtime__V1__PortForwardResponse *response = NULL;
     struct strbuf frames = STRBUF_INIT, end = STRBUF_INIT;
     struct strbuf streams[STREAMING_SPDY_STREAMS] = {0};
@@ -336,12 +331,7 @@ void streaming_ws_test_port_forward(const char *pod_id)
     if (!check(port != 0, "a TCP listener on 127.0.0.1 for the WebSocket port-forward",
                "WSA error %d", WSAGetLastError()))
         goto out;
-    request.pod_sandbox_id = (char *)pod_id;
-    request.port = &port;
-    request.n_port = 1;
-    response =
-        streaming_call(STREAMING_RUNTIME "PortForward", &request.base,
-                       &runtime__v1__port_forward_response__descriptor, error, sizeof(error));
+    response = streaming_request_port_forward(pod_id, &port, error, sizeof(error));
     if (!check(response != NULL, "PortForward issues a URL for a WebSocket port-forward", "%s",
                error))
         goto out;
