@@ -348,8 +348,9 @@ main() {
     check_windows_defaults
     check_service
     run_test_program "$tests_build_dir/job_windows_test.exe"
-    # The Linux unit tests of the backend's portable parts, built with test/windows/cmocka/.
-    for unit_test in winmon_spec job_limits winuser winenv; do
+    # The Linux unit tests of the backend's portable parts and of the monitor file formats it
+    # shares, built with test/windows/cmocka/.
+    for unit_test in winmon_spec job_limits winuser winenv monitor_format; do
         run_test_program "$tests_build_dir/unit_$unit_test.exe"
     done
     check_runtime_service
