@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "cri/streaming/spdy.h"
 #include "harness.h"
+#include "tls_files.h"
 
 static const char *const hello_cmd[] = {"echo", "-n", "hello"};
 
@@ -31,57 +32,6 @@ static const struct streaming_request exec_request = {
     .cmd_count = 3,
     .streams = STREAMING_STDOUT | STREAMING_STDERR,
 };
-
-struct certificate {
-    char dir[64];
-    char *cert_file;
-    char *key_file;
-};
-
-/* Writes a self-signed P-256 certificate for 127.0.0.1 and its key to a new directory. */
-static void make_certificate(struct certificate *cert)
-{
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    X509 *x509 = X509_new();
-    FILE *f;
-
-    assert_non_null(key);
-    strcpy(cert->dir, "/tmp/hostcri-streaming-tls-XXXXXX");
-    assert_non_null(mkdtemp(cert->dir));
-    cert->cert_file = xasprintf("%s/cert.pem", cert->dir);
-    cert->key_file = xasprintf("%s/key.pem", cert->dir);
-
-    X509_set_version(x509, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x509), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x509), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x509), 3600);
-    X509_set_pubkey(x509, key);
-    X509_NAME *name = X509_get_subject_name(x509);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1,
-                               0);
-    X509_set_issuer_name(x509, name);
-    assert_true(X509_sign(x509, key, EVP_sha256()) > 0);
-
-    f = fopen(cert->cert_file, "w");
-    assert_non_null(f);
-    PEM_write_X509(f, x509);
-    fclose(f);
-    f = fopen(cert->key_file, "w");
-    assert_non_null(f);
-    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
-    X509_free(x509);
-    EVP_PKEY_free(key);
-}
-
-static void remove_certificate(struct certificate *cert)
-{
-    unlink(cert->cert_file);
-    unlink(cert->key_file);
-    rmdir(cert->dir);
-    free(cert->cert_file);
-    free(cert->key_file);
-}
 
 /* Length of the leading SYN_STREAM frames of a SPDY byte stream. */
 static size_t syn_stream_prefix(const uint8_t *data, size_t length)
@@ -102,7 +52,7 @@ static void tls_write_all(SSL *ssl, const void *data, size_t length)
 
 static void test_tls_exec(void **state)
 {
-    struct certificate cert;
+    struct tls_files cert;
     struct streaming_config config;
     struct harness harness;
     struct wire_bytes bytes;
@@ -110,7 +60,7 @@ static void test_tls_exec(void **state)
     char buffer[16384];
     int n;
 
-    make_certificate(&cert);
+    tls_files_make(&cert);
     streaming_config_init(&config);
     config.tls_cert_file = cert.cert_file;
     config.tls_key_file = cert.key_file;
@@ -168,18 +118,18 @@ static void test_tls_exec(void **state)
     strbuf_free(&received);
     wire_bytes_free(&bytes);
     harness_free(&harness);
-    remove_certificate(&cert);
+    tls_files_remove(&cert);
 }
 
 static void test_tls_rejects_plain_http(void **state)
 {
-    struct certificate cert;
+    struct tls_files cert;
     struct streaming_config config;
     struct harness harness;
     struct strbuf response = STRBUF_INIT;
     static const char request[] = "POST /exec/abcdefgh HTTP/1.1\r\nHost: x\r\n\r\n";
 
-    make_certificate(&cert);
+    tls_files_make(&cert);
     streaming_config_init(&config);
     config.tls_cert_file = cert.cert_file;
     config.tls_key_file = cert.key_file;
@@ -194,7 +144,7 @@ static void test_tls_rejects_plain_http(void **state)
     assert_false(response.length >= 5 && memcmp(response.data, "HTTP/", 5) == 0);
     strbuf_free(&response);
     harness_free(&harness);
-    remove_certificate(&cert);
+    tls_files_remove(&cert);
 }
 
 static void test_tls_bad_certificate_fails(void **state)

@@ -21,12 +21,7 @@
 
 #include "common/util.h"
 #include "cri/streaming/tls.h"
-
-struct files {
-    char dir[64];
-    char *cert_file;
-    char *key_file;
-};
+#include "tls_files.h"
 
 static void write_file(const char *path, const char *text)
 {
@@ -35,57 +30,6 @@ static void write_file(const char *path, const char *text)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
-}
-
-/* Writes a self-signed certificate of cert_key for 127.0.0.1, and file_key as the key file. */
-static void write_files(struct files *files, EVP_PKEY *cert_key, EVP_PKEY *file_key)
-{
-    X509 *x509 = X509_new();
-    FILE *f;
-
-    strcpy(files->dir, "/tmp/hostcri-tls-XXXXXX");
-    assert_non_null(mkdtemp(files->dir));
-    files->cert_file = xasprintf("%s/cert.pem", files->dir);
-    files->key_file = xasprintf("%s/key.pem", files->dir);
-
-    X509_set_version(x509, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x509), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x509), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x509), 3600);
-    X509_set_pubkey(x509, cert_key);
-    X509_NAME *name = X509_get_subject_name(x509);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1,
-                               0);
-    X509_set_issuer_name(x509, name);
-    assert_true(X509_sign(x509, cert_key, EVP_sha256()) > 0);
-
-    f = fopen(files->cert_file, "w");
-    assert_non_null(f);
-    PEM_write_X509(f, x509);
-    fclose(f);
-    f = fopen(files->key_file, "w");
-    assert_non_null(f);
-    PEM_write_PrivateKey(f, file_key, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
-    X509_free(x509);
-}
-
-static void make_files(struct files *files)
-{
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-
-    assert_non_null(key);
-    write_files(files, key, key);
-    EVP_PKEY_free(key);
-}
-
-static void remove_files(struct files *files)
-{
-    unlink(files->cert_file);
-    unlink(files->key_file);
-    rmdir(files->dir);
-    free(files->cert_file);
-    free(files->key_file);
 }
 
 /* An OpenSSL client on memory BIOs. */
@@ -162,7 +106,7 @@ static int handshake(struct client *client, struct tls_session *session, bool by
 
 static void test_tls_handshake_and_data(void **state)
 {
-    struct files files;
+    struct tls_files files;
     struct tls_server *server = NULL;
     struct client client;
     struct error err = ERROR_INIT;
@@ -171,7 +115,7 @@ static void test_tls_handshake_and_data(void **state)
     static const char from_client[] = "hello from the client";
     char buffer[256];
 
-    make_files(&files);
+    tls_files_make(&files);
     assert_int_equal(tls_server_new(files.cert_file, files.key_file, &server, &err), 0);
     struct tls_session *session = tls_session_new(server);
     client_init(&client, files.cert_file, 0);
@@ -221,17 +165,17 @@ static void test_tls_handshake_and_data(void **state)
     client_free(&client);
     tls_session_free(session);
     tls_server_free(server);
-    remove_files(&files);
+    tls_files_remove(&files);
 }
 
 static void test_tls_rejects_plain_http(void **state)
 {
-    struct files files;
+    struct tls_files files;
     struct tls_server *server = NULL;
     struct error err = ERROR_INIT;
     static const char request[] = "GET /exec/abc HTTP/1.1\r\nHost: x\r\n\r\n";
 
-    make_files(&files);
+    tls_files_make(&files);
     assert_int_equal(tls_server_new(files.cert_file, files.key_file, &server, &err), 0);
     struct tls_session *session = tls_session_new(server);
     _cleanup_strbuf_ struct strbuf plain = STRBUF_INIT;
@@ -244,17 +188,17 @@ static void test_tls_rejects_plain_http(void **state)
     error_clear(&err);
     tls_session_free(session);
     tls_server_free(server);
-    remove_files(&files);
+    tls_files_remove(&files);
 }
 
 static void test_tls_rejects_tls_1_1(void **state)
 {
-    struct files files;
+    struct tls_files files;
     struct tls_server *server = NULL;
     struct client client;
     struct error err = ERROR_INIT;
 
-    make_files(&files);
+    tls_files_make(&files);
     assert_int_equal(tls_server_new(files.cert_file, files.key_file, &server, &err), 0);
     struct tls_session *session = tls_session_new(server);
     client_init(&client, files.cert_file, TLS1_1_VERSION);
@@ -265,18 +209,18 @@ static void test_tls_rejects_tls_1_1(void **state)
     client_free(&client);
     tls_session_free(session);
     tls_server_free(server);
-    remove_files(&files);
+    tls_files_remove(&files);
 }
 
 static void test_tls_key_of_another_certificate(void **state)
 {
-    struct files files;
+    struct tls_files files;
     struct tls_server *server = NULL;
     struct error err = ERROR_INIT;
     EVP_PKEY *cert_key = EVP_EC_gen("P-256");
     EVP_PKEY *other_key = EVP_EC_gen("P-256");
 
-    write_files(&files, cert_key, other_key);
+    tls_files_write(&files, cert_key, other_key);
     assert_int_equal(tls_server_new(files.cert_file, files.key_file, &server, &err), -1);
     assert_null(server);
     assert_int_equal(err.code, ERROR_INVALID_ARGUMENT);
@@ -286,16 +230,16 @@ static void test_tls_key_of_another_certificate(void **state)
     error_clear(&err);
     EVP_PKEY_free(cert_key);
     EVP_PKEY_free(other_key);
-    remove_files(&files);
+    tls_files_remove(&files);
 }
 
 static void test_tls_missing_files(void **state)
 {
-    struct files files;
+    struct tls_files files;
     struct tls_server *server = NULL;
     struct error err = ERROR_INIT;
 
-    make_files(&files);
+    tls_files_make(&files);
     assert_int_equal(tls_server_new("/nonexistent/cert.pem", files.key_file, &server, &err), -1);
     assert_int_equal(err.code, ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(err.message, "/nonexistent/cert.pem"));
@@ -306,16 +250,16 @@ static void test_tls_missing_files(void **state)
     assert_non_null(strstr(err.message, "/nonexistent/key.pem"));
     error_clear(&err);
     assert_null(server);
-    remove_files(&files);
+    tls_files_remove(&files);
 }
 
 static void test_tls_garbage_pem(void **state)
 {
-    struct files files;
+    struct tls_files files;
     struct tls_server *server = NULL;
     struct error err = ERROR_INIT;
 
-    make_files(&files);
+    tls_files_make(&files);
     _cleanup_free_ char *garbage = xasprintf("%s/garbage.pem", files.dir);
     write_file(garbage,
                "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n");
@@ -331,7 +275,7 @@ static void test_tls_garbage_pem(void **state)
     error_clear(&err);
     assert_null(server);
     unlink(garbage);
-    remove_files(&files);
+    tls_files_remove(&files);
 }
 
 int main(void)
