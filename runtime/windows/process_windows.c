@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error_windows.h"
+#include "common/log.h"
 #include "common/strbuf.h"
 #include "common/text_windows.h"
 #include "common/util.h"
@@ -268,13 +269,24 @@ static int create_in_job(const struct process_windows_spec *spec, const wchar_t 
                             false, err) < 0)
             return -1;
     }
-    if (spec->token != NULL)
-        created = CreateProcessAsUserW(spec->token, program, command_line, NULL, NULL, TRUE, flags,
-                                       environment, working_dir, &startup.StartupInfo, info);
-    else
-        created = CreateProcessW(program, command_line, NULL, NULL, TRUE, flags, environment,
-                                 working_dir, &startup.StartupInfo, info);
-    error = GetLastError();
+    /* Wine 8 has failed this call for cmd.exe with ERROR_INTERNAL_ERROR once, in a test run
+     * where the same call succeeded every other time. A failed call leaves no process, so an
+     * internal error is tried once more. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (spec->token != NULL)
+            created =
+                CreateProcessAsUserW(spec->token, program, command_line, NULL, NULL, TRUE, flags,
+                                     environment, working_dir, &startup.StartupInfo, info);
+        else
+            created = CreateProcessW(program, command_line, NULL, NULL, TRUE, flags, environment,
+                                     working_dir, &startup.StartupInfo, info);
+        error = GetLastError();
+        if (created || error != ERROR_INTERNAL_ERROR)
+            break;
+        log_warn("start %s: CreateProcess failed with an internal error (Windows error %lu); "
+                 "trying once more",
+                 spec->argv[0], (unsigned long)error);
+    }
     DeleteProcThreadAttributeList(startup.lpAttributeList);
     free(startup.lpAttributeList);
     if (!created)
