@@ -9,6 +9,16 @@ import uuid
 import grpc
 
 
+def pid_alive(pid):
+    """True while process pid exists and is not a zombie (exited, not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        # The file of a process that ends meanwhile reads as ESRCH or as an empty string.
+        return False
+
+
 def wait_for(predicate, timeout=30, interval=0.05, what="condition"):
     """Polls predicate until it returns a true value, which is returned."""
     deadline = time.monotonic() + timeout

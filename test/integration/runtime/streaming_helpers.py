@@ -10,7 +10,7 @@ import pytest
 
 from conftest import RuntimeDaemon
 from cri_client import CriClient, open_channel
-from runtime_helpers import Runtime, wait_for
+from runtime_helpers import Runtime, pid_alive, wait_for
 
 # A container command that prints "tick N" every 50 ms until it is stopped.
 TICKER_COMMAND = ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done"]
@@ -138,16 +138,6 @@ def loopback_listener():
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     return listener
-
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            # A zombie has exited; only its parent has not reaped it yet.
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        # Reading the file of a process that ends meanwhile fails with ESRCH.
-        return False
 
 
 def wait_pid_gone(pid, timeout=15):

@@ -4,7 +4,7 @@ import os
 
 import grpc
 
-from runtime_helpers import rpc_error, wait_for
+from runtime_helpers import pid_alive, rpc_error, wait_for
 
 
 def test_full_lifecycle(api, rt, runtime, images):
@@ -235,14 +235,6 @@ def test_reopen_container_log(api, rt, runtime, images):
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     runtime.start(container_id)
     rt.runtime("ReopenContainerLog", container_id=container_id)
-
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_create_request_validation(api, rt, runtime, images):

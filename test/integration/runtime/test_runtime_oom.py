@@ -3,10 +3,9 @@
 On this kind of host the memory limit is the v1 memory controller's memory.limit_in_bytes, and
 the kill is counted in that cgroup's memory.oom_control (oom_kill)."""
 
-from runtime_helpers import wait_for
+from runtime_helpers import pid_alive, wait_for
 from test_runtime_restart import shut_down
 from test_runtime_restart_many import restart_after
-from test_runtime_stop import pid_alive
 
 LIMIT = 32 * 1024 * 1024
 # The shell keeps the whole output of the command substitution in memory, so it grows without

@@ -9,8 +9,7 @@ from conftest import RuntimeDaemon
 import grpc
 
 from cri_client import CriClient
-from runtime_helpers import wait_for
-from test_runtime_stop import pid_alive
+from runtime_helpers import pid_alive, wait_for
 
 
 def kill_daemon(instance):

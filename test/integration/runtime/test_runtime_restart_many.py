@@ -5,9 +5,8 @@ import os
 import signal
 import time
 
-from runtime_helpers import read_log, wait_for
+from runtime_helpers import pid_alive, read_log, wait_for
 from test_runtime_restart import kill_daemon, restart, shut_down
-from test_runtime_stop import pid_alive
 
 COUNTERS = 10
 # Prints a counter every 50 ms.

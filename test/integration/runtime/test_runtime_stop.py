@@ -3,17 +3,9 @@
 import os
 import threading
 
-from runtime_helpers import wait_for
+from runtime_helpers import pid_alive, wait_for
 
 IGNORE_TERM = "trap '' TERM; echo ready; while true; do sleep 0.1; done"
-
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 def start_ignoring_term(runtime, images, name):
