@@ -10,10 +10,10 @@ import grpc
 
 
 def pid_alive(pid):
-    """True while process pid exists and is not a zombie (exited, not yet reaped)."""
+    """True while process pid exists and has not exited (a zombie or a dead task has)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (FileNotFoundError, ProcessLookupError, IndexError):
         # The file of a process that ends meanwhile reads as ESRCH or as an empty string.
         return False

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import RuntimeDaemon
 from cri_client import CriClient, open_channel
-from runtime_helpers import Runtime, rpc_error, wait_for
+from runtime_helpers import Runtime, pid_alive, rpc_error, wait_for
 
 SH = "/hpc/bin/sh"
 SLEEP = ["/hpc/bin/sleep", "1000"]
@@ -24,15 +24,6 @@ LARGE = 20 * MIB
 def exec_sync(rt, api, container_id, cmd, timeout=0, deadline=60):
     request = api.ExecSyncRequest(container_id=container_id, cmd=cmd, timeout=timeout)
     return rt.runtime("ExecSync", request, timeout=deadline)
-
-
-def process_gone(pid):
-    """Returns True when pid no longer runs: reaped, or a zombie not reaped yet."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
 
 
 @pytest.fixture
@@ -69,10 +60,10 @@ def test_timeout_kills_the_command_but_not_the_container(api, rt, runtime, runni
     assert "timed out" in error.details()
     exec_pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(),
                             what="the exec's pid"))
-    wait_for(lambda: process_gone(exec_pid), timeout=10, what="the timed-out exec to end")
+    wait_for(lambda: not pid_alive(exec_pid), timeout=10, what="the timed-out exec to end")
 
     assert runtime.state(running) == api.CONTAINER_RUNNING
-    assert not process_gone(init_pid)
+    assert pid_alive(init_pid)
     assert exec_sync(rt, api, running, [SH, "-c", "echo alive"]).stdout == b"alive\n"
 
 
