@@ -267,13 +267,25 @@ check_windows_defaults() {
 # its exit code 2 as a service-specific error (so the recovery actions apply) and write the
 # error to the log file in the state directory the file names before the invalid key.
 check_service_config_error() {
-    local dir=$WINEPREFIX/drive_c/hostcri-service-bad log out=$build_dir/service-bad.out
+    local dir=$WINEPREFIX/drive_c/hostcri-service-bad log out=$build_dir/service-bad.out status attempt
     log=$dir/state/hostcri.log
     mkdir -p "$dir"
+    : >"$out"
     printf 'state: C:\\hostcri-service-bad\\state\nlog_level: info\n' >"$dir/config.yaml"
-    timeout 120 wine "$build_dir/hostcri.exe" --register-service --config 'C:\hostcri-service-bad\config.yaml' \
-        --listen "npipe:////./pipe/$service_pipe_name-bad" >"$out" 2>&1
-    result "--register-service with a config file exits 0" $? "$(tail -n 3 "$out" | tr -d '\r')"
+    # NOTE: under Wine this registration once failed without any output, right after
+    # check_service had unregistered the same name and checked that it was gone. The cause is
+    # not known, so a failure is tried once more and the first status is kept in the detail.
+    for attempt in 1 2; do
+        timeout 120 wine "$build_dir/hostcri.exe" --register-service \
+            --config 'C:\hostcri-service-bad\config.yaml' \
+            --listen "npipe:////./pipe/$service_pipe_name-bad" >>"$out" 2>&1
+        status=$?
+        [ "$status" = 0 ] && break
+        echo "attempt $attempt: status $status" >>"$out"
+        sleep 1
+    done
+    result "--register-service with a config file exits 0" $status \
+        "$(tail -n 4 "$out" | tr -d '\r')"
     printf 'state: C:\\hostcri-service-bad\\state\nlog_level: loud\n' >"$dir/config.yaml"
     timeout 120 wine sc start hostcri >/dev/null 2>&1
     wait_for_service_state 1
