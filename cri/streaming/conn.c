@@ -186,7 +186,7 @@ static void deliver_eof(struct conn *conn)
         conn->ops->eof(conn->handler);
 }
 
-/* Feeds ciphertext to the TLS session, sends its answer and delivers the plaintext. */
+/* Feeds ciphertext to the TLS session, sends the records it returns and delivers the plaintext. */
 static void read_tls(struct conn *conn, const char *data, size_t length)
 {
     _cleanup_strbuf_ struct strbuf plain = STRBUF_INIT;

@@ -179,7 +179,11 @@ static void der_write(struct strbuf *out, unsigned char tag, const void *content
     if (length < 0x80) {
         header[1] = (unsigned char)length;
     } else {
-        size_t bytes = length > 0xffffff ? 4 : length > 0xffff ? 3 : length > 0xff ? 2 : 1;
+        size_t bytes = 1;
+
+        /* The fewest big-endian bytes that hold length, at most the 4 that header has room for. */
+        while (bytes < 4 && (length >> (8 * bytes)) != 0)
+            bytes++;
 
         header[1] = (unsigned char)(0x80 | bytes);
         for (size_t i = 0; i < bytes; i++)

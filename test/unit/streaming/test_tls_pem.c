@@ -96,42 +96,40 @@ static void assert_same_key(const struct tls_private_key *key, EVP_PKEY *origina
     EVP_PKEY_free(decoded);
 }
 
+/* Loads key in its PKCS#8 and traditional PEM forms and checks each against key. */
+static void check_both_forms(EVP_PKEY *key, int expected_type)
+{
+    enum key_form forms[] = {FORM_PKCS8, FORM_TRADITIONAL};
+
+    for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+        _cleanup_free_ char *text = key_pem(key, forms[i]);
+        struct tls_private_key loaded;
+
+        load_key(text, &loaded);
+        assert_int_equal(loaded.type, expected_type);
+        assert_same_key(&loaded, key);
+        tls_private_key_clear(&loaded);
+    }
+}
+
 static void test_pem_rsa_forms(void **state)
 {
     EVP_PKEY *rsa = EVP_RSA_gen(2048);
-    enum key_form forms[] = {FORM_PKCS8, FORM_TRADITIONAL};
 
     assert_non_null(rsa);
-    for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
-        _cleanup_free_ char *text = key_pem(rsa, forms[i]);
-        struct tls_private_key key;
-
-        load_key(text, &key);
-        assert_int_equal(key.type, TLS_KEY_RSA);
-        assert_same_key(&key, rsa);
-        tls_private_key_clear(&key);
-    }
+    check_both_forms(rsa, TLS_KEY_RSA);
     EVP_PKEY_free(rsa);
 }
 
 static void test_pem_ec_forms(void **state)
 {
     const char *curves[] = {"P-256", "P-384"};
-    enum key_form forms[] = {FORM_PKCS8, FORM_TRADITIONAL};
 
     for (size_t c = 0; c < ARRAY_SIZE(curves); c++) {
         EVP_PKEY *ec = EVP_EC_gen(curves[c]);
 
         assert_non_null(ec);
-        for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
-            _cleanup_free_ char *text = key_pem(ec, forms[i]);
-            struct tls_private_key key;
-
-            load_key(text, &key);
-            assert_int_equal(key.type, TLS_KEY_EC);
-            assert_same_key(&key, ec);
-            tls_private_key_clear(&key);
-        }
+        check_both_forms(ec, TLS_KEY_EC);
         EVP_PKEY_free(ec);
     }
 }
